@@ -1,0 +1,3 @@
+//! The canonical JSON description of a file (`../shared/tools/CANONICAL.md`).
+
+pub mod json;
