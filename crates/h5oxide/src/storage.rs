@@ -1,0 +1,141 @@
+//! Storage backends: where a file's bytes come from.
+//!
+//! Every backend implements [`h5oxide_format::Source`] with positional reads through `&self`, so
+//! any number of threads read one file at once without a lock: [`FileStorage`] uses `pread`
+//! (`FileExt::read_exact_at`), [`MemStorage`] serves an in-memory buffer, and [`MmapStorage`]
+//! maps the file (the only `unsafe` of the crate, documented there).
+
+use std::borrow::Cow;
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use h5oxide_format::{Error, Result, Source};
+
+/// Positional reads from an open file.
+#[derive(Debug)]
+pub struct FileStorage {
+    file: fs::File,
+    len: u64,
+}
+
+impl FileStorage {
+    /// Opens `path` read-only.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+        let len = file.metadata()?.len();
+        Ok(FileStorage { file, len })
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(f: &fs::File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, off)
+}
+
+#[cfg(windows)]
+fn read_exact_at(f: &fs::File, mut buf: &mut [u8], mut off: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match f.seek_read(buf, off) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                off += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl Source for FileStorage {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        if addr.checked_add(len as u64).is_none_or(|e| e > self.len) {
+            return Err(Error::OutOfBounds { structure: "file", addr, len: len as u64, size: self.len });
+        }
+        let mut buf = vec![0u8; len];
+        read_exact_at(&self.file, &mut buf, addr)?;
+        Ok(Cow::Owned(buf))
+    }
+    fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// A file held in memory.
+#[derive(Debug, Clone)]
+pub struct MemStorage {
+    data: Arc<[u8]>,
+}
+
+impl MemStorage {
+    /// Wraps a buffer.
+    pub fn new(data: impl Into<Arc<[u8]>>) -> Self {
+        MemStorage { data: data.into() }
+    }
+}
+
+impl Source for MemStorage {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        self.data.as_ref().read(addr, len)
+    }
+    fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+}
+
+/// A memory-mapped file.
+#[derive(Debug)]
+pub struct MmapStorage {
+    map: memmap2::Mmap,
+}
+
+impl MmapStorage {
+    /// Maps `path` read-only.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+        // SAFETY: the map is read-only. Like every reader of a mapped file we rely on the file not
+        // being truncated by another process while mapped (that would raise SIGBUS); h5oxide
+        // documents that mmap mode is for files not modified concurrently.
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        Ok(MmapStorage { map })
+    }
+
+    /// The whole mapping.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl Source for MmapStorage {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        self.map.as_ref().read(addr, len)
+    }
+    fn size(&self) -> u64 {
+        self.map.len() as u64
+    }
+}
+
+/// A source shifted by the superblock's base address, owning its inner source.
+pub(crate) struct Based {
+    pub inner: Box<dyn Source>,
+    pub base: u64,
+}
+
+impl Source for Based {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        let a = addr.checked_add(self.base).ok_or(Error::OutOfBounds {
+            structure: "file",
+            addr,
+            len: len as u64,
+            size: self.size(),
+        })?;
+        self.inner.read(a, len)
+    }
+    fn size(&self) -> u64 {
+        self.inner.size().saturating_sub(self.base)
+    }
+}
