@@ -576,6 +576,14 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
                 c.skip(rank * 4)?; // permutation indices (never used)
             }
             let base = parse_at(c, depth + 1)?;
+            let count = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+            let expect = count.and_then(|n| n.checked_mul(base.size() as u64));
+            if base.size() == 0 || expect != Some(size as u64) {
+                return Err(c.corrupt(format!(
+                    "array of {dims:?} elements of {} bytes has size {size}",
+                    base.size()
+                )));
+            }
             Ok(Datatype::Array {
                 size,
                 dims,
@@ -653,6 +661,9 @@ fn parse_compound(
         };
         let mut dtype = parse_at(c, depth + 1)?;
         if !dims.is_empty() {
+            if dtype.size() == 0 {
+                return Err(c.corrupt("compound array member of zero-size elements"));
+            }
             let count = dims.iter().fold(1u64, |a, &d| a.saturating_mul(d as u64));
             let total = count.saturating_mul(dtype.size() as u64);
             let total =
