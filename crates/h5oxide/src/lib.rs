@@ -1,8 +1,35 @@
 //! h5oxide: HDF5 in pure Rust.
 //!
-//! (API under construction.)
+//! Open a file, address objects by path, iterate members, read attributes and datasets as typed
+//! [`ndarray`] arrays:
+//!
+//! ```no_run
+//! let f = h5oxide::File::open("myfile.h5")?;
+//! let g = f.group("experiment1")?;
+//! let date = g.attr("date")?.read_string()?;
+//! let a = g.dataset("array1")?.read::<f64>()?;
+//! println!("{date}: {:?}", a.shape());
+//! # Ok::<(), h5oxide::Error>(())
+//! ```
 #![warn(missing_docs)]
 
+pub mod attribute;
 pub mod canonical;
+mod chunked;
+pub mod dataset;
+pub mod file;
+pub mod group;
+pub mod object;
+mod read;
+pub mod storage;
+mod strings;
+pub mod types;
 
-pub use h5oxide_format::{Error, Result};
+pub use attribute::Attribute;
+pub use dataset::Dataset;
+pub use file::{File, OpenOptions};
+pub use group::{Group, Link, LinkKind};
+pub use h5oxide_format as format;
+pub use h5oxide_format::{Error, Limits, Result};
+pub use object::{Object, ObjectKind};
+pub use types::H5Type;

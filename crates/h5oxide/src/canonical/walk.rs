@@ -1,0 +1,626 @@
+//! The walk that produces the canonical document (CANONICAL.md §2–§8): a first pass assigns
+//! every object its canonical path (pre-order DFS over hard links in name order), a second pass
+//! emits groups, datasets, committed datatypes, attributes and data digests.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use h5oxide_format::datatype::Datatype;
+use h5oxide_format::messages::dataspace::Dataspace;
+use h5oxide_format::messages::fill_value::{AllocTime, FillStatus, FillTime};
+use h5oxide_format::messages::layout::DataLayout;
+use h5oxide_format::object_header::ObjectHeader;
+use h5oxide_format::{Error, Result};
+use sha2::{Digest, Sha256};
+
+use super::dtype::{dtype_json, is_raw_hashable, leaves, sha256_normalize, value_json};
+use super::json::Json;
+use crate::dataset::DatasetInfo;
+use crate::file::FileInner;
+use crate::object::{kind_of, ObjectKind};
+use crate::File;
+
+const VALUE_LIMIT: u64 = 1000;
+const LEAF_LIMIT: u64 = 100_000;
+const CHUNK_LIST_LIMIT: usize = 100;
+const DATA_BYTES_LIMIT: u64 = 64 << 20;
+
+type Map = BTreeMap<String, Json>;
+
+fn s(v: &str) -> Json {
+    Json::Str(v.to_string())
+}
+
+fn int(v: u64) -> Json {
+    Json::Int(v as i128)
+}
+
+fn err_text(e: &Error) -> Json {
+    Json::Str(e.to_string())
+}
+
+fn failure(e: &Error) -> Json {
+    let mut m = Map::new();
+    m.insert("canon_version".into(), Json::Int(1));
+    m.insert("ok".into(), Json::Bool(false));
+    m.insert("error".into(), err_text(e));
+    Json::Object(m)
+}
+
+/// The canonical document of the file at `path`, and whether it could be opened.
+pub fn dump(path: &Path) -> (Json, bool) {
+    match File::open(path) {
+        Ok(f) => run(&f),
+        Err(e) => (failure(&e), false),
+    }
+}
+
+/// The canonical document of an in-memory file image.
+pub fn dump_bytes(bytes: Vec<u8>) -> (Json, bool) {
+    match File::from_bytes(bytes) {
+        Ok(f) => run(&f),
+        Err(e) => (failure(&e), false),
+    }
+}
+
+fn run(f: &File) -> (Json, bool) {
+    let mut c = Canon { file: f.inner.clone(), paths: HashMap::new(), emitted: HashSet::new(), links: HashMap::new() };
+    let root = f.inner.sb.root_object_header_address;
+    // The root must be readable as a group, or the file is not usable at all.
+    let root_oh = match c.file.header(root) {
+        Ok(oh) => oh,
+        Err(e) => return (failure(&e), false),
+    };
+    if kind_of(&root_oh) != Some(ObjectKind::Group) {
+        return (failure(&Error::corrupt("root group", root, "the root object is not a group")), false);
+    }
+    c.paths.insert(root, "/".to_string());
+    c.index(root, "/", 0);
+    c.emitted.insert(root);
+    let sb = &f.inner.sb;
+    let mut doc = Map::new();
+    doc.insert("canon_version".into(), Json::Int(1));
+    doc.insert("ok".into(), Json::Bool(true));
+    let mut sbj = Map::new();
+    sbj.insert("version".into(), int(sb.version as u64));
+    sbj.insert("sizeof_offsets".into(), int(sb.sizes.offset as u64));
+    sbj.insert("sizeof_lengths".into(), int(sb.sizes.length as u64));
+    sbj.insert("userblock_size".into(), int(sb.base_address));
+    doc.insert("superblock".into(), Json::Object(sbj));
+    if sb.version >= 3 && sb.consistency_flags & 0x05 != 0 {
+        doc.insert("open_note".into(), s("status_flags_set"));
+    }
+    doc.insert("root".into(), c.group(root, "/", 0));
+    (Json::Object(doc), true)
+}
+
+struct Canon {
+    file: Arc<FileInner>,
+    paths: HashMap<u64, String>,
+    emitted: HashSet<u64>,
+    links: HashMap<u64, Result<h5oxide_format::group::GroupLinks>>,
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path == "/" {
+        format!("/{name}")
+    } else {
+        format!("{path}/{name}")
+    }
+}
+
+fn name_of(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+impl Canon {
+    fn group_links(&mut self, addr: u64) -> Result<h5oxide_format::group::GroupLinks> {
+        if let Some(r) = self.links.get(&addr) {
+            return r.clone();
+        }
+        let r = self
+            .file
+            .header(addr)
+            .and_then(|oh| h5oxide_format::group::links(&self.file.ctx(), &oh));
+        self.links.insert(addr, r.clone());
+        r
+    }
+
+    /// Pass 1: canonical paths.
+    fn index(&mut self, addr: u64, path: &str, depth: u32) {
+        if depth > 256 {
+            return;
+        }
+        let Ok(gl) = self.group_links(addr) else { return };
+        let mut links = gl.links.clone();
+        links.sort_by(|a, b| a.name.cmp(&b.name));
+        for l in links {
+            let h5oxide_format::messages::link::LinkTarget::Hard(a) = l.target else { continue };
+            if self.paths.contains_key(&a) {
+                continue;
+            }
+            let Ok(oh) = self.file.header(a) else { continue };
+            let p = join(path, &name_of(&l.name));
+            self.paths.insert(a, p.clone());
+            if kind_of(&oh) == Some(ObjectKind::Group) {
+                self.index(a, &p, depth + 1);
+            }
+        }
+    }
+
+    fn ref_path(&self, addr: u64) -> Json {
+        if addr == 0 || addr == u64::MAX || addr == u32::MAX as u64 {
+            return Json::Null;
+        }
+        match self.paths.get(&addr) {
+            Some(p) => s(p),
+            None => s("<unreachable>"),
+        }
+    }
+
+    fn common(&mut self, oh: &ObjectHeader, d: &mut Map, track_attr_order: bool) {
+        d.insert("ohdr_version".into(), int(oh.version as u64));
+        match h5oxide_format::attributes::attribute_messages(&self.file.ctx(), oh) {
+            Ok(attrs) => {
+                let storage = match attrs.storage {
+                    h5oxide_format::attributes::AttributeStorage::Compact => "compact",
+                    h5oxide_format::attributes::AttributeStorage::Dense => "dense",
+                };
+                d.insert("attr_storage".into(), s(storage));
+                let mut out = Map::new();
+                for m in &attrs.messages {
+                    let name = name_of(&m.name);
+                    let a = match crate::attribute::Attribute::from_message(&self.file, m) {
+                        Ok(a) => self.attribute(&a),
+                        Err(e) => {
+                            let mut em = Map::new();
+                            em.insert("error".into(), err_text(&e));
+                            Json::Object(em)
+                        }
+                    };
+                    out.insert(name, a);
+                }
+                d.insert("attrs".into(), Json::Object(out));
+                if track_attr_order {
+                    let mut ms: Vec<_> = attrs.messages.iter().collect();
+                    ms.sort_by_key(|m| m.creation_order.unwrap_or(u64::MAX));
+                    let order = ms.iter().map(|m| s(&name_of(&m.name))).collect();
+                    d.insert("attr_order".into(), Json::Array(order));
+                }
+            }
+            Err(e) => {
+                d.insert("attr_storage".into(), Json::Null);
+                let mut em = Map::new();
+                let mut inner = Map::new();
+                inner.insert("error".into(), err_text(&e));
+                em.insert("<error>".into(), Json::Object(inner));
+                d.insert("attrs".into(), Json::Object(em));
+                if track_attr_order {
+                    d.insert("attr_order".into(), Json::Null);
+                }
+            }
+        }
+    }
+
+    fn attribute(&mut self, a: &crate::attribute::Attribute) -> Json {
+        let mut d = Map::new();
+        d.insert("dtype".into(), dtype_json(&a.dtype));
+        space_keys(&a.space, &mut d, false);
+        let data = a.data.clone();
+        self.values(&mut d, &a.dtype, &a.space, move || Ok(data));
+        Json::Object(d)
+    }
+
+    fn group(&mut self, addr: u64, path: &str, depth: u32) -> Json {
+        let mut d = Map::new();
+        d.insert("kind".into(), s("group"));
+        let oh = match self.file.header(addr) {
+            Ok(oh) => oh,
+            Err(e) => {
+                let mut m = Map::new();
+                m.insert("kind".into(), s("error"));
+                m.insert("error".into(), err_text(&e));
+                return Json::Object(m);
+            }
+        };
+        self.common(&oh, &mut d, oh.tracks_attr_creation_order());
+        let gl = self.group_links(addr);
+        let gl = match gl {
+            Ok(gl) => gl,
+            Err(e) => {
+                d.insert("storage".into(), Json::Null);
+                d.insert("links".into(), Json::Object(Map::new()));
+                d.insert("error".into(), err_text(&e));
+                return Json::Object(d);
+            }
+        };
+        use h5oxide_format::group::GroupStorage;
+        let storage = match gl.storage {
+            GroupStorage::SymbolTable => "symbol_table",
+            GroupStorage::Compact => "compact",
+            GroupStorage::Dense => "dense",
+        };
+        d.insert("storage".into(), s(storage));
+        if gl.creation_order_tracked {
+            let mut ls: Vec<_> = gl.links.iter().collect();
+            ls.sort_by_key(|l| l.creation_order.unwrap_or(u64::MAX));
+            d.insert("link_order".into(), Json::Array(ls.iter().map(|l| s(&name_of(&l.name))).collect()));
+        }
+        let mut links = gl.links.clone();
+        links.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = Map::new();
+        for l in links {
+            let name = name_of(&l.name);
+            let p = join(path, &name);
+            out.insert(name, self.link(&l, &p, depth));
+        }
+        d.insert("links".into(), Json::Object(out));
+        Json::Object(d)
+    }
+
+    fn link(&mut self, l: &h5oxide_format::messages::link::Link, path: &str, depth: u32) -> Json {
+        use h5oxide_format::messages::link::LinkTarget;
+        let mut d = Map::new();
+        match &l.target {
+            LinkTarget::Soft(t) => {
+                d.insert("kind".into(), s("softlink"));
+                d.insert("target".into(), Json::text(t));
+            }
+            LinkTarget::External { file, path } => {
+                d.insert("kind".into(), s("extlink"));
+                d.insert("file".into(), Json::text(file));
+                d.insert("path".into(), Json::text(path));
+            }
+            LinkTarget::UserDefined { class, .. } => {
+                d.insert("kind".into(), s("udlink"));
+                d.insert("link_class".into(), int(*class as u64));
+            }
+            LinkTarget::Hard(a) => {
+                let a = *a;
+                let oh = match self.file.header(a) {
+                    Ok(oh) => oh,
+                    Err(e) => {
+                        d.insert("kind".into(), s("error"));
+                        d.insert("error".into(), err_text(&e));
+                        return Json::Object(d);
+                    }
+                };
+                if self.emitted.contains(&a) {
+                    d.insert("kind".into(), s("hardlink"));
+                    d.insert("target".into(), self.ref_path(a));
+                    return Json::Object(d);
+                }
+                self.emitted.insert(a);
+                if depth > 256 {
+                    d.insert("kind".into(), s("error"));
+                    d.insert("error".into(), s("group nesting too deep"));
+                    return Json::Object(d);
+                }
+                return match kind_of(&oh) {
+                    Some(ObjectKind::Group) => self.group(a, path, depth + 1),
+                    Some(ObjectKind::Dataset) => self.dataset(&oh),
+                    Some(ObjectKind::Datatype) => self.datatype(&oh),
+                    None => {
+                        d.insert("kind".into(), s("error"));
+                        d.insert("error".into(), s("unknown object type"));
+                        Json::Object(d)
+                    }
+                };
+            }
+        }
+        Json::Object(d)
+    }
+
+    fn datatype(&mut self, oh: &ObjectHeader) -> Json {
+        let mut d = Map::new();
+        d.insert("kind".into(), s("datatype"));
+        self.common(oh, &mut d, false);
+        let dt = oh
+            .find(h5oxide_format::object_header::msg::DATATYPE)
+            .ok_or_else(|| Error::NotFound("datatype message".into()))
+            .and_then(|m| Datatype::from_bytes(&m.data, m.addr, self.file.sb.sizes));
+        match dt {
+            Ok(dt) => {
+                d.insert("dtype".into(), dtype_json(&dt));
+            }
+            Err(e) => {
+                let mut m = Map::new();
+                m.insert("kind".into(), s("error"));
+                m.insert("error".into(), err_text(&e));
+                return Json::Object(m);
+            }
+        }
+        Json::Object(d)
+    }
+
+    fn dataset(&mut self, oh: &Arc<ObjectHeader>) -> Json {
+        let info = match DatasetInfo::from_header(&self.file.ctx(), oh) {
+            Ok(i) => i,
+            Err(e) => {
+                let mut m = Map::new();
+                m.insert("kind".into(), s("error"));
+                m.insert("error".into(), err_text(&e));
+                return Json::Object(m);
+            }
+        };
+        let mut d = Map::new();
+        d.insert("kind".into(), s("dataset"));
+        self.common(oh, &mut d, oh.tracks_attr_creation_order());
+        d.insert("dtype".into(), dtype_json(&info.dtype));
+        space_keys(&info.space, &mut d, true);
+        let (layout, chunks, index) = match &info.layout {
+            DataLayout::Compact { .. } => ("compact", Json::Null, Json::Null),
+            DataLayout::Contiguous { .. } => ("contiguous", Json::Null, Json::Null),
+            DataLayout::Chunked(c) => (
+                "chunked",
+                Json::Array(c.chunk_dims.iter().map(|&x| int(x as u64)).collect()),
+                s(c.index.name()),
+            ),
+            DataLayout::Virtual { .. } => ("virtual", Json::Null, Json::Null),
+        };
+        d.insert("layout".into(), s(layout));
+        d.insert("chunks".into(), chunks);
+        d.insert("chunk_index".into(), index);
+        let filters = info
+            .pipeline
+            .as_ref()
+            .map(|p| {
+                p.filters
+                    .iter()
+                    .map(|f| {
+                        let mut m = Map::new();
+                        m.insert("id".into(), int(f.id as u64));
+                        m.insert("flags".into(), int(f.flags as u64));
+                        m.insert("params".into(), Json::Array(f.cd_values.iter().map(|&v| int(v as u64)).collect()));
+                        Json::Object(m)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        d.insert("filters".into(), Json::Array(filters));
+        d.insert("fill".into(), self.fill(&info));
+        // storage
+        match &info.layout {
+            DataLayout::Compact { data } => {
+                d.insert("storage_size".into(), int(data.len() as u64));
+            }
+            DataLayout::Contiguous { address, size } => {
+                let sz = if info.external.is_some() {
+                    info.num_bytes().unwrap_or(0)
+                } else if *address == h5oxide_format::UNDEF {
+                    0
+                } else if matches!(info.space, Dataspace::Simple { .. } | Dataspace::Scalar) {
+                    info.num_bytes().unwrap_or(*size)
+                } else {
+                    *size
+                };
+                d.insert("storage_size".into(), int(sz));
+            }
+            DataLayout::Chunked(_) => match crate::chunked::chunk_info(&self.file, &info) {
+                Ok(recs) => {
+                    let total: u64 = recs.iter().map(|r| r.size).sum();
+                    d.insert("storage_size".into(), int(total));
+                    d.insert("num_chunks".into(), int(recs.len() as u64));
+                    if recs.len() <= CHUNK_LIST_LIMIT {
+                        let mut list: Vec<_> = recs.iter().collect();
+                        list.sort_by(|a, b| a.offset.cmp(&b.offset));
+                        let items = list
+                            .iter()
+                            .map(|r| {
+                                Json::Array(vec![
+                                    Json::Array(r.offset.iter().map(|&o| int(o)).collect()),
+                                    int(r.filter_mask as u64),
+                                    int(r.size),
+                                ])
+                            })
+                            .collect();
+                        d.insert("chunk_info".into(), Json::Array(items));
+                    }
+                }
+                Err(e) => {
+                    d.insert("storage_size".into(), Json::Null);
+                    d.insert("num_chunks".into(), Json::Null);
+                    d.insert("chunk_error".into(), err_text(&e));
+                }
+            },
+            DataLayout::Virtual { .. } => {
+                d.insert("storage_size".into(), int(0));
+            }
+        }
+        if let Some(efl) = &info.external {
+            let heap = h5oxide_format::local_heap::LocalHeap::read(&self.file.ctx(), efl.heap_address);
+            let items = efl
+                .slots
+                .iter()
+                .map(|sl| {
+                    let mut m = Map::new();
+                    let name = heap.as_ref().ok().and_then(|h| h.string_at(sl.name_offset).ok()).unwrap_or(&[]);
+                    m.insert("name".into(), Json::text(name));
+                    m.insert("offset".into(), int(sl.offset));
+                    m.insert("size".into(), if sl.size == u64::MAX { Json::Null } else { int(sl.size) });
+                    Json::Object(m)
+                })
+                .collect();
+            d.insert("external".into(), Json::Array(items));
+        }
+        let file = self.file.clone();
+        let info2 = info.clone();
+        self.values(&mut d, &info.dtype, &info.space, move || {
+            let n = info2.num_bytes()?;
+            let mut out = vec![0u8; n as usize];
+            if n > 0 {
+                crate::read::read_all(&file, &info2, &mut out)?;
+            }
+            Ok(out)
+        });
+        Json::Object(d)
+    }
+
+    fn fill(&mut self, info: &DatasetInfo) -> Json {
+        let mut m = Map::new();
+        let (status, alloc, ftime) = match &info.fill {
+            Some(f) => (f.status, f.alloc_time, f.fill_time),
+            None => (FillStatus::Default, None, FillTime::IfSet),
+        };
+        let alloc = alloc.unwrap_or(match info.layout {
+            DataLayout::Compact { .. } => AllocTime::Early,
+            DataLayout::Contiguous { .. } => AllocTime::Late,
+            _ => AllocTime::Incremental,
+        });
+        m.insert(
+            "status".into(),
+            s(match status {
+                FillStatus::Undefined => "undefined",
+                FillStatus::Default => "default",
+                FillStatus::User => "user",
+            }),
+        );
+        m.insert(
+            "alloc_time".into(),
+            s(match alloc {
+                AllocTime::Early => "early",
+                AllocTime::Late => "late",
+                AllocTime::Incremental => "incr",
+            }),
+        );
+        m.insert(
+            "fill_time".into(),
+            s(match ftime {
+                FillTime::Alloc => "alloc",
+                FillTime::Never => "never",
+                FillTime::IfSet => "ifset",
+            }),
+        );
+        let dt = &info.dtype;
+        let mut value = Json::Null;
+        if status != FillStatus::Undefined && !dt.has_variable_parts() && dt.size() > 0 && is_raw_hashable(dt) && leaves(dt) <= LEAF_LIMIT {
+            let bytes = info.fill_bytes();
+            if let Ok(v) = h5oxide_format::value::decode(dt, &bytes, &self.file.ctx()) {
+                value = value_json(&v, &mut |a| self.ref_path(a));
+            }
+        }
+        m.insert("value".into(), value);
+        Json::Object(m)
+    }
+
+    /// The data keys (§8) of a dataset or attribute.
+    fn values(&mut self, d: &mut Map, dt: &Datatype, space: &Dataspace, read: impl FnOnce() -> Result<Vec<u8>>) {
+        if matches!(space, Dataspace::Null) {
+            return;
+        }
+        let dims = space.dims().to_vec();
+        let n = space.num_elements().unwrap_or(u64::MAX);
+        let var = dt.has_variable_parts();
+        let per = if var { 16 } else { (dt.size() as u64).max(1) };
+        if n.saturating_mul(per) > DATA_BYTES_LIMIT {
+            d.insert("data_skipped".into(), s("too large"));
+            return;
+        }
+        let inline = n <= VALUE_LIMIT && n.saturating_mul(leaves(dt)) <= LEAF_LIMIT;
+        let result = (|| -> Result<(Option<String>, Option<String>, Option<Json>)> {
+            let raw = read()?;
+            let size = dt.size() as usize;
+            let ctx = self.file.ctx();
+            if is_raw_hashable(dt) {
+                let mut le = Vec::with_capacity(raw.len());
+                if size > 0 {
+                    for e in raw.chunks_exact(size) {
+                        sha256_normalize(dt, e, &mut le);
+                    }
+                }
+                let digest = hex(&Sha256::digest(&le));
+                let value = if inline {
+                    let mut flat = Vec::with_capacity(n as usize);
+                    if size > 0 {
+                        for e in raw.chunks_exact(size) {
+                            let v = h5oxide_format::value::decode(dt, e, &ctx)?;
+                            flat.push(value_json(&v, &mut |a| self.ref_path(a)));
+                        }
+                    }
+                    Some(nest(flat, &dims))
+                } else {
+                    None
+                };
+                Ok((Some(digest), None, value))
+            } else {
+                let mut flat = Vec::with_capacity(n.min(1 << 20) as usize);
+                for e in raw.chunks_exact(size.max(1)) {
+                    let v = h5oxide_format::value::decode(dt, e, &ctx)?;
+                    flat.push(value_json(&v, &mut |a| self.ref_path(a)));
+                }
+                let whole = nest(flat, &dims);
+                let digest = hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
+                Ok((None, Some(digest), if inline { Some(whole) } else { None }))
+            }
+        })();
+        match result {
+            Ok((sha, jsha, value)) => {
+                if let Some(h) = sha {
+                    d.insert("sha256".into(), Json::Str(h));
+                }
+                if let Some(h) = jsha {
+                    d.insert("json_sha256".into(), Json::Str(h));
+                }
+                if let Some(v) = value {
+                    d.insert("value".into(), v);
+                }
+            }
+            Err(e) => {
+                d.insert("read_error".into(), err_text(&e));
+            }
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Nests a flat row-major list by `dims` (scalar → the element itself).
+fn nest(flat: Vec<Json>, dims: &[u64]) -> Json {
+    if dims.is_empty() {
+        return flat.into_iter().next().unwrap_or(Json::Null);
+    }
+    if dims.len() == 1 {
+        return Json::Array(flat);
+    }
+    let step: u64 = dims[1..].iter().product();
+    let step = step.max(1) as usize;
+    let mut out = Vec::new();
+    let mut it = flat.into_iter();
+    for _ in 0..dims[0] {
+        let part: Vec<Json> = it.by_ref().take(step).collect();
+        out.push(nest(part, &dims[1..]));
+    }
+    Json::Array(out)
+}
+
+fn space_keys(space: &Dataspace, d: &mut Map, maxshape: bool) {
+    match space {
+        Dataspace::Null => {
+            d.insert("space".into(), s("null"));
+            d.insert("shape".into(), Json::Null);
+            if maxshape {
+                d.insert("maxshape".into(), Json::Null);
+            }
+        }
+        Dataspace::Scalar => {
+            d.insert("space".into(), s("scalar"));
+            d.insert("shape".into(), Json::Array(vec![]));
+            if maxshape {
+                d.insert("maxshape".into(), Json::Array(vec![]));
+            }
+        }
+        Dataspace::Simple { dims, max } => {
+            d.insert("space".into(), s("simple"));
+            d.insert("shape".into(), Json::Array(dims.iter().map(|&x| int(x)).collect()));
+            if maxshape {
+                d.insert(
+                    "maxshape".into(),
+                    Json::Array(max.iter().map(|m| m.map(int).unwrap_or(Json::Null)).collect()),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Datasets: shape, type, storage, and reading their values.
+
+use std::sync::Arc;
+
+use h5oxide_format::datatype::Datatype;
+use h5oxide_format::messages::dataspace::Dataspace;
+use h5oxide_format::messages::external_files::ExternalFileList;
+use h5oxide_format::messages::fill_value::{FillStatus, FillValue};
+use h5oxide_format::messages::filter_pipeline::FilterPipeline;
+use h5oxide_format::messages::layout::DataLayout;
+use h5oxide_format::object_header::{msg, Message, ObjectHeader};
+use h5oxide_format::{Ctx, Error, Result, UNDEF};
+use ndarray::{ArrayD, IxDyn};
+
+use crate::attribute::{attributes_of, Attribute};
+use crate::file::FileInner;
+use crate::types::H5Type;
+
+/// Everything the object header says about a dataset's values.
+#[derive(Debug, Clone)]
+pub struct DatasetInfo {
+    /// Element datatype as stored.
+    pub dtype: Datatype,
+    /// Address of the committed datatype's object header, when the type is a named one.
+    pub committed_dtype: Option<u64>,
+    /// Shape.
+    pub space: Dataspace,
+    /// Storage layout.
+    pub layout: DataLayout,
+    /// Filter pipeline (chunked datasets).
+    pub pipeline: Option<FilterPipeline>,
+    /// Fill value (from message 0x05, else the old 0x04).
+    pub fill: Option<FillValue>,
+    /// External raw-data files.
+    pub external: Option<ExternalFileList>,
+}
+
+/// The body of a message, with a shared-message stub resolved.
+pub(crate) fn message_body(ctx: &Ctx<'_>, m: &Message) -> Result<Vec<u8>> {
+    if m.is_shared() {
+        h5oxide_format::shared::resolve(ctx, m.kind, &m.data, m.addr)
+    } else {
+        Ok(m.data.clone())
+    }
+}
+
+/// The committed-datatype address behind a shared datatype message, if it is one.
+fn committed_address(ctx: &Ctx<'_>, m: &Message) -> Option<u64> {
+    if !m.is_shared() {
+        return None;
+    }
+    let mut c = ctx.cursor(&m.data, m.addr, "shared message");
+    let version = c.u8().ok()?;
+    let kind = c.u8().ok()?;
+    match version {
+        1 => {
+            c.skip(6).ok()?;
+            c.offset().ok()
+        }
+        2 => c.offset().ok(),
+        3 if kind == 2 => c.offset().ok(),
+        _ => None,
+    }
+}
+
+impl DatasetInfo {
+    /// Decodes the dataset messages of an object header.
+    pub fn from_header(ctx: &Ctx<'_>, oh: &ObjectHeader) -> Result<DatasetInfo> {
+        let need = |k: u16, what: &str| {
+            oh.find(k).ok_or_else(|| Error::corrupt("dataset object header", oh.addr, format!("no {what} message")))
+        };
+        let dtm = need(msg::DATATYPE, "datatype")?;
+        let dtype = Datatype::from_bytes(&message_body(ctx, dtm)?, dtm.addr, ctx.sizes)?;
+        let committed_dtype = committed_address(ctx, dtm);
+        let dsm = need(msg::DATASPACE, "dataspace")?;
+        let space = Dataspace::decode(&mut ctx.cursor(&message_body(ctx, dsm)?, dsm.addr, "dataspace message"))?;
+        let lm = need(msg::LAYOUT, "data layout")?;
+        let layout = DataLayout::decode(&mut ctx.cursor(&message_body(ctx, lm)?, lm.addr, "data layout message"))?;
+        let pipeline = match oh.find(msg::FILTER_PIPELINE) {
+            Some(m) => Some(FilterPipeline::decode(&mut ctx.cursor(
+                &message_body(ctx, m)?,
+                m.addr,
+                "filter pipeline message",
+            ))?),
+            None => None,
+        };
+        let fill = if let Some(m) = oh.find(msg::FILL_VALUE) {
+            Some(FillValue::decode(&mut ctx.cursor(&message_body(ctx, m)?, m.addr, "fill value message"))?)
+        } else if let Some(m) = oh.find(msg::FILL_VALUE_OLD) {
+            Some(FillValue::decode_old(&mut ctx.cursor(&message_body(ctx, m)?, m.addr, "old fill value message"))?)
+        } else {
+            None
+        };
+        let external = match oh.find(msg::EXTERNAL_FILES) {
+            Some(m) => Some(ExternalFileList::decode(&mut ctx.cursor(&m.data, m.addr, "external data files message"))?),
+            None => None,
+        };
+        Ok(DatasetInfo { dtype, committed_dtype, space, layout, pipeline, fill, external })
+    }
+
+    /// One element's fill bytes (the user value, or zeros).
+    pub fn fill_bytes(&self) -> Vec<u8> {
+        let size = self.dtype.size() as usize;
+        match &self.fill {
+            Some(FillValue { status: FillStatus::User, value: Some(v), .. }) if v.len() == size => v.clone(),
+            _ => vec![0u8; size],
+        }
+    }
+
+    /// Number of elements.
+    pub fn num_elements(&self) -> Result<u64> {
+        self.space.num_elements().ok_or_else(|| Error::corrupt("dataspace", 0, "element count overflows"))
+    }
+
+    /// Total bytes of the dataset's elements as stored.
+    pub fn num_bytes(&self) -> Result<u64> {
+        self.num_elements()?
+            .checked_mul(self.dtype.size() as u64)
+            .ok_or_else(|| Error::corrupt("dataspace", 0, "byte size overflows"))
+    }
+}
+
+/// A dataset.
+///
+/// ```no_run
+/// let f = h5oxide::File::open("myfile.h5")?;
+/// let ds = f.dataset("/experiment1/array1")?;
+/// let a = ds.read::<f64>()?; // an ndarray::ArrayD<f64>
+/// println!("{:?}", a.shape());
+/// # Ok::<(), h5oxide::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Dataset {
+    pub(crate) file: Arc<FileInner>,
+    pub(crate) addr: u64,
+    pub(crate) name: String,
+    pub(crate) info: Arc<DatasetInfo>,
+}
+
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<HDF5 dataset {:?}: shape {:?}>", self.name, self.info.space.dims())
+    }
+}
+
+impl Dataset {
+    pub(crate) fn open(file: Arc<FileInner>, addr: u64, name: String) -> Result<Dataset> {
+        let oh = file.header(addr)?;
+        let info = DatasetInfo::from_header(&file.ctx(), &oh)?;
+        Ok(Dataset { file, addr, name, info: Arc::new(info) })
+    }
+
+    /// The dataset's path as opened.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Address of the object header.
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// What the header says about the values.
+    pub fn info(&self) -> &DatasetInfo {
+        &self.info
+    }
+
+    /// The stored datatype.
+    pub fn dtype(&self) -> &Datatype {
+        &self.info.dtype
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.info.space.dims().iter().map(|&d| d as usize).collect()
+    }
+
+    /// Maximum shape; `None` = unlimited.
+    pub fn maxshape(&self) -> Vec<Option<u64>> {
+        match &self.info.space {
+            Dataspace::Simple { max, .. } => max.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.info.space.rank()
+    }
+
+    /// Number of elements.
+    pub fn size(&self) -> u64 {
+        self.info.space.num_elements().unwrap_or(0)
+    }
+
+    /// Chunk shape for chunked datasets.
+    pub fn chunks(&self) -> Option<Vec<u64>> {
+        self.info.layout.chunked().map(|c| c.chunk_dims.iter().map(|&d| d as u64).collect())
+    }
+
+    /// The dataset's attributes, in name order.
+    pub fn attrs(&self) -> Result<Vec<Attribute>> {
+        attributes_of(&self.file, self.addr)
+    }
+
+    /// The attribute called `name`.
+    pub fn attr(&self, name: &str) -> Result<Attribute> {
+        crate::attribute::attribute_of(&self.file, self.addr, name)
+    }
+
+    /// Reads every element's stored bytes (file byte order, row-major). Unallocated storage
+    /// reads as the fill value.
+    pub fn read_raw(&self) -> Result<Vec<u8>> {
+        let nbytes = self.info.num_bytes()?;
+        if nbytes > self.file.limits.max_data_bytes {
+            return Err(Error::Limit { what: "dataset read", requested: nbytes, limit: self.file.limits.max_data_bytes });
+        }
+        let mut out = vec![0u8; nbytes as usize];
+        self.read_raw_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Dataset::read_raw`], into a caller's buffer of exactly the dataset's byte size.
+    pub fn read_raw_into(&self, out: &mut [u8]) -> Result<()> {
+        let nbytes = self.info.num_bytes()?;
+        if out.len() as u64 != nbytes {
+            return Err(Error::Invalid(format!("buffer of {} bytes for a dataset of {nbytes} bytes", out.len())));
+        }
+        if nbytes == 0 {
+            return Ok(());
+        }
+        crate::read::read_all(&self.file, &self.info, out)
+    }
+
+    /// Reads the whole dataset as an array of `T`.
+    pub fn read<T: H5Type>(&self) -> Result<ArrayD<T>> {
+        let raw = self.read_raw()?;
+        let n = self.info.num_elements()? as usize;
+        let mut v = vec![T::default(); n];
+        if n > 0 {
+            T::convert(&self.info.dtype, &raw, &mut v)?;
+        }
+        ArrayD::from_shape_vec(IxDyn(&self.shape()), v).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Reads every element of a string dataset (fixed or variable length).
+    pub fn read_strings(&self) -> Result<Vec<String>> {
+        let raw = self.read_raw()?;
+        crate::strings::read_strings(&self.file, &self.info.dtype, &raw)
+    }
+}
+
+pub(crate) const _UNDEF: u64 = UNDEF;
