@@ -27,7 +27,11 @@ pub trait Filter: Send + Sync {
     /// Applies this filter on write. Filters that cannot encode return [`Error::Unsupported`].
     fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
         let _ = (input, cd_values);
-        Err(Error::unsupported(format!("encoding with filter {} ({})", self.id(), self.name())))
+        Err(Error::unsupported(format!(
+            "encoding with filter {} ({})",
+            self.id(),
+            self.name()
+        )))
     }
 }
 
@@ -40,7 +44,9 @@ pub struct Registry {
 impl Registry {
     /// An empty registry.
     pub fn empty() -> Self {
-        Registry { filters: HashMap::new() }
+        Registry {
+            filters: HashMap::new(),
+        }
     }
 
     /// Adds (or replaces) a filter.

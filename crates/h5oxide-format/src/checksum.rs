@@ -70,13 +70,23 @@ pub fn lookup3(key: &[u8], initval: u32) -> u32 {
 /// Verifies that the last 4 bytes of `block` are the lookup3 checksum of the bytes before them.
 pub fn verify(block: &[u8], structure: &'static str, addr: u64) -> Result<()> {
     if block.len() < 4 {
-        return Err(Error::Truncated { structure, addr, needed: 4, available: block.len() as u64 });
+        return Err(Error::Truncated {
+            structure,
+            addr,
+            needed: 4,
+            available: block.len() as u64,
+        });
     }
     let (body, tail) = block.split_at(block.len() - 4);
     let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
     let computed = lookup3(body, 0);
     if stored != computed {
-        return Err(Error::Checksum { structure, addr, stored, computed });
+        return Err(Error::Checksum {
+            structure,
+            addr,
+            stored,
+            computed,
+        });
     }
     Ok(())
 }

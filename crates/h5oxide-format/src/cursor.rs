@@ -26,7 +26,10 @@ pub struct Sizes {
 
 impl Default for Sizes {
     fn default() -> Self {
-        Sizes { offset: 8, length: 8 }
+        Sizes {
+            offset: 8,
+            length: 8,
+        }
     }
 }
 
@@ -43,7 +46,13 @@ pub struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     /// A cursor over `data`, which was read from file address `addr`, decoding `structure`.
     pub fn new(data: &'a [u8], addr: u64, structure: &'static str, sizes: Sizes) -> Self {
-        Cursor { data, pos: 0, addr, structure, sizes }
+        Cursor {
+            data,
+            pos: 0,
+            addr,
+            structure,
+            sizes,
+        }
     }
 
     /// Same bytes, another structure name for error messages.
@@ -119,7 +128,10 @@ impl<'a> Cursor<'a> {
     /// Takes the next `n` bytes.
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).ok_or_else(|| self.truncated(n))?;
-        let s = self.data.get(self.pos..end).ok_or_else(|| self.truncated(n))?;
+        let s = self
+            .data
+            .get(self.pos..end)
+            .ok_or_else(|| self.truncated(n))?;
         self.pos = end;
         Ok(s)
     }
@@ -170,21 +182,32 @@ impl<'a> Cursor<'a> {
     pub fn offset(&mut self) -> Result<u64> {
         let n = self.sizes.offset as usize;
         let v = self.uint(n)?;
-        Ok(if n < 8 && v == (1u64 << (8 * n)) - 1 { UNDEF } else { v })
+        Ok(if n < 8 && v == (1u64 << (8 * n)) - 1 {
+            UNDEF
+        } else {
+            v
+        })
     }
 
     /// Reads a length ("Size of Lengths" bytes); all-ones becomes `u64::MAX`.
     pub fn length(&mut self) -> Result<u64> {
         let n = self.sizes.length as usize;
         let v = self.uint(n)?;
-        Ok(if n < 8 && v == (1u64 << (8 * n)) - 1 { u64::MAX } else { v })
+        Ok(if n < 8 && v == (1u64 << (8 * n)) - 1 {
+            u64::MAX
+        } else {
+            v
+        })
     }
 
     /// Checks a 4-byte signature.
     pub fn signature(&mut self, sig: &[u8; 4]) -> Result<()> {
         let s = self.bytes(4)?;
         if s != sig {
-            return Err(Error::BadSignature { structure: self.structure, addr: self.addr });
+            return Err(Error::BadSignature {
+                structure: self.structure,
+                addr: self.addr,
+            });
         }
         Ok(())
     }
@@ -192,7 +215,10 @@ impl<'a> Cursor<'a> {
     /// Reads a NUL-terminated string (the NUL is consumed, not returned).
     pub fn cstr(&mut self) -> Result<&'a [u8]> {
         let rest = self.rest();
-        let n = rest.iter().position(|&b| b == 0).ok_or_else(|| self.corrupt("unterminated string"))?;
+        let n = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| self.corrupt("unterminated string"))?;
         let s = &rest[..n];
         self.pos += n + 1;
         Ok(s)
@@ -201,12 +227,16 @@ impl<'a> Cursor<'a> {
 
 /// Decodes a little-endian unsigned integer of up to 8 bytes.
 pub fn le_uint(s: &[u8]) -> u64 {
-    s.iter().take(8).rev().fold(0u64, |acc, &b| (acc << 8) | b as u64)
+    s.iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | b as u64)
 }
 
 /// Converts a length or count from the file to `usize`, failing on overflow.
 pub fn to_usize(v: u64, structure: &'static str, addr: u64) -> Result<usize> {
-    usize::try_from(v).map_err(|_| Error::corrupt(structure, addr, format!("size {v} does not fit in memory")))
+    usize::try_from(v)
+        .map_err(|_| Error::corrupt(structure, addr, format!("size {v} does not fit in memory")))
 }
 
 #[cfg(test)]
@@ -216,7 +246,15 @@ mod tests {
     #[test]
     fn reads_and_truncation() {
         let b = [1u8, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff, 0xff, 0xff];
-        let mut c = Cursor::new(&b, 0x10, "test", Sizes { offset: 4, length: 4 });
+        let mut c = Cursor::new(
+            &b,
+            0x10,
+            "test",
+            Sizes {
+                offset: 4,
+                length: 4,
+            },
+        );
         assert_eq!(c.u16().unwrap(), 0x0201);
         assert_eq!(c.offset().unwrap(), 0x06050403);
         assert_eq!(c.u16().unwrap(), 0x0807);

@@ -12,7 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A structure needs more bytes than the buffer or file holds.
-    #[error("{structure} at address {addr:#x}: truncated (needs {needed} bytes, {available} available)")]
+    #[error(
+        "{structure} at address {addr:#x}: truncated (needs {needed} bytes, {available} available)"
+    )]
     Truncated {
         /// Structure being decoded.
         structure: &'static str,
@@ -111,12 +113,18 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::Unsupported`].
     pub fn unsupported(feature: impl Into<String>) -> Self {
-        Error::Unsupported { feature: feature.into() }
+        Error::Unsupported {
+            feature: feature.into(),
+        }
     }
 
     /// Shorthand for [`Error::Corrupt`].
     pub fn corrupt(structure: &'static str, addr: u64, reason: impl Into<String>) -> Self {
-        Error::Corrupt { structure, addr, reason: reason.into() }
+        Error::Corrupt {
+            structure,
+            addr,
+            reason: reason.into(),
+        }
     }
 
     /// A short stable name of the error's kind, for tests and for mapping to other error types.

@@ -25,8 +25,15 @@ impl Source for [u8] {
     fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
         let end = addr.checked_add(len as u64);
         match end {
-            Some(end) if end <= self.len() as u64 => Ok(Cow::Borrowed(&self[addr as usize..end as usize])),
-            _ => Err(Error::OutOfBounds { structure: "file", addr, len: len as u64, size: self.len() as u64 }),
+            Some(end) if end <= self.len() as u64 => {
+                Ok(Cow::Borrowed(&self[addr as usize..end as usize]))
+            }
+            _ => Err(Error::OutOfBounds {
+                structure: "file",
+                addr,
+                len: len as u64,
+                size: self.len() as u64,
+            }),
         }
     }
     fn size(&self) -> u64 {
@@ -53,9 +60,12 @@ pub struct Offset<S> {
 
 impl<S: Source> Source for Offset<S> {
     fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
-        let a = addr
-            .checked_add(self.base)
-            .ok_or(Error::OutOfBounds { structure: "file", addr, len: len as u64, size: self.size() })?;
+        let a = addr.checked_add(self.base).ok_or(Error::OutOfBounds {
+            structure: "file",
+            addr,
+            len: len as u64,
+            size: self.size(),
+        })?;
         self.inner.read(a, len)
     }
     fn size(&self) -> u64 {
@@ -101,7 +111,11 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// A context over `src` with the given sizes and default limits.
     pub fn new(src: &'a dyn Source, sizes: Sizes) -> Self {
-        Ctx { src, sizes, limits: Limits::default() }
+        Ctx {
+            src,
+            sizes,
+            limits: Limits::default(),
+        }
     }
 
     /// Reads `len` metadata bytes of `structure` at `addr`, checking the address, the file size
@@ -111,14 +125,30 @@ impl<'a> Ctx<'a> {
             return Err(Error::corrupt(structure, addr, "undefined address"));
         }
         if len > self.limits.max_metadata_bytes {
-            return Err(Error::Limit { what: structure, requested: len, limit: self.limits.max_metadata_bytes });
+            return Err(Error::Limit {
+                what: structure,
+                requested: len,
+                limit: self.limits.max_metadata_bytes,
+            });
         }
         let size = self.src.size();
         if addr.checked_add(len).is_none_or(|end| end > size) {
-            return Err(Error::OutOfBounds { structure, addr, len, size });
+            return Err(Error::OutOfBounds {
+                structure,
+                addr,
+                len,
+                size,
+            });
         }
         self.src.read(addr, len as usize).map_err(|e| match e {
-            Error::OutOfBounds { addr, len, size, .. } => Error::OutOfBounds { structure, addr, len, size },
+            Error::OutOfBounds {
+                addr, len, size, ..
+            } => Error::OutOfBounds {
+                structure,
+                addr,
+                len,
+                size,
+            },
             other => other,
         })
     }
@@ -128,7 +158,12 @@ impl<'a> Ctx<'a> {
     pub fn read_upto(&self, addr: u64, len: u64, structure: &'static str) -> Result<Cow<'a, [u8]>> {
         let size = self.src.size();
         if addr == UNDEF || addr >= size {
-            return Err(Error::OutOfBounds { structure, addr, len, size });
+            return Err(Error::OutOfBounds {
+                structure,
+                addr,
+                len,
+                size,
+            });
         }
         self.read(addr, len.min(size - addr), structure)
     }
@@ -142,7 +177,11 @@ impl<'a> Ctx<'a> {
     /// budget.
     pub fn check_alloc(&self, what: &'static str, bytes: u64) -> Result<()> {
         if bytes > self.limits.max_metadata_bytes {
-            return Err(Error::Limit { what, requested: bytes, limit: self.limits.max_metadata_bytes });
+            return Err(Error::Limit {
+                what,
+                requested: bytes,
+                limit: self.limits.max_metadata_bytes,
+            });
         }
         Ok(())
     }
@@ -160,7 +199,12 @@ pub struct WalkGuard {
 impl WalkGuard {
     /// A guard with the context's limits.
     pub fn new(limits: &Limits) -> Self {
-        WalkGuard { visits: 0, max_visits: limits.max_visits, max_depth: limits.max_depth, seen: Default::default() }
+        WalkGuard {
+            visits: 0,
+            max_visits: limits.max_visits,
+            max_depth: limits.max_depth,
+            seen: Default::default(),
+        }
     }
 
     /// Records a visit to the node at `addr` at `depth`; fails on a revisit, too many visits or
@@ -168,7 +212,11 @@ impl WalkGuard {
     pub fn visit(&mut self, structure: &'static str, addr: u64, depth: u32) -> Result<()> {
         self.visits += 1;
         if self.visits > self.max_visits {
-            return Err(Error::Limit { what: "nodes visited in one walk", requested: self.visits, limit: self.max_visits });
+            return Err(Error::Limit {
+                what: "nodes visited in one walk",
+                requested: self.visits,
+                limit: self.max_visits,
+            });
         }
         if depth > self.max_depth || !self.seen.insert(addr) {
             return Err(Error::Cycle { structure, addr });
