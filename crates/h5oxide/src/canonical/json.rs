@@ -254,7 +254,7 @@ pub fn python_repr(f: f64) -> String {
         let int_len = exp10 as usize + 1;
         if digits.len() <= int_len {
             s.push_str(&digits);
-            s.extend(std::iter::repeat_n('0', int_len - digits.len()));
+            s.push_str(&"0".repeat(int_len - digits.len()));
             s.push_str(".0");
         } else {
             s.push_str(&digits[..int_len]);
@@ -263,7 +263,7 @@ pub fn python_repr(f: f64) -> String {
         }
     } else {
         s.push_str("0.");
-        s.extend(std::iter::repeat_n('0', (-exp10 - 1) as usize));
+        s.push_str(&"0".repeat((-exp10 - 1) as usize));
         s.push_str(&digits);
     }
     s
