@@ -32,4 +32,4 @@ pub use group::{Group, Link, LinkKind};
 pub use h5oxide_format as format;
 pub use h5oxide_format::{Error, Limits, Result};
 pub use object::{Object, ObjectKind};
-pub use types::H5Type;
+pub use types::{dtype_name, H5Type};

@@ -259,3 +259,36 @@ fn check_len(src: &[u8], size: usize, n: usize) -> Result<()> {
 fn type_error(dtype: &Datatype, target: &str) -> Error {
     Error::Invalid(format!("cannot convert HDF5 datatype class {} to {target}", dtype.class_id()))
 }
+
+/// A short NumPy-style name of a datatype (`<f8`, `>i4`, `|S10`, `str`, `compound{...}`), for
+/// listings.
+pub fn dtype_name(dtype: &Datatype) -> String {
+    let ord = |o: ByteOrder| match o {
+        ByteOrder::BigEndian => ">",
+        ByteOrder::Vax => "vax:",
+        ByteOrder::LittleEndian => "<",
+    };
+    match dtype {
+        Datatype::FixedPoint(fp) => {
+            format!("{}{}{}", if fp.size == 1 { "|" } else { ord(fp.order) }, if fp.signed { "i" } else { "u" }, fp.size)
+        }
+        Datatype::Float(fl) => format!("{}f{}", ord(fl.order), fl.size),
+        Datatype::Bitfield(fp) => format!("bitfield{}", fp.size * 8),
+        Datatype::Time { .. } => "time".into(),
+        Datatype::String { size, .. } => format!("|S{size}"),
+        Datatype::VarLenString { .. } => "str".into(),
+        Datatype::Opaque { size, .. } => format!("|V{size}"),
+        Datatype::Compound { members, .. } => {
+            let parts: Vec<String> = members
+                .iter()
+                .map(|m| format!("{}: {}", String::from_utf8_lossy(&m.name), dtype_name(&m.dtype)))
+                .collect();
+            format!("compound{{{}}}", parts.join(", "))
+        }
+        Datatype::Reference { .. } => "ref".into(),
+        Datatype::Enum { base, .. } => format!("enum({})", dtype_name(base)),
+        Datatype::VarLenSequence { base, .. } => format!("vlen({})", dtype_name(base)),
+        Datatype::Array { dims, base, .. } => format!("{}{:?}", dtype_name(base), dims),
+        Datatype::Complex { size, .. } => format!("complex{}", size * 8),
+    }
+}

@@ -2,6 +2,7 @@
 //! conformance tests compare with what h5py/libhdf5 report for the same file.
 
 pub mod dtype;
+pub mod compare;
 pub mod json;
 pub mod walk;
 
