@@ -20,12 +20,12 @@ fn corpus() -> PathBuf {
 }
 
 /// Walks the whole group tree, ignoring errors; returns the number of objects reached.
-fn walk(data: &Vec<u8>) -> usize {
-    let Ok(sb) = Superblock::find(data) else {
+fn walk(data: Vec<u8>) -> usize {
+    let Ok(sb) = Superblock::find(&data) else {
         return 0;
     };
     let src = Offset {
-        inner: data.clone(),
+        inner: data,
         base: sb.base_address,
     };
     let mut ctx = Ctx::new(&src, sb.sizes);
@@ -93,7 +93,7 @@ fn mutated_corpus_files_do_not_panic() {
         if orig.is_empty() {
             continue;
         }
-        assert!(walk(&orig) > 0, "{f} does not walk unmodified");
+        assert!(walk(orig.clone()) > 0, "{f} does not walk unmodified");
         for _ in 0..300 {
             let mut d = orig.clone();
             let flips = 1 + (next() % 8) as usize;
@@ -104,7 +104,7 @@ fn mutated_corpus_files_do_not_panic() {
                     *b = if v & 1 == 0 { v } else { *b ^ (1 << (v % 8)) };
                 }
             }
-            walk(&d);
+            walk(d);
             runs += 1;
         }
     }
