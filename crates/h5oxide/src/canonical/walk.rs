@@ -161,15 +161,12 @@ impl Canon {
 
     fn common(&mut self, oh: &ObjectHeader, d: &mut Map, track_attr_order: bool) {
         d.insert("ohdr_version".into(), int(oh.version as u64));
-        match h5oxide_format::attributes::attribute_messages(&self.file.ctx(), oh) {
+        match h5oxide_format::attributes::attribute_messages_with(&self.file.ctx(), oh, self.file.sohm()) {
             Ok(attrs) => {
-                let storage = match attrs.storage {
-                    h5oxide_format::attributes::AttributeStorage::Compact => "compact",
-                    h5oxide_format::attributes::AttributeStorage::Dense => "dense",
-                };
-                d.insert("attr_storage".into(), s(storage));
+                d.insert("attr_storage".into(), s(attrs.storage.as_str()));
                 let mut out = Map::new();
-                for m in &attrs.messages {
+                for a in &attrs.attributes {
+                    let m = &a.message;
                     let name = name_of(&m.name);
                     let a = match crate::attribute::Attribute::from_message(&self.file, m) {
                         Ok(a) => self.attribute(&a),
@@ -183,10 +180,11 @@ impl Canon {
                 }
                 d.insert("attrs".into(), Json::Object(out));
                 if track_attr_order {
-                    let mut ms: Vec<_> = attrs.messages.iter().collect();
-                    ms.sort_by_key(|m| m.creation_order.unwrap_or(u64::MAX));
-                    let order = ms.iter().map(|m| s(&name_of(&m.name))).collect();
-                    d.insert("attr_order".into(), Json::Array(order));
+                    let order = match &attrs.attr_order {
+                        Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
+                        None => Json::Null,
+                    };
+                    d.insert("attr_order".into(), order);
                 }
             }
             Err(e) => {
@@ -235,17 +233,13 @@ impl Canon {
                 return Json::Object(d);
             }
         };
-        use h5oxide_format::group::GroupStorage;
-        let storage = match gl.storage {
-            GroupStorage::SymbolTable => "symbol_table",
-            GroupStorage::Compact => "compact",
-            GroupStorage::Dense => "dense",
-        };
-        d.insert("storage".into(), s(storage));
+        d.insert("storage".into(), s(gl.storage.as_str()));
         if gl.creation_order_tracked {
-            let mut ls: Vec<_> = gl.links.iter().collect();
-            ls.sort_by_key(|l| l.creation_order.unwrap_or(u64::MAX));
-            d.insert("link_order".into(), Json::Array(ls.iter().map(|l| s(&name_of(&l.name))).collect()));
+            let order = match &gl.link_order {
+                Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
+                None => Json::Null,
+            };
+            d.insert("link_order".into(), order);
         }
         let mut links = gl.links.clone();
         links.sort_by(|a, b| a.name.cmp(&b.name));
@@ -335,7 +329,7 @@ impl Canon {
     }
 
     fn dataset(&mut self, oh: &Arc<ObjectHeader>) -> Json {
-        let info = match DatasetInfo::from_header(&self.file.ctx(), oh) {
+        let info = match DatasetInfo::from_header(&self.file, oh) {
             Ok(i) => i,
             Err(e) => {
                 let mut m = Map::new();
