@@ -14,7 +14,7 @@ use h5oxide_format::object_header::ObjectHeader;
 use h5oxide_format::{Error, Result};
 use sha2::{Digest, Sha256};
 
-use super::dtype::{dtype_json, is_raw_hashable, leaves, sha256_normalize, value_json};
+use super::dtype::{dtype_json, leaves, nest, raw_hashable, raw_sha256, unreadable_by_oracle, value_json};
 use super::json::Json;
 use crate::dataset::DatasetInfo;
 use crate::file::FileInner;
@@ -488,7 +488,7 @@ impl Canon {
         );
         let dt = &info.dtype;
         let mut value = Json::Null;
-        if status != FillStatus::Undefined && !dt.has_variable_parts() && dt.size() > 0 && is_raw_hashable(dt) && leaves(dt) <= LEAF_LIMIT {
+        if status != FillStatus::Undefined && !dt.has_variable_parts() && dt.size() > 0 && raw_hashable(dt) && leaves(dt) <= LEAF_LIMIT {
             let bytes = info.fill_bytes();
             if let Ok(v) = h5oxide_format::value::decode(dt, &bytes, &self.file.ctx()) {
                 value = value_json(&v, &mut |a| self.ref_path(a));
@@ -516,14 +516,12 @@ impl Canon {
             let raw = read()?;
             let size = dt.size() as usize;
             let ctx = self.file.ctx();
-            if is_raw_hashable(dt) {
-                let mut le = Vec::with_capacity(raw.len());
-                if size > 0 {
-                    for e in raw.chunks_exact(size) {
-                        sha256_normalize(dt, e, &mut le);
-                    }
-                }
-                let digest = hex(&Sha256::digest(&le));
+            if unreadable_by_oracle(dt) {
+                return Err(Error::unsupported("reading revised references (h5py cannot either)"));
+            }
+            if raw_hashable(dt) {
+                let digest = raw_sha256(dt, &raw, n, self.file.sb.sizes.offset)
+                    .ok_or_else(|| Error::corrupt("dataset", 0, "fewer bytes than elements"))?;
                 let value = if inline {
                     let mut flat = Vec::with_capacity(n as usize);
                     if size > 0 {
@@ -544,7 +542,7 @@ impl Canon {
                     flat.push(value_json(&v, &mut |a| self.ref_path(a)));
                 }
                 let whole = nest(flat, &dims);
-                let digest = hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
+                let digest = super::dtype::hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
                 Ok((None, Some(digest), if inline { Some(whole) } else { None }))
             }
         })();
@@ -565,29 +563,6 @@ impl Canon {
             }
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Nests a flat row-major list by `dims` (scalar → the element itself).
-fn nest(flat: Vec<Json>, dims: &[u64]) -> Json {
-    if dims.is_empty() {
-        return flat.into_iter().next().unwrap_or(Json::Null);
-    }
-    if dims.len() == 1 {
-        return Json::Array(flat);
-    }
-    let step: u64 = dims[1..].iter().product();
-    let step = step.max(1) as usize;
-    let mut out = Vec::new();
-    let mut it = flat.into_iter();
-    for _ in 0..dims[0] {
-        let part: Vec<Json> = it.by_ref().take(step).collect();
-        out.push(nest(part, &dims[1..]));
-    }
-    Json::Array(out)
 }
 
 fn space_keys(space: &Dataspace, d: &mut Map, maxshape: bool) {
