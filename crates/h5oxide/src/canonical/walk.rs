@@ -455,7 +455,7 @@ impl Canon {
         let mut m = Map::new();
         let (status, alloc, ftime) = match &info.fill {
             Some(f) => (f.status, f.alloc_time, f.fill_time),
-            None => (FillStatus::Default, None, FillTime::IfSet),
+            None => (FillStatus::Undefined, None, FillTime::IfSet),
         };
         let alloc = alloc.unwrap_or(match info.layout {
             DataLayout::Compact { .. } => AllocTime::Early,
