@@ -15,9 +15,8 @@
 //! Known incompatibilities: none; the adler32 trailer is verified.
 
 use std::cell::RefCell;
-use std::io::Read;
 
-use crate::{corrupt, output_limit, too_big, Error, Filter, Result};
+use crate::{output_limit, Error, Filter, Result};
 
 /// The deflate filter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -40,20 +39,16 @@ pub fn inflate(input: &[u8], size_hint: usize) -> Result<Vec<u8>> {
             return Ok(out);
         }
     }
-    inflate_streaming(input, limit, size_hint)
+    inflate_streaming(input, size_hint)
 }
 
-fn inflate_streaming(input: &[u8], limit: usize, size_hint: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(size_hint.min(limit));
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::ZlibDecoder::new(input)
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| corrupt(NAME, format!("zlib stream: {e}")))?;
-    if out.len() > limit {
-        return Err(too_big("deflate output", out.len(), size_hint));
-    }
-    Ok(out)
+fn inflate_streaming(input: &[u8], size_hint: usize) -> Result<Vec<u8>> {
+    crate::read_bounded(
+        flate2::read::ZlibDecoder::new(input),
+        size_hint,
+        NAME,
+        "zlib stream",
+    )
 }
 
 /// Compresses `input` as a zlib stream at `level` (0–9; larger values are clamped).

@@ -165,6 +165,24 @@ pub(crate) fn cd(cd_values: &[u32], i: usize, structure: &'static str) -> Result
     })
 }
 
+/// Reads a decoder to its end, failing with [`Error::Limit`] past [`output_limit`].
+pub(crate) fn read_bounded(
+    mut reader: impl std::io::Read,
+    size_hint: usize,
+    structure: &'static str,
+    what: &'static str,
+) -> Result<Vec<u8>> {
+    let limit = output_limit(size_hint);
+    let mut out = Vec::with_capacity(size_hint.min(limit));
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, cap), &mut out)
+        .map_err(|e| corrupt(structure, format!("{what}: {e}")))?;
+    if out.len() > limit {
+        return Err(too_big(what, out.len(), size_hint));
+    }
+    Ok(out)
+}
+
 /// Big-endian integer readers over untrusted input.
 pub(crate) mod bytes {
     /// `input[at..at+N]` as an array, if in bounds.
@@ -181,6 +199,7 @@ pub(crate) mod bytes {
         array::<8>(input, at).map(u64::from_be_bytes)
     }
     /// Little-endian u32 at `at`.
+    #[allow(dead_code)]
     pub fn le32(input: &[u8], at: usize) -> Option<u32> {
         array::<4>(input, at).map(u32::from_le_bytes)
     }
