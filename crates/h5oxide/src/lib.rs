@@ -4,5 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
+pub mod chunked;
 
 pub use h5oxide_format::{Error, Result};
