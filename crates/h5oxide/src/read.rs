@@ -44,7 +44,22 @@ pub(crate) fn read_all(file: &FileInner, info: &DatasetInfo, out: &mut [u8]) -> 
             out.copy_from_slice(&data);
             Ok(())
         }
-        DataLayout::Chunked(_) => crate::chunked::read_all(file, info, out),
+        DataLayout::Chunked(c) => {
+            let dims = info.space.dims();
+            let max = max_dims(info);
+            crate::chunked::read_chunked(
+                &file.ctx(),
+                c,
+                info.pipeline.as_ref(),
+                &file.registry,
+                dims,
+                &max,
+                info.dtype.size() as usize,
+                &info.fill_bytes(),
+                &crate::chunked::Hyperslab::all(dims),
+                out,
+            )
+        }
         DataLayout::Virtual { .. } => Err(Error::unsupported("virtual dataset layout")),
     }
 }
@@ -105,4 +120,12 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], off: u64) -> Result<()> {
     let mut f = f;
     f.seek(SeekFrom::Start(off))?;
     f.read_exact(buf).map_err(Error::from)
+}
+
+/// Maximum dimensions of a dataset (`None` = unlimited; current dims for scalar/null).
+pub(crate) fn max_dims(info: &DatasetInfo) -> Vec<Option<u64>> {
+    match &info.space {
+        h5oxide_format::messages::dataspace::Dataspace::Simple { max, .. } => max.clone(),
+        _ => Vec::new(),
+    }
 }

@@ -391,33 +391,35 @@ impl Canon {
                 };
                 d.insert("storage_size".into(), int(sz));
             }
-            DataLayout::Chunked(_) => match crate::chunked::chunk_info(&self.file, &info) {
-                Ok(recs) => {
-                    let total: u64 = recs.iter().map(|r| r.size).sum();
-                    d.insert("storage_size".into(), int(total));
-                    d.insert("num_chunks".into(), int(recs.len() as u64));
-                    if recs.len() <= CHUNK_LIST_LIMIT {
-                        let mut list: Vec<_> = recs.iter().collect();
-                        list.sort_by(|a, b| a.offset.cmp(&b.offset));
-                        let items = list
-                            .iter()
-                            .map(|r| {
-                                Json::Array(vec![
-                                    Json::Array(r.offset.iter().map(|&o| int(o)).collect()),
-                                    int(r.filter_mask as u64),
-                                    int(r.size),
-                                ])
-                            })
-                            .collect();
-                        d.insert("chunk_info".into(), Json::Array(items));
+            DataLayout::Chunked(c) => {
+                let filtered = info.pipeline.as_ref().is_some_and(|p| !p.filters.is_empty());
+                let max = crate::read::max_dims(&info);
+                match crate::chunked::chunk_summary(&self.file.ctx(), c, info.space.dims(), &max, filtered) {
+                    Ok(sum) => {
+                        d.insert("storage_size".into(), int(sum.storage_size));
+                        d.insert("num_chunks".into(), int(sum.num_chunks));
+                        if sum.chunk_info.len() <= CHUNK_LIST_LIMIT {
+                            let items = sum
+                                .chunk_info
+                                .iter()
+                                .map(|r| {
+                                    Json::Array(vec![
+                                        Json::Array(r.offset.iter().map(|&o| int(o)).collect()),
+                                        int(r.filter_mask as u64),
+                                        int(r.size),
+                                    ])
+                                })
+                                .collect();
+                            d.insert("chunk_info".into(), Json::Array(items));
+                        }
+                    }
+                    Err(e) => {
+                        d.insert("storage_size".into(), Json::Null);
+                        d.insert("num_chunks".into(), Json::Null);
+                        d.insert("chunk_error".into(), err_text(&e));
                     }
                 }
-                Err(e) => {
-                    d.insert("storage_size".into(), Json::Null);
-                    d.insert("num_chunks".into(), Json::Null);
-                    d.insert("chunk_error".into(), err_text(&e));
-                }
-            },
+            }
             DataLayout::Virtual { .. } => {
                 d.insert("storage_size".into(), int(0));
             }
