@@ -544,6 +544,14 @@ fn limbs_to_decimal(mut limbs: Vec<u64>) -> String {
 
 /// The value of an integer whose `precision` bits start at `offset` in the little-endian bytes.
 pub fn decode_integer(le: &[u8], offset: usize, precision: usize, signed: bool) -> Value {
+    // Bits past the element read as zero; when the sign bit is among them the value is the
+    // unsigned reading of the bits that exist.
+    let avail = le.len().saturating_mul(8).saturating_sub(offset);
+    let (precision, signed) = if precision > avail {
+        (avail, false)
+    } else {
+        (precision, signed)
+    };
     if precision == 0 {
         return Value::Int(0);
     }
@@ -807,10 +815,16 @@ pub fn strip_string(pad: StringPad, b: &[u8]) -> &[u8] {
     }
 }
 
+/// Widest time element decoded (its value is printed as a decimal integer).
+const MAX_TIME_BYTES: usize = 1024;
+
 /// Decodes elements, caching the global heap collections it reads.
 pub struct Decoder<'a> {
     ctx: Ctx<'a>,
     heap: GlobalHeapCache,
+    /// Global heap objects dereferenced so far (bounded by `limits.max_visits`, so that nested
+    /// sequences sharing heap objects cannot make decoding unbounded).
+    derefs: u64,
 }
 
 impl<'a> Decoder<'a> {
@@ -819,6 +833,7 @@ impl<'a> Decoder<'a> {
         Decoder {
             ctx,
             heap: GlobalHeapCache::new(),
+            derefs: 0,
         }
     }
 
@@ -868,6 +883,12 @@ impl<'a> Decoder<'a> {
                 Ok(Value::Complex(float_value(f, re)?, float_value(f, im)?))
             }
             Datatype::Time { order, .. } => {
+                if bytes.len() > MAX_TIME_BYTES {
+                    return Err(Error::unsupported(format!(
+                        "time value of {} bytes",
+                        bytes.len()
+                    )));
+                }
                 let le = to_little_endian(*order, bytes);
                 Ok(decode_integer(&le, 0, le.len().saturating_mul(8), false))
             }
@@ -969,10 +990,18 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn vlen_header(&self, bytes: &[u8]) -> Result<(u32, GlobalHeapId)> {
+    fn vlen_header(&mut self, bytes: &[u8]) -> Result<(u32, GlobalHeapId)> {
         let mut c = self.ctx.cursor(bytes, 0, "variable-length element");
         let len = c.u32()?;
         let id = GlobalHeapId::parse(&mut c)?;
+        self.derefs = self.derefs.saturating_add(1).saturating_add(len as u64);
+        if self.derefs > self.ctx.limits.max_visits {
+            return Err(Error::Limit {
+                what: "variable-length elements decoded",
+                requested: self.derefs,
+                limit: self.ctx.limits.max_visits,
+            });
+        }
         Ok((len, id))
     }
 

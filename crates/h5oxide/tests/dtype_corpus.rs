@@ -360,3 +360,65 @@ fn corpus_datatypes_and_values() {
     assert!(checked_dtype > 1000);
     assert!(failures.is_empty(), "{} failures", failures.len());
 }
+
+/// Mutated datatype messages and random element bytes never panic (decoding may fail).
+#[test]
+fn mutated_messages_do_not_panic() {
+    let fixtures = include_str!("data/dtype_fixtures.jsonl");
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    // a small file image: some random bytes plus a global heap collection at 64
+    let mut image: Vec<u8> = (0..64).map(|_| rnd() as u8).collect();
+    image.extend_from_slice(b"GCOL\x01\0\0\0");
+    image.extend_from_slice(&4096u64.to_le_bytes());
+    image.extend((0..4080).map(|_| rnd() as u8));
+    let mut msgs = Vec::new();
+    for line in fixtures.lines().step_by(7) {
+        let rec = parse(line);
+        if let Some(Json::Str(h)) = get(&rec, "dtype") {
+            msgs.push(
+                (0..h.len() / 2)
+                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                    .collect::<Vec<u8>>(),
+            );
+        }
+    }
+    let mut parsed = 0;
+    for msg in &msgs {
+        for round in 0..40 {
+            let mut m = msg.clone();
+            for _ in 0..1 + round % 4 {
+                let i = (rnd() as usize) % m.len().max(1);
+                if let Some(b) = m.get_mut(i) {
+                    *b = match rnd() % 3 {
+                        0 => rnd() as u8,
+                        1 => *b ^ (1 << (rnd() % 8)),
+                        _ => 0xff,
+                    };
+                }
+            }
+            let Ok(dt) = Datatype::from_bytes(&m, 0, Sizes::default()) else {
+                continue;
+            };
+            parsed += 1;
+            let _ = dtype_json(&dt);
+            let size = (dt.size() as usize).min(4096);
+            let data: Vec<u8> = (0..size * 3)
+                .map(|_| if rnd() % 4 == 0 { 64 } else { rnd() as u8 })
+                .collect();
+            let mut dec = Decoder::new(Ctx::new(&image, Sizes::default()));
+            if let Ok(vals) = dec.decode_many(&dt, &data, 3) {
+                for v in &vals {
+                    let _ = value_json(v, &mut |_| Json::Null);
+                }
+            }
+            let _ = raw_sha256(&dt, &data, 3, 8);
+        }
+    }
+    assert!(parsed > 100);
+}
