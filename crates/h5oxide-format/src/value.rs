@@ -284,7 +284,7 @@ impl Selection {
                 })
             }
             Selection::Blocks { blocks, .. } => {
-                if let Some(pts) = self.points(1_000_000) {
+                if let Some(pts) = self.points(10_000) {
                     return Some(pts.len() as u64);
                 }
                 blocks
@@ -312,8 +312,7 @@ impl Selection {
             } => {
                 let mut per_dim: Vec<Vec<u64>> = Vec::new();
                 let mut total = 1u64;
-                for i in 0..start.len() {
-                    let (s, st, c, b) = (start[i], stride[i], count[i], block[i]);
+                for (((&s, &st), &c), &b) in start.iter().zip(stride).zip(count).zip(block) {
                     if c == UNDEF || b == UNDEF {
                         return None;
                     }
@@ -398,13 +397,15 @@ fn blocks_regular(rank: u32, blocks: &[(Vec<u64>, Vec<u64>)]) -> Option<[Vec<u64
         iv.sort_unstable();
         iv.dedup();
         let first = *iv.first()?;
-        let len = first.1 - first.0 + 1;
+        let len = first.1.checked_sub(first.0)?.checked_add(1)?;
         let stride = match iv.get(1) {
             Some(second) => second.0.checked_sub(first.0)?,
             None => 1,
         };
         for (k, &(s, e)) in iv.iter().enumerate() {
-            if e - s + 1 != len || s != first.0.checked_add((k as u64).checked_mul(stride)?)? {
+            if e.checked_sub(s).and_then(|x| x.checked_add(1)) != Some(len)
+                || s != first.0.checked_add((k as u64).checked_mul(stride)?)?
+            {
                 return None;
             }
             if iv.len() > 1 && stride < len {
