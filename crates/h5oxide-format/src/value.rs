@@ -1077,7 +1077,14 @@ pub fn object_address(bytes: &[u8], offset_size: u8) -> Option<u64> {
     }
 }
 
-/// Decodes one element with a fresh [`Decoder`] (use a [`Decoder`] for many elements).
+/// Decodes `n` consecutive elements with one [`Decoder`], so each global heap collection is read
+/// once.
+pub fn decode_all(dtype: &Datatype, bytes: &[u8], n: usize, ctx: &Ctx<'_>) -> Result<Vec<Value>> {
+    Decoder::new(*ctx).decode_many(dtype, bytes, n)
+}
+
+/// Decodes one element with a fresh [`Decoder`]. It re-reads any global heap collection the
+/// element points into: for many elements use [`decode_all`] or one [`Decoder`].
 pub fn decode(dtype: &Datatype, bytes: &[u8], ctx: &Ctx<'_>) -> Result<Value> {
     Decoder::new(*ctx).decode(dtype, bytes)
 }
