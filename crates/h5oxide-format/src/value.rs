@@ -1061,7 +1061,7 @@ impl<'a> Decoder<'a> {
 }
 
 /// Address held by an old-style object reference (the first Size-of-Offsets bytes), `None` for a
-/// null reference (0 or all ones).
+/// null reference (0 or all ones; like the oracle, 2^32-1 counts as null whatever the width).
 pub fn object_address(bytes: &[u8], offset_size: u8) -> Option<u64> {
     let n = (offset_size as usize).min(8).min(bytes.len());
     let v = crate::cursor::le_uint(bytes.get(..n).unwrap_or(&[]));
@@ -1070,7 +1070,7 @@ pub fn object_address(bytes: &[u8], offset_size: u8) -> Option<u64> {
     } else {
         (1u64 << (8 * n)) - 1
     };
-    if v == 0 || v == ones {
+    if v == 0 || v == ones || v == u32::MAX as u64 {
         None
     } else {
         Some(v)
