@@ -440,6 +440,11 @@ impl Canon {
                 .collect();
             d.insert("external".into(), Json::Array(items));
         }
+        if let DataLayout::Virtual { .. } = info.layout {
+            // The extent of a virtual dataset with unlimited mappings comes from its sources.
+            d.insert("read_error".into(), err_text(&Error::unsupported("virtual dataset layout")));
+            return Json::Object(d);
+        }
         let file = self.file.clone();
         let info2 = info.clone();
         self.values(&mut d, &info.dtype, &info.space, move || {
@@ -516,7 +521,6 @@ impl Canon {
         let inline = n <= VALUE_LIMIT && n.saturating_mul(leaves(dt)) <= LEAF_LIMIT;
         let result = (|| -> Result<(Option<String>, Option<String>, Option<Json>)> {
             let raw = read()?;
-            let size = dt.size() as usize;
             let ctx = self.file.ctx();
             if unreadable_by_oracle(dt) {
                 return Err(Error::unsupported("reading revised references (h5py cannot either)"));
@@ -525,24 +529,19 @@ impl Canon {
                 let digest = raw_sha256(dt, &raw, n, self.file.sb.sizes.offset)
                     .ok_or_else(|| Error::corrupt("dataset", 0, "fewer bytes than elements"))?;
                 let value = if inline {
-                    let mut flat = Vec::with_capacity(n as usize);
-                    if size > 0 {
-                        for e in raw.chunks_exact(size) {
-                            let v = h5oxide_format::value::decode(dt, e, &ctx)?;
-                            flat.push(value_json(&v, &mut |a| self.ref_path(a)));
-                        }
-                    }
+                    let vals = h5oxide_format::value::Decoder::new(ctx).decode_many(dt, &raw, n as usize)?;
+                    let flat = vals.iter().map(|v| value_json(v, &mut |a| self.ref_path(a))).collect();
                     Some(nest(flat, &dims))
                 } else {
                     None
                 };
                 Ok((Some(digest), None, value))
             } else {
-                let mut flat = Vec::with_capacity(n.min(1 << 20) as usize);
-                for e in raw.chunks_exact(size.max(1)) {
-                    let v = h5oxide_format::value::decode(dt, e, &ctx)?;
-                    flat.push(value_json(&v, &mut |a| self.ref_path(a)));
-                }
+                // h5py does not byte-swap big-endian numbers directly inside a vlen sequence; the
+                // canonical form reproduces what h5py shows (the library API reads them right).
+                let odt = super::dtype::oracle_read_type(dt);
+                let vals = h5oxide_format::value::Decoder::new(ctx).decode_many(&odt, &raw, n as usize)?;
+                let flat: Vec<Json> = vals.iter().map(|v| value_json(v, &mut |a| self.ref_path(a))).collect();
                 let whole = nest(flat, &dims);
                 let digest = super::dtype::hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
                 Ok((None, Some(digest), if inline { Some(whole) } else { None }))
