@@ -126,6 +126,19 @@ def generated():
                          scaleoffset=0)
         f.create_dataset("scaleoffset_const", data=np.full(300, 42, dtype="<i2"), chunks=(300,), scaleoffset=0)
         nbit_cases(f)
+        # szip (libaec) over several pixel widths, both options, odd scanlines.
+        noisy = (np.cumsum(rng.integers(-3, 4, 3000)) + 500).astype("<i2")
+        for name, data, chunks, opts in [
+            ("szip_nn_i16", noisy, (1000,), ("nn", 16)),
+            ("szip_ec_i16", noisy, (1000,), ("ec", 8)),
+            ("szip_nn_u8", (noisy % 256).astype("u1"), (1000,), ("nn", 32)),
+            ("szip_nn_i32_be", noisy.astype(">i4"), (500,), ("nn", 16)),
+            ("szip_nn_f64", f8, (500,), ("nn", 8)),
+            ("szip_nn_f32_2d", smooth, (20, 50), ("nn", 32)),
+            ("szip_ec_u16_zeros", np.zeros(3000, dtype="<u2"), (1000,), ("ec", 16)),
+            ("szip_nn_u16_odd", u16, (997,), ("nn", 32)),
+        ]:
+            f.create_dataset(name, data=data, chunks=chunks, compression="szip", compression_opts=opts)
     with h5py.File(path, "r") as f:
         for name in f:
             add("gen_" + name, f[name])
