@@ -215,12 +215,12 @@ fn decode_node(node: &Node, out: &mut [u8], at: usize, bits: &mut Bits<'_>) -> R
         } => {
             let dst = slot(out, at, *size)?;
             if *size <= 8 {
-                let v = bits.read(*precision)? << offset;
+                let v = bits.read(*precision)?.checked_shl(*offset).unwrap_or(0);
                 let le = v.to_le_bytes();
                 write_le(dst, &le, *be);
             } else {
                 // Wide types (e.g. long double): place bit by bit, most significant first.
-                for b in (*offset..offset + precision).rev() {
+                for b in (u64::from(*offset)..u64::from(*offset) + u64::from(*precision)).rev() {
                     let bit = bits.read(1)? as u8;
                     let byte = (b / 8) as usize;
                     let i = if *be { size - 1 - byte } else { byte };
@@ -311,6 +311,9 @@ impl Filter for Nbit {
         let size = cd(cd_values, 4, NAME)? as u64;
         let out_len = check_claimed("nbit chunk size", nelmts.saturating_mul(size), size_hint)?;
         let node = parse(cd_values)?;
+        if size == 0 {
+            return Err(corrupt(NAME, "zero element size"));
+        }
         let size = size as usize;
         let mut out = vec![0u8; out_len];
         let mut bits = Bits {

@@ -124,7 +124,7 @@ impl Filter for ScaleOffset {
                 format!("minbits {minbits} exceeds the element width {width}"),
             ));
         }
-        let body = &input[HEADER..];
+        let body = input.get(HEADER..).unwrap_or_default();
         let mut out = vec![0u8; out_len];
         if minbits == width {
             let raw = body

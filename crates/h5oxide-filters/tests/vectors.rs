@@ -5,6 +5,7 @@ use std::path::Path;
 
 use h5oxide_filters::{Error, Registry};
 
+#[derive(Clone)]
 struct Vector {
     name: String,
     pipeline: Vec<(u16, Vec<u32>)>,
@@ -93,6 +94,7 @@ fn real_chunks_decode() {
             let _ = run(&reg, v, &flipped, expected.len());
         }
     }
+    mutations(&reg, &all, &dir);
     assert!(
         failures.is_empty(),
         "{} of {} vectors failed:\n{}",
@@ -100,4 +102,66 @@ fn real_chunks_decode() {
         all.len(),
         failures.join("\n")
     );
+}
+
+/// Random byte and `cd_values` mutations of every vector (count from `MUTATION_ITERS`,
+/// default 20): decoding must not panic and must stay within the output limit.
+fn mutations(reg: &Registry, all: &[Vector], dir: &Path) {
+    let iters: usize = std::env::var("MUTATION_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for v in all {
+        let raw = std::fs::read(dir.join(format!("{}.chunk", v.name))).expect("chunk");
+        let size = std::fs::metadata(dir.join(format!("{}.expected", v.name)))
+            .expect("expected")
+            .len() as usize;
+        for _ in 0..iters {
+            let mut data = raw.clone();
+            let mut pipeline = v.pipeline.clone();
+            for _ in 0..1 + next() % 4 {
+                match next() % 4 {
+                    0 if !data.is_empty() => {
+                        let i = (next() as usize) % data.len();
+                        data[i] ^= 1 << (next() % 8);
+                    }
+                    1 if !data.is_empty() => {
+                        let i = (next() as usize) % data.len();
+                        data[i] = next() as u8;
+                    }
+                    2 => data.truncate((next() as usize) % (data.len() + 1)),
+                    _ => {
+                        let p = (next() as usize) % pipeline.len();
+                        if !pipeline[p].1.is_empty() {
+                            let c = (next() as usize) % pipeline[p].1.len();
+                            pipeline[p].1[c] = match next() % 3 {
+                                0 => next() as u32,
+                                1 => pipeline[p].1[c].wrapping_add(1),
+                                _ => (next() % 64) as u32,
+                            };
+                        }
+                    }
+                }
+            }
+            let mutated = Vector {
+                name: v.name.clone(),
+                pipeline,
+                mask: v.mask,
+            };
+            if let Ok(out) = run(reg, &mutated, &data, size) {
+                assert!(
+                    out.len() <= h5oxide_filters::output_limit(size).max(data.len()),
+                    "{}",
+                    v.name
+                );
+            }
+        }
+    }
 }
