@@ -6,7 +6,7 @@ use std::time::Instant;
 use h5oxide_filters::Registry;
 
 fn main() {
-    let n = 4 << 20;
+    let n: u32 = 4 << 20;
     let data: Vec<u8> = (0..n / 4)
         .flat_map(|i: u32| ((i as f32 * 0.001).sin() * 1000.0).to_le_bytes())
         .collect();
@@ -15,7 +15,7 @@ fn main() {
         (1, &[6]),
         (2, &[4]),
         (3, &[]),
-        (32000, &[4, 1, n as u32]),
+        (32000, &[4, 1, n]),
         (32004, &[0]),
         (32008, &[0, 3, 4, 0, 2]),
         (32008, &[0, 3, 4, 0, 0]),
