@@ -20,7 +20,8 @@
 //!
 //! Reference: c-blosc `README_CHUNK_FORMAT.rst` (<https://github.com/Blosc/c-blosc>).
 //! Known incompatibilities: snappy-compressed chunks give [`Error::Unsupported`].
-//! Encoding is not implemented.
+//! Encoding ([`compress`]) supports lz4, zlib and zstd; blosclz and snappy requests are
+//! stored uncompressed.
 
 use crate::{bytes, check_claimed, corrupt, Error, Filter, Result};
 
@@ -278,6 +279,108 @@ impl Filter for Blosc {
     fn decode(&self, input: &[u8], _cd_values: &[u32], size_hint: usize) -> Result<Vec<u8>> {
         decompress(input, size_hint)
     }
+    fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
+        let typesize = cd_values.get(2).copied().unwrap_or(1).clamp(1, 255) as usize;
+        let clevel = cd_values.get(4).copied().unwrap_or(5).min(9);
+        let shuffle = cd_values.get(5).copied().unwrap_or(1);
+        let compressor = cd_values.get(6).copied().unwrap_or(0);
+        compress(input, typesize, clevel, shuffle, compressor)
+    }
+}
+
+/// Encodes a Blosc1 chunk (format version 2).
+///
+/// `shuffle`: 0 none, 1 byte, 2 bit; `compressor`: 1 lz4, 2 lz4hc (written as lz4), 4 zlib,
+/// 5 zstd. blosclz (0) and snappy (3) have no encoder here, and level 0 asks for no
+/// compression: those chunks are stored uncompressed ("memcpyed"), which every Blosc reader
+/// accepts. Blocks are split into byte streams exactly when c-blosc's forward-compatible rule
+/// says so (type size ≤ 16, at least 128 elements per block, not the last short block), and
+/// flag bit 4 records the choice, so old and new readers agree.
+pub fn compress(
+    input: &[u8],
+    typesize: usize,
+    clevel: u32,
+    shuffle: u32,
+    compressor: u32,
+) -> Result<Vec<u8>> {
+    let nbytes = u32::try_from(input.len())
+        .ok()
+        .filter(|&n| n <= i32::MAX as u32 - 16)
+        .ok_or_else(|| Error::Invalid("blosc: buffer larger than 2 GiB".into()))?;
+    let typesize = typesize.clamp(1, 255);
+    let codec_code: u8 = match compressor {
+        1 | 2 => 1,
+        4 => 3,
+        5 => 4,
+        _ => 0,
+    };
+    let mut out = vec![2u8, 1, 0, typesize as u8];
+    out.extend_from_slice(&nbytes.to_le_bytes());
+    if clevel == 0 || codec_code == 0 || input.len() < 128 {
+        out[2] = 0x02 | (codec_code << 5);
+        out.extend_from_slice(&nbytes.to_le_bytes());
+        out.extend_from_slice(&(nbytes + 16).to_le_bytes());
+        out.extend_from_slice(input);
+        return Ok(out);
+    }
+    let mut blocksize = input.len().min(64 << 10);
+    if blocksize > typesize {
+        blocksize = blocksize / typesize * typesize;
+    }
+    let mut flags = codec_code << 5;
+    match shuffle {
+        1 if typesize > 1 => flags |= 0x01,
+        2 => flags |= 0x04,
+        _ => {}
+    }
+    let split_rule = typesize <= 16 && blocksize / typesize >= 128;
+    if !split_rule {
+        flags |= 0x10;
+    }
+    out[2] = flags;
+    out.extend_from_slice(&(blocksize as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    let nblocks = input.len().div_ceil(blocksize);
+    let starts_at = out.len();
+    out.resize(starts_at + 4 * nblocks, 0);
+    for (b, block) in input.chunks(blocksize).enumerate() {
+        let start = u32::try_from(out.len())
+            .map_err(|_| Error::Invalid("blosc: chunk too large".into()))?;
+        out[starts_at + 4 * b..starts_at + 4 * b + 4].copy_from_slice(&start.to_le_bytes());
+        let shuffled = if flags & 0x01 != 0 {
+            crate::shuffle::shuffle(block, typesize)
+        } else if flags & 0x04 != 0
+            && block.len() >= typesize
+            && (block.len() / typesize).is_multiple_of(8)
+        {
+            let n = block.len() / typesize;
+            let mut t = vec![0u8; block.len()];
+            crate::bitshuffle::transpose_block(block, &mut t, n, typesize);
+            t
+        } else {
+            block.to_vec()
+        };
+        let leftover = block.len() < blocksize;
+        let nstreams = if split_rule && !leftover { typesize } else { 1 };
+        for stream in shuffled.chunks(shuffled.len().div_ceil(nstreams).max(1)) {
+            let c = match codec_code {
+                1 => crate::lz4::block_compress(stream),
+                3 => crate::deflate::deflate(stream, clevel)?,
+                _ => crate::zstd::compress(stream, clevel as i32)?,
+            };
+            let body = if c.is_empty() || c.len() >= stream.len() {
+                stream
+            } else {
+                &c[..]
+            };
+            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            out.extend_from_slice(body);
+        }
+    }
+    let total =
+        u32::try_from(out.len()).map_err(|_| Error::Invalid("blosc: chunk too large".into()))?;
+    out[12..16].copy_from_slice(&total.to_le_bytes());
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -295,6 +398,27 @@ mod tests {
         assert!(blosclz_decompress(&stream, &mut out, 5).is_err());
         let mut out = Vec::new();
         assert!(blosclz_decompress(&[0, b'a', (2 << 5), 9, 0, 1], &mut out, 100).is_err());
+    }
+
+    #[test]
+    fn encode_round_trip() {
+        let data: Vec<u8> = (0..70_000u32).flat_map(|i| (i / 3).to_le_bytes()).collect();
+        for typesize in [1u32, 4, 24] {
+            for shuffle in [0u32, 1, 2] {
+                for compressor in [0u32, 1, 2, 3, 4, 5] {
+                    for len in [0usize, 100, 1000, 4096 + 3, data.len()] {
+                        let d = &data[..len];
+                        let cd = [2, 2, typesize, len as u32, 5, shuffle, compressor];
+                        let z = Blosc.encode(d, &cd).unwrap();
+                        assert_eq!(
+                            Blosc.decode(&z, &cd, len).unwrap(),
+                            d,
+                            "{typesize} {shuffle} {compressor} {len}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
