@@ -157,48 +157,71 @@ struct Aec {
     preprocess: bool,
 }
 
-/// Reads the bit stream most significant bit first.
+/// Reads the bit stream most significant bit first through a 64-bit accumulator.
 struct BitReader<'a> {
     data: &'a [u8],
-    pos: usize,
+    next: usize,
+    /// The low `nbits` bits are unread (higher bits are stale).
+    acc: u64,
+    nbits: u32,
 }
 
-impl BitReader<'_> {
-    fn bits(&mut self, n: u32) -> Result<u32> {
-        let mut v = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let byte = *self
-                .data
-                .get(self.pos / 8)
-                .ok_or_else(|| corrupt(NAME, "AEC stream is truncated"))?;
-            let avail = 8 - (self.pos % 8) as u32;
-            let take = avail.min(left);
-            v = (v << take) | ((u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1));
-            left -= take;
-            self.pos += take as usize;
+impl<'a> BitReader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        BitReader {
+            data,
+            next: 0,
+            acc: 0,
+            nbits: 0,
         }
-        Ok(v as u32)
+    }
+
+    fn refill(&mut self) {
+        while self.nbits <= 48 {
+            let Some(&b) = self.data.get(self.next) else {
+                break;
+            };
+            self.acc = (self.acc << 8) | u64::from(b);
+            self.nbits += 8;
+            self.next += 1;
+        }
+    }
+
+    /// The next `n` (≤ 32) bits.
+    fn bits(&mut self, n: u32) -> Result<u32> {
+        if n == 0 {
+            return Ok(0);
+        }
+        if self.nbits < n {
+            self.refill();
+            if self.nbits < n {
+                return Err(corrupt(NAME, "AEC stream is truncated"));
+            }
+        }
+        self.nbits -= n;
+        Ok(((self.acc >> self.nbits) & ((1u64 << n) - 1)) as u32)
     }
 
     /// A fundamental sequence: the number of 0 bits before the next 1 bit.
     fn fs(&mut self) -> Result<usize> {
         let mut count = 0usize;
         loop {
-            let byte = *self
-                .data
-                .get(self.pos / 8)
-                .ok_or_else(|| corrupt(NAME, "AEC stream is truncated"))?;
-            let used = (self.pos % 8) as u32;
-            let rest = (byte << used) as u32;
-            let lz = (rest as u8).leading_zeros();
-            if lz < 8 - used {
-                count += lz as usize;
-                self.pos += lz as usize + 1;
-                return Ok(count);
+            if self.nbits == 0 {
+                self.refill();
+                if self.nbits == 0 {
+                    return Err(corrupt(NAME, "AEC stream is truncated"));
+                }
             }
-            count += (8 - used) as usize;
-            self.pos += (8 - used) as usize;
+            let valid = self.acc & ((1u64 << self.nbits) - 1);
+            if valid == 0 {
+                count += self.nbits as usize;
+                self.nbits = 0;
+                continue;
+            }
+            let zeros = valid.leading_zeros() - (64 - self.nbits);
+            count += zeros as usize;
+            self.nbits -= zeros + 1;
+            return Ok(count);
         }
     }
 }
@@ -217,10 +240,7 @@ impl Aec {
             .rsi
             .checked_mul(j)
             .ok_or_else(|| corrupt(NAME, "RSI too large"))?;
-        let mut r = BitReader {
-            data: stream,
-            pos: 0,
-        };
+        let mut r = BitReader::new(stream);
         let mut out = Vec::with_capacity(nsamples);
         let mut buf: Vec<u32> = Vec::with_capacity(rsi_len.min(nsamples));
         while out.len() < nsamples {
