@@ -15,8 +15,11 @@ import hdf5plugin
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "data")
-MAX_BYTES = 8 * 1024
+# FULL_DUMP=dir: every chunk of every filtered corpus dataset, no size cap, into dir (for a
+# local run of tests/vectors.rs with VECTORS_DIR=dir; not committed).
+FULL = os.environ.get("FULL_DUMP")
+OUT = FULL or os.path.join(HERE, "data")
+MAX_BYTES = 1 << 40 if FULL else 8 * 1024
 rows = []
 
 
@@ -190,7 +193,12 @@ def nbit_cases(f):
 
 
 def corpus(root):
-    files = [
+    files = sorted(
+        os.path.relpath(os.path.join(d, n), root)
+        for d, _, ns in os.walk(root)
+        for n in ns
+        if n.endswith((".h5", ".hdf5", ".he5", ".nc", ".h5ad")) and not d.startswith(os.path.join(root, "bad"))
+    ) if FULL else [
         "PureHDF/bitshuffle.h5", "PureHDF/bzip2.h5", "PureHDF/lzf.h5", "PureHDF/scaleoffset.h5",
         "generated/filters_builtin.h5", "generated/filters_plugins.h5", "h5wasm/compressed.h5",
         "hdf5-1.14/h5ex_d_blosc.h5", "hdf5-1.14/h5ex_d_blosc2.h5", "hdf5-1.14/h5ex_d_bshuf.h5",
@@ -219,13 +227,16 @@ def corpus(root):
         names = []
         f.visit(names.append)
         for name in names:
-            if len(seen) >= 6:
+            if len(seen) >= (10**9 if FULL else 6):
                 break
             key = stem + "__" + name.replace("/", "_").replace(" ", "_").replace("-", "_")
             try:
                 obj = f[name]
-                if isinstance(obj, h5py.Dataset) and add(key, obj):
-                    seen.append(key)
+                if isinstance(obj, h5py.Dataset):
+                    nch = obj.id.get_num_chunks() if (FULL and obj.chunks) else 1
+                    for ci in range(min(nch, 64)):
+                        if add(key + (f"__c{ci}" if ci else ""), obj, ci):
+                            seen.append(key)
             except Exception as e:  # noqa: BLE001 - skip what libhdf5 refuses
                 print("skip", key, e)
         f.close()
@@ -233,7 +244,8 @@ def corpus(root):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    generated()
+    if not FULL:
+        generated()
     if len(sys.argv) > 1:
         corpus(sys.argv[1])
     with open(os.path.join(OUT, "vectors.tsv"), "w") as f:

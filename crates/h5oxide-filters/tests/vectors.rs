@@ -12,8 +12,16 @@ struct Vector {
     mask: u32,
 }
 
+/// `tests/data`, or `VECTORS_DIR` (e.g. a full corpus dump made with `FULL_DUMP=dir`).
+fn data_dir() -> std::path::PathBuf {
+    match std::env::var_os("VECTORS_DIR") {
+        Some(d) => d.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
+    }
+}
+
 fn vectors() -> Vec<Vector> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let dir = data_dir();
     let tsv = std::fs::read_to_string(dir.join("vectors.tsv")).expect("vectors.tsv");
     tsv.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -64,7 +72,7 @@ fn filter_ids(v: &Vector) -> String {
 
 #[test]
 fn real_chunks_decode() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let dir = data_dir();
     let reg = Registry::default();
     let mut failures = Vec::new();
     let all = vectors();
