@@ -234,7 +234,12 @@ impl Filter for Bitshuffle {
         let mut out = Vec::with_capacity(input.len() + 16);
         if !matches!(p.codec, Codec::None) {
             out.extend_from_slice(&(input.len() as u64).to_be_bytes());
-            out.extend_from_slice(&((p.block * s) as u32).to_be_bytes());
+            let block_bytes = p
+                .block
+                .checked_mul(s)
+                .and_then(|b| u32::try_from(b).ok())
+                .ok_or_else(|| Error::Invalid("bitshuffle: block size too large".into()))?;
+            out.extend_from_slice(&block_bytes.to_be_bytes());
         }
         let mut pos = 0;
         let level = cd_values
