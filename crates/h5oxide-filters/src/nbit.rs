@@ -23,9 +23,9 @@
 //!
 //! References: HDF5 User Guide, "Using the N-bit Filter" (`H5Pset_nbit`); RFC
 //! "HDF5 N-bit Filter" (The HDF Group, 2005).
-//! Known incompatibilities: none known. Encoding is not implemented.
+//! Known incompatibilities: none known.
 
-use crate::{cd, check_claimed, corrupt, Filter, Result};
+use crate::{cd, check_claimed, corrupt, Error, Filter, Result};
 
 /// The n-bit filter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -325,6 +325,133 @@ impl Filter for Nbit {
         }
         Ok(out)
     }
+
+    fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
+        encode(input, cd_values)
+    }
+}
+
+/// Appends bits most significant first.
+struct BitSink {
+    out: Vec<u8>,
+    /// Bits used in the last byte (0..8); a new byte is started when it is 8.
+    used: u32,
+}
+
+impl BitSink {
+    fn put(&mut self, v: u64, bits: u32) {
+        let mut left = bits;
+        while left > 0 {
+            if self.used == 8 {
+                self.out.push(0);
+                self.used = 0;
+            }
+            let take = (8 - self.used).min(left);
+            let chunk = ((v >> (left - take)) & ((1u64 << take) - 1)) as u8;
+            if let Some(last) = self.out.last_mut() {
+                *last |= chunk << (8 - self.used - take);
+            }
+            self.used += take;
+            left -= take;
+        }
+    }
+}
+
+fn encode_node(node: &Node, data: &[u8], at: usize, sink: &mut BitSink) -> Result<()> {
+    let get = |len: usize| {
+        at.checked_add(len)
+            .and_then(|end| data.get(at..end))
+            .ok_or_else(|| Error::Invalid("nbit: member lies outside the element".into()))
+    };
+    match node {
+        Node::Atomic {
+            size,
+            be,
+            precision,
+            offset,
+        } => {
+            let src = get(*size)?;
+            if *size <= 8 {
+                let mut le = [0u8; 8];
+                for (i, b) in src.iter().enumerate() {
+                    let at = if *be { size - 1 - i } else { i };
+                    if let Some(slot) = le.get_mut(at) {
+                        *slot = *b;
+                    }
+                }
+                let v = u64::from_le_bytes(le).checked_shr(*offset).unwrap_or(0);
+                sink.put(v, *precision);
+            } else {
+                for b in (u64::from(*offset)..u64::from(*offset) + u64::from(*precision)).rev() {
+                    let byte = (b / 8) as usize;
+                    let i = if *be { size - 1 - byte } else { byte };
+                    let bit = src.get(i).map_or(0, |x| (x >> (b % 8)) & 1);
+                    sink.put(u64::from(bit), 1);
+                }
+            }
+        }
+        Node::Array {
+            count,
+            stride,
+            base,
+        } => {
+            for k in 0..*count {
+                encode_node(base, data, at + k * stride, sink)?;
+            }
+        }
+        Node::Compound { members } => {
+            for (offset, m) in members {
+                let at = at
+                    .checked_add(*offset)
+                    .ok_or_else(|| Error::Invalid("nbit: offset overflow".into()))?;
+                encode_node(m, data, at, sink)?;
+            }
+        }
+        Node::Noop { size } => {
+            for b in get(*size)? {
+                sink.put(u64::from(*b), 8);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Packs a chunk. Like libhdf5, the output is one byte longer than the whole bytes of packed
+/// bits (`floor(bits / 8) + 1`).
+fn encode(input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
+    let n = cd(cd_values, 0, NAME)?;
+    if n as usize != cd_values.len() {
+        return Err(corrupt(
+            NAME,
+            format!(
+                "cd_values[0] = {n} but there are {} values",
+                cd_values.len()
+            ),
+        ));
+    }
+    if cd(cd_values, 1, NAME)? != 0 {
+        return Ok(input.to_vec());
+    }
+    let nelmts = cd(cd_values, 2, NAME)? as usize;
+    let size = cd(cd_values, 4, NAME)? as usize;
+    if size == 0 || nelmts.checked_mul(size) != Some(input.len()) {
+        return Err(Error::Invalid(format!(
+            "nbit: {} bytes is not {nelmts} elements of {size} bytes",
+            input.len()
+        )));
+    }
+    let node = parse(cd_values)?;
+    let mut sink = BitSink {
+        out: vec![0],
+        used: 0,
+    };
+    for e in 0..nelmts {
+        encode_node(&node, input, e * size, &mut sink)?;
+    }
+    if sink.used == 8 {
+        sink.out.push(0);
+    }
+    Ok(sink.out)
 }
 
 #[cfg(test)]
@@ -375,6 +502,40 @@ mod tests {
         let packed = [0b1001_1010, 0b1110_1001, 0b0100_0000];
         let out = Nbit.decode(&packed, &cdv, 4).unwrap();
         assert_eq!(out, vec![0b1001, 0b101 << 1, 0b011 << 1, 0xA5]);
+    }
+
+    #[test]
+    fn encode_round_trip() {
+        let cdv = vec![
+            23, 0, 3, COMPOUND, 4, 3, 0, ATOMIC, 1, 0, 4, 0, 1, ARRAY, 2, ATOMIC, 1, 0, 3, 1, 3,
+            NOOP, 1,
+        ];
+        let data = vec![
+            0b1001,
+            0b101 << 1,
+            0b011 << 1,
+            0xA5,
+            3,
+            2,
+            4,
+            0x11,
+            15,
+            14,
+            0,
+            0xff,
+        ];
+        let z = Nbit.encode(&data, &cdv).unwrap();
+        assert_eq!(&z[..2], &[0b1001_1010, 0b1110_1001]);
+        assert_eq!(Nbit.decode(&z, &cdv, data.len()).unwrap(), data);
+        let cdv = [8, 0, 5, ATOMIC, 2, 1, 11, 2];
+        let vals: Vec<u8> = [5u16, 2047, 0, 1000, 77]
+            .iter()
+            .flat_map(|v| (v << 2).to_be_bytes())
+            .collect();
+        let z = Nbit.encode(&vals, &cdv).unwrap();
+        assert_eq!(z.len(), 55 / 8 + 1);
+        assert_eq!(Nbit.decode(&z, &cdv, vals.len()).unwrap(), vals);
+        assert!(Nbit.encode(&vals[..9], &cdv).is_err());
     }
 
     #[test]

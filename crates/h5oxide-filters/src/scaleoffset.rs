@@ -24,8 +24,8 @@
 //! RFC "HDF5 Scale+Offset Filter" (The HDF Group, 2004).
 //! Known incompatibilities: E-scale (scale type 1) is not implemented by libhdf5 either and
 //! gives [`Error::Unsupported`]; chunks written on a big-endian machine with full-precision
-//! (uncompressed) storage would be misread. The encoder is lossless for integers (it ignores a
-//! requested bit width) and uses D-scale for floats.
+//! (uncompressed) storage would be misread. The encoder reproduces libhdf5's bytes for
+//! integers (apart from unused header padding) and uses D-scale for floats.
 
 use crate::{cd, check_claimed, corrupt, Error, Filter, Result};
 
@@ -223,9 +223,9 @@ impl BitWriter {
     }
 }
 
-/// Encodes a chunk. Integers are always lossless (the requested bit width in `cd_values[1]`
-/// is not applied); floats use D-scale with factor `cd_values[1]`, rounding to the nearest
-/// multiple of `10^-D` like libhdf5.
+/// Encodes a chunk. Integers are packed in the fewest bits that hold them, or in the bit width
+/// requested by `cd_values[1]` when it is positive (lossy if too small, as in libhdf5); floats
+/// use D-scale with factor `cd_values[1]`, rounding to the nearest multiple of `10^-D`.
 fn encode(input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
     let scale_type = cd(cd_values, 0, NAME)?;
     let d = cd(cd_values, 1, NAME)? as i32;
@@ -295,10 +295,16 @@ fn encode(input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
             })
         };
         let span = (max - min) as u128 + 1 + u128::from(fill.is_some());
-        let minbits = if span > u128::from(u64::MAX) {
+        let computed = if span > u128::from(u64::MAX) {
             width
         } else {
             bits_for(span as u64).min(width)
+        };
+        // A requested bit width (cd_values[1] > 0) wins, as in libhdf5 (lossy if too small).
+        let minbits = if d > 0 {
+            (d as u32).min(width)
+        } else {
+            computed
         };
         let offs = raw
             .iter()
@@ -364,6 +370,7 @@ fn encode(input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(21 + input.len());
     out.extend_from_slice(&minbits.to_le_bytes());
     out.push(8);
+    let minval = if minbits == width { 0 } else { minval };
     out.extend_from_slice(&minval.to_le_bytes());
     out.resize(HEADER, 0);
     if minbits == width {
@@ -377,8 +384,12 @@ fn encode(input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
     let mut w = BitWriter { out, used: 0 };
     if minbits > 0 {
         for o in offsets {
-            w.put(o.unwrap_or(all_ones), minbits);
+            w.put(o.unwrap_or(all_ones) & all_ones, minbits);
         }
+    }
+    // libhdf5 sizes the packed data as floor(bits / 8) + 1 bytes.
+    if w.used == 0 || w.used == 8 {
+        w.out.push(0);
     }
     Ok(w.out)
 }
