@@ -171,12 +171,13 @@ impl SharedMessageTable {
         let has = |f: Option<u16>| {
             f.and_then(|f| self.indexes.iter().find(|i| i.message_type_flags & f != 0))
         };
+        let single = match self.indexes.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        };
         has(lib_type_flag(kind))
-            .or_else(|| has(spec_type_flag(kind)))
-            .or_else(|| match self.indexes.as_slice() {
-                [only] => Some(only),
-                _ => None,
-            })
+            .or(has(spec_type_flag(kind)))
+            .or(single)
     }
 
     /// Reads the body of a message of type `kind` stored in the SOHM heap under `id`.

@@ -83,9 +83,13 @@ impl Walker<'_> {
     fn shared_of(&mut self, oh: &ObjectHeader, attrs: &[attributes::Attr], path: &str) {
         for m in oh.messages.iter().filter(|m| m.is_shared()) {
             self.shared += 1;
-            if let Err(e) = shared::resolve(&self.ctx, self.sohm.as_ref(), m.kind, &m.data, m.addr)
-            {
-                self.bad(path, format!("shared message {:#x}: {e}", m.kind));
+            match shared::resolve(&self.ctx, self.sohm.as_ref(), m.kind, &m.data, m.addr) {
+                Ok(b) if plausible(m.kind, &b) => {}
+                Ok(b) => self.bad(
+                    path,
+                    format!("shared message {:#x} resolved to {b:?}", m.kind),
+                ),
+                Err(e) => self.bad(path, format!("shared message {:#x}: {e}", m.kind)),
             }
         }
         for a in attrs {
@@ -106,12 +110,15 @@ impl Walker<'_> {
             ] {
                 if is {
                     self.shared += 1;
-                    if let Err(e) = shared::resolve(&self.ctx, self.sohm.as_ref(), kind, body, addr)
-                    {
-                        self.bad(
+                    match shared::resolve(&self.ctx, self.sohm.as_ref(), kind, body, addr) {
+                        Ok(b) if plausible(kind, &b) => {}
+                        other => self.bad(
                             path,
-                            format!("attribute {:?} shared {kind:#x}: {e}", name_str(&m.name)),
-                        );
+                            format!(
+                                "attribute {:?} shared {kind:#x}: {other:?}",
+                                name_str(&m.name)
+                            ),
+                        ),
                     }
                 }
             }
