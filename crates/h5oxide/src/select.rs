@@ -286,6 +286,9 @@ pub(crate) fn shape_result<T: Clone>(
     ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
 }
 
+/// Element bytes picked from one chunk, with the point index each belongs to.
+type Picked = Vec<(usize, Vec<u8>)>;
+
 /// Reads arbitrary points (`coords[i]` is the coordinate of point *i*) into `out`, in the
 /// order given. Points are sorted once (O(n log n)) and grouped, so every chunk is read and
 /// decoded once however many points fall in it, and contiguous data is read in merged spans.
@@ -356,7 +359,7 @@ pub(crate) fn read_points(
                     start = i;
                 }
             }
-            let results: Vec<Result<Vec<(usize, Vec<u8>)>>> = groups
+            let results: Vec<Result<Picked>> = groups
                 .par_iter()
                 .map(|g| {
                     let first = &coords[g[0]];
