@@ -17,6 +17,7 @@
 //! filter mask), and an unregistered filter is [`Error::Unsupported`] naming its id and name.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use h5oxide_filters::Registry;
 use h5oxide_format::chunk_index::{ChunkIndex, ChunkRecord, Geometry};
@@ -338,6 +339,28 @@ pub fn read_chunked(
     selection: &Hyperslab,
     out: &mut [u8],
 ) -> Result<()> {
+    read_chunked_cached(
+        ctx, layout, pipeline, registry, dims, max_dims, elem_size, fill, selection, out, None,
+    )
+}
+
+/// [`read_chunked`] with a cache of decoded chunks: reads that touch at most
+/// [`CACHED_READ_MAX_CHUNKS`] chunks take them from `cache` when present and leave them there,
+/// so repeated small reads (rows, points) decode each chunk once. Larger reads bypass the cache.
+#[allow(clippy::too_many_arguments)]
+pub fn read_chunked_cached(
+    ctx: &Ctx<'_>,
+    layout: &ChunkedLayout,
+    pipeline: Option<&FilterPipeline>,
+    registry: &Registry,
+    dims: &[u64],
+    max_dims: &[Option<u64>],
+    elem_size: usize,
+    fill: &[u8],
+    selection: &Hyperslab,
+    out: &mut [u8],
+    cache: Option<&ChunkCache>,
+) -> Result<()> {
     if elem_size as u64 != layout.element_size {
         return Err(Error::Invalid(format!(
             "element size {elem_size} does not match the layout's {}",
@@ -478,10 +501,28 @@ pub fn read_chunked(
         .collect();
     let threads = rayon::current_num_threads().max(1) as u64;
     let per_batch = (MAX_BYTES_IN_FLIGHT / geom.chunk_bytes.max(1)).max(threads) as usize;
+    let cache = cache.filter(|_| present.len() <= CACHED_READ_MAX_CHUNKS);
     for batch in present.chunks(per_batch.max(1)) {
-        let decoded: Vec<Result<Vec<u8>>> = batch
+        let decoded: Vec<Result<Arc<Vec<u8>>>> = batch
             .par_iter()
-            .map(|(_, rec)| load_chunk(ctx, &geom, layout, pipeline, registry, rec, chunk_bytes))
+            .map(|(_, rec)| {
+                if let Some(hit) = cache.and_then(|c| c.get(rec.address)) {
+                    return Ok(hit);
+                }
+                let data = Arc::new(load_chunk(
+                    ctx,
+                    &geom,
+                    layout,
+                    pipeline,
+                    registry,
+                    rec,
+                    chunk_bytes,
+                )?);
+                if let Some(c) = cache {
+                    c.insert(rec.address, data.clone());
+                }
+                Ok(data)
+            })
             .collect();
         for ((scaled, _), data) in batch.iter().zip(decoded) {
             let data = data?;
@@ -497,6 +538,73 @@ pub fn read_chunked(
         }
     }
     Ok(())
+}
+
+/// Reads touching at most this many chunks go through the chunk cache.
+pub const CACHED_READ_MAX_CHUNKS: usize = 8;
+
+/// A cache of decoded chunks keyed by their file address, bounded in bytes, evicting the least
+/// recently used. Shared by every dataset of a file; safe to use from many threads (one short
+/// lock per lookup, never held while decoding).
+#[derive(Debug)]
+pub struct ChunkCache {
+    budget: u64,
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    map: HashMap<u64, (Arc<Vec<u8>>, u64)>,
+    bytes: u64,
+    tick: u64,
+}
+
+impl ChunkCache {
+    /// A cache holding at most `budget` bytes of decoded chunks (0 disables it).
+    pub fn new(budget: u64) -> Self {
+        ChunkCache {
+            budget,
+            inner: std::sync::Mutex::new(CacheInner::default()),
+        }
+    }
+
+    /// The configured budget in bytes.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// The decoded chunk stored at `address`, if cached.
+    pub fn get(&self, address: u64) -> Option<Arc<Vec<u8>>> {
+        let mut g = self.inner.lock().ok()?;
+        g.tick += 1;
+        let t = g.tick;
+        let e = g.map.get_mut(&address)?;
+        e.1 = t;
+        Some(e.0.clone())
+    }
+
+    /// Caches a decoded chunk (ignored when larger than the budget).
+    pub fn insert(&self, address: u64, data: Arc<Vec<u8>>) {
+        let size = data.len() as u64;
+        if size > self.budget {
+            return;
+        }
+        let Ok(mut g) = self.inner.lock() else { return };
+        g.tick += 1;
+        let t = g.tick;
+        if let Some(old) = g.map.insert(address, (data, t)) {
+            g.bytes -= old.0.len() as u64;
+        }
+        g.bytes += size;
+        while g.bytes > self.budget {
+            let Some((&victim, _)) = g.map.iter().min_by_key(|(_, (_, t))| *t) else {
+                break;
+            };
+            if let Some((d, _)) = g.map.remove(&victim) {
+                g.bytes -= d.len() as u64;
+            }
+        }
+    }
 }
 
 /// Reads one chunk's stored bytes and undoes its filters.
@@ -576,6 +684,21 @@ pub fn chunk_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_cache_is_lru_and_bounded() {
+        let c = ChunkCache::new(30);
+        c.insert(1, Arc::new(vec![1; 10]));
+        c.insert(2, Arc::new(vec![2; 10]));
+        c.insert(3, Arc::new(vec![3; 10]));
+        assert_eq!(c.get(1).map(|d| d[0]), Some(1)); // 1 is now the most recent
+        c.insert(4, Arc::new(vec![4; 10])); // evicts 2, the least recently used
+        assert!(c.get(2).is_none());
+        assert!(c.get(1).is_some() && c.get(3).is_some() && c.get(4).is_some());
+        c.insert(5, Arc::new(vec![5; 31])); // larger than the budget: not cached
+        assert!(c.get(5).is_none());
+        assert!(ChunkCache::new(0).get(1).is_none());
+    }
 
     #[test]
     fn touched_and_runs() {
