@@ -24,6 +24,7 @@ mod read;
 pub mod storage;
 mod strings;
 pub mod types;
+pub mod write;
 
 pub use attribute::Attribute;
 pub use dataset::Dataset;
@@ -33,3 +34,4 @@ pub use h5oxide_format as format;
 pub use h5oxide_format::{Error, Limits, Result};
 pub use object::{Object, ObjectKind};
 pub use types::{dtype_name, H5Type};
+pub use write::FileWriter;
