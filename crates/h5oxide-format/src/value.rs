@@ -46,6 +46,9 @@ pub enum Value {
     ObjectRef(Option<u64>),
     /// An old-style dataset region reference, `None` for a null reference.
     RegionRef(Option<RegionRef>),
+    /// An old-style region reference whose global heap object could not be read or decoded
+    /// (libhdf5 then cannot dereference it either).
+    InvalidRegionRef,
     /// A revised (HDF5 1.12+) reference, undecoded: its stored bytes.
     RevisedRef(Vec<u8>),
 }
@@ -484,6 +487,8 @@ fn bits_u128(le: &[u8], pos: usize, len: usize) -> u128 {
 /// Bits `pos..pos+len` of a little-endian byte string, as little-endian 64-bit limbs.
 fn bits_limbs(le: &[u8], pos: usize, len: usize) -> Vec<u64> {
     let mut limbs = vec![0u64; len.div_ceil(64)];
+    // only the bits inside the element can be set
+    let len = len.min((le.len() * 8).saturating_sub(pos));
     if pos.is_multiple_of(8) {
         for (i, limb) in limbs.iter_mut().enumerate() {
             let mut w = [0u8; 8];
@@ -492,9 +497,10 @@ fn bits_limbs(le: &[u8], pos: usize, len: usize) -> Vec<u64> {
             }
             *limb = u64::from_le_bytes(w);
         }
-        if !len.is_multiple_of(64) {
-            if let Some(last) = limbs.last_mut() {
-                *last &= (1u64 << (len % 64)) - 1;
+        for (i, limb) in limbs.iter_mut().enumerate() {
+            let valid = len.saturating_sub(i * 64);
+            if valid < 64 {
+                *limb &= (1u64 << valid) - 1;
             }
         }
         return limbs;
@@ -944,11 +950,19 @@ impl<'a> Decoder<'a> {
                     if id.is_null() {
                         return Ok(Value::RegionRef(None));
                     }
-                    let obj = self.heap.object(&self.ctx, id)?.into_owned();
+                    let Ok(obj) = self.heap.object(&self.ctx, id).map(Cow::into_owned) else {
+                        return Ok(Value::InvalidRegionRef);
+                    };
                     let mut c = self.ctx.cursor(&obj, id.collection, "region reference");
-                    let target = c.offset()?;
-                    let selection = Selection::parse(&mut c)?;
-                    Ok(Value::RegionRef(Some(RegionRef { target, selection })))
+                    let parsed = c
+                        .offset()
+                        .and_then(|target| Ok((target, Selection::parse(&mut c)?)));
+                    Ok(match parsed {
+                        Ok((target, selection)) => {
+                            Value::RegionRef(Some(RegionRef { target, selection }))
+                        }
+                        Err(_) => Value::InvalidRegionRef,
+                    })
                 }
                 _ => Ok(Value::RevisedRef(bytes.to_vec())),
             },

@@ -38,12 +38,12 @@ impl Attribute {
     pub(crate) fn from_message(file: &Arc<FileInner>, m: &AttributeMessage) -> Result<Attribute> {
         let ctx = file.ctx();
         let dt_bytes = if m.datatype_shared {
-            h5oxide_format::shared::resolve(&ctx, msg::DATATYPE, &m.datatype, m.datatype_addr)?
+            h5oxide_format::shared::resolve(&ctx, file.sohm(), msg::DATATYPE, &m.datatype, m.datatype_addr)?
         } else {
             m.datatype.clone()
         };
         let ds_bytes = if m.dataspace_shared {
-            h5oxide_format::shared::resolve(&ctx, msg::DATASPACE, &m.dataspace, m.dataspace_addr)?
+            h5oxide_format::shared::resolve(&ctx, file.sohm(), msg::DATASPACE, &m.dataspace, m.dataspace_addr)?
         } else {
             m.dataspace.clone()
         };
@@ -124,8 +124,9 @@ impl Attribute {
 /// All attributes of the object at `addr`, in name order.
 pub(crate) fn attributes_of(file: &Arc<FileInner>, addr: u64) -> Result<Vec<Attribute>> {
     let oh = file.header(addr)?;
-    let attrs = h5oxide_format::attributes::attribute_messages(&file.ctx(), &oh)?;
-    let mut out = attrs.messages.iter().map(|m| Attribute::from_message(file, m)).collect::<Result<Vec<_>>>()?;
+    let attrs = h5oxide_format::attributes::attribute_messages_with(&file.ctx(), &oh, file.sohm())?;
+    let mut out =
+        attrs.attributes.iter().map(|a| Attribute::from_message(file, &a.message)).collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     Ok(out)
 }
@@ -133,11 +134,7 @@ pub(crate) fn attributes_of(file: &Arc<FileInner>, addr: u64) -> Result<Vec<Attr
 /// The attribute `name` of the object at `addr`.
 pub(crate) fn attribute_of(file: &Arc<FileInner>, addr: u64, name: &str) -> Result<Attribute> {
     let oh = file.header(addr)?;
-    let attrs = h5oxide_format::attributes::attribute_messages(&file.ctx(), &oh)?;
-    let m = attrs
-        .messages
-        .iter()
-        .find(|m| m.name == name.as_bytes())
+    let m = h5oxide_format::attributes::lookup(&file.ctx(), &oh, file.sohm(), name.as_bytes())?
         .ok_or_else(|| Error::NotFound(format!("attribute {name:?}")))?;
-    Attribute::from_message(file, m)
+    Attribute::from_message(file, &m)
 }

@@ -35,43 +35,21 @@ pub struct DatasetInfo {
     pub external: Option<ExternalFileList>,
 }
 
-/// The body of a message, with a shared-message stub resolved.
-pub(crate) fn message_body(ctx: &Ctx<'_>, m: &Message) -> Result<Vec<u8>> {
-    if m.is_shared() {
-        h5oxide_format::shared::resolve(ctx, m.kind, &m.data, m.addr)
-    } else {
-        Ok(m.data.clone())
-    }
-}
-
-/// The committed-datatype address behind a shared datatype message, if it is one.
-fn committed_address(ctx: &Ctx<'_>, m: &Message) -> Option<u64> {
-    if !m.is_shared() {
-        return None;
-    }
-    let mut c = ctx.cursor(&m.data, m.addr, "shared message");
-    let version = c.u8().ok()?;
-    let kind = c.u8().ok()?;
-    match version {
-        1 => {
-            c.skip(6).ok()?;
-            c.offset().ok()
-        }
-        2 => c.offset().ok(),
-        3 if kind == 2 => c.offset().ok(),
-        _ => None,
-    }
-}
-
 impl DatasetInfo {
     /// Decodes the dataset messages of an object header.
-    pub fn from_header(ctx: &Ctx<'_>, oh: &ObjectHeader) -> Result<DatasetInfo> {
+    pub fn from_header(file: &FileInner, oh: &ObjectHeader) -> Result<DatasetInfo> {
+        let ctx = &file.ctx();
+        let message_body = |_: &Ctx<'_>, m: &Message| file.message_body(m);
         let need = |k: u16, what: &str| {
             oh.find(k).ok_or_else(|| Error::corrupt("dataset object header", oh.addr, format!("no {what} message")))
         };
         let dtm = need(msg::DATATYPE, "datatype")?;
         let dtype = Datatype::from_bytes(&message_body(ctx, dtm)?, dtm.addr, ctx.sizes)?;
-        let committed_dtype = committed_address(ctx, dtm);
+        let committed_dtype = if dtm.is_shared() {
+            h5oxide_format::shared::committed_address(ctx, &dtm.data, dtm.addr).ok().flatten()
+        } else {
+            None
+        };
         let dsm = need(msg::DATASPACE, "dataspace")?;
         let space = Dataspace::decode(&mut ctx.cursor(&message_body(ctx, dsm)?, dsm.addr, "dataspace message"))?;
         let lm = need(msg::LAYOUT, "data layout")?;
@@ -146,7 +124,7 @@ impl std::fmt::Debug for Dataset {
 impl Dataset {
     pub(crate) fn open(file: Arc<FileInner>, addr: u64, name: String) -> Result<Dataset> {
         let oh = file.header(addr)?;
-        let info = DatasetInfo::from_header(&file.ctx(), &oh)?;
+        let info = DatasetInfo::from_header(&file, &oh)?;
         Ok(Dataset { file, addr, name, info: Arc::new(info) })
     }
 

@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use h5oxide_filters::Registry;
 use h5oxide_format::messages::link::{Link, LinkTarget};
 use h5oxide_format::object_header::{msg, ObjectHeader};
+use h5oxide_format::shared::SharedMessageTable;
 use h5oxide_format::superblock::Superblock;
 use h5oxide_format::{Ctx, Error, Limits, Result, Source};
 
@@ -82,6 +83,7 @@ pub struct FileInner {
     pub(crate) registry: Registry,
     headers: RwLock<HashMap<u64, Arc<ObjectHeader>>>,
     externals: Mutex<HashMap<PathBuf, Arc<FileInner>>>,
+    sohm: OnceLock<Option<SharedMessageTable>>,
     options: OpenOptions,
 }
 
@@ -105,6 +107,32 @@ impl FileInner {
     /// The file's path, when opened from one.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The shared object header message table (SOHM), from the superblock extension.
+    ///
+    /// A missing or unreadable table is `None`: messages stored there then fail to resolve,
+    /// each with its own error, instead of the whole file failing to open.
+    pub fn sohm(&self) -> Option<&SharedMessageTable> {
+        self.sohm
+            .get_or_init(|| {
+                let ext = self.sb.extension_address;
+                if ext == h5oxide_format::UNDEF {
+                    return None;
+                }
+                let oh = ObjectHeader::read(&self.ctx(), ext).ok()?;
+                SharedMessageTable::read(&self.ctx(), &oh).ok().flatten()
+            })
+            .as_ref()
+    }
+
+    /// The body of a message, with a shared-message stub resolved (committed or SOHM).
+    pub fn message_body(&self, m: &h5oxide_format::object_header::Message) -> Result<Vec<u8>> {
+        if m.is_shared() {
+            h5oxide_format::shared::resolve(&self.ctx(), self.sohm(), m.kind, &m.data, m.addr)
+        } else {
+            Ok(m.data.clone())
+        }
     }
 
     /// The object header at `addr`, cached.
@@ -243,6 +271,7 @@ impl File {
             registry,
             headers: RwLock::new(HashMap::new()),
             externals: Mutex::new(HashMap::new()),
+            sohm: OnceLock::new(),
             options: opts.clone(),
         };
         Ok(File { inner: Arc::new(inner) })

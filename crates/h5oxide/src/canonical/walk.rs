@@ -14,7 +14,7 @@ use h5oxide_format::object_header::ObjectHeader;
 use h5oxide_format::{Error, Result};
 use sha2::{Digest, Sha256};
 
-use super::dtype::{dtype_json, is_raw_hashable, leaves, sha256_normalize, value_json};
+use super::dtype::{dtype_json, leaves, nest, raw_hashable, raw_sha256, unreadable_by_oracle, value_json};
 use super::json::Json;
 use crate::dataset::DatasetInfo;
 use crate::file::FileInner;
@@ -161,15 +161,12 @@ impl Canon {
 
     fn common(&mut self, oh: &ObjectHeader, d: &mut Map, track_attr_order: bool) {
         d.insert("ohdr_version".into(), int(oh.version as u64));
-        match h5oxide_format::attributes::attribute_messages(&self.file.ctx(), oh) {
+        match h5oxide_format::attributes::attribute_messages_with(&self.file.ctx(), oh, self.file.sohm()) {
             Ok(attrs) => {
-                let storage = match attrs.storage {
-                    h5oxide_format::attributes::AttributeStorage::Compact => "compact",
-                    h5oxide_format::attributes::AttributeStorage::Dense => "dense",
-                };
-                d.insert("attr_storage".into(), s(storage));
+                d.insert("attr_storage".into(), s(attrs.storage.as_str()));
                 let mut out = Map::new();
-                for m in &attrs.messages {
+                for a in &attrs.attributes {
+                    let m = &a.message;
                     let name = name_of(&m.name);
                     let a = match crate::attribute::Attribute::from_message(&self.file, m) {
                         Ok(a) => self.attribute(&a),
@@ -183,10 +180,11 @@ impl Canon {
                 }
                 d.insert("attrs".into(), Json::Object(out));
                 if track_attr_order {
-                    let mut ms: Vec<_> = attrs.messages.iter().collect();
-                    ms.sort_by_key(|m| m.creation_order.unwrap_or(u64::MAX));
-                    let order = ms.iter().map(|m| s(&name_of(&m.name))).collect();
-                    d.insert("attr_order".into(), Json::Array(order));
+                    let order = match &attrs.attr_order {
+                        Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
+                        None => Json::Null,
+                    };
+                    d.insert("attr_order".into(), order);
                 }
             }
             Err(e) => {
@@ -235,17 +233,13 @@ impl Canon {
                 return Json::Object(d);
             }
         };
-        use h5oxide_format::group::GroupStorage;
-        let storage = match gl.storage {
-            GroupStorage::SymbolTable => "symbol_table",
-            GroupStorage::Compact => "compact",
-            GroupStorage::Dense => "dense",
-        };
-        d.insert("storage".into(), s(storage));
+        d.insert("storage".into(), s(gl.storage.as_str()));
         if gl.creation_order_tracked {
-            let mut ls: Vec<_> = gl.links.iter().collect();
-            ls.sort_by_key(|l| l.creation_order.unwrap_or(u64::MAX));
-            d.insert("link_order".into(), Json::Array(ls.iter().map(|l| s(&name_of(&l.name))).collect()));
+            let order = match &gl.link_order {
+                Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
+                None => Json::Null,
+            };
+            d.insert("link_order".into(), order);
         }
         let mut links = gl.links.clone();
         links.sort_by(|a, b| a.name.cmp(&b.name));
@@ -335,7 +329,7 @@ impl Canon {
     }
 
     fn dataset(&mut self, oh: &Arc<ObjectHeader>) -> Json {
-        let info = match DatasetInfo::from_header(&self.file.ctx(), oh) {
+        let info = match DatasetInfo::from_header(&self.file, oh) {
             Ok(i) => i,
             Err(e) => {
                 let mut m = Map::new();
@@ -461,7 +455,7 @@ impl Canon {
         let mut m = Map::new();
         let (status, alloc, ftime) = match &info.fill {
             Some(f) => (f.status, f.alloc_time, f.fill_time),
-            None => (FillStatus::Default, None, FillTime::IfSet),
+            None => (FillStatus::Undefined, None, FillTime::IfSet),
         };
         let alloc = alloc.unwrap_or(match info.layout {
             DataLayout::Compact { .. } => AllocTime::Early,
@@ -494,7 +488,7 @@ impl Canon {
         );
         let dt = &info.dtype;
         let mut value = Json::Null;
-        if status != FillStatus::Undefined && !dt.has_variable_parts() && dt.size() > 0 && is_raw_hashable(dt) && leaves(dt) <= LEAF_LIMIT {
+        if status != FillStatus::Undefined && !dt.has_variable_parts() && dt.size() > 0 && raw_hashable(dt) && leaves(dt) <= LEAF_LIMIT {
             let bytes = info.fill_bytes();
             if let Ok(v) = h5oxide_format::value::decode(dt, &bytes, &self.file.ctx()) {
                 value = value_json(&v, &mut |a| self.ref_path(a));
@@ -522,14 +516,12 @@ impl Canon {
             let raw = read()?;
             let size = dt.size() as usize;
             let ctx = self.file.ctx();
-            if is_raw_hashable(dt) {
-                let mut le = Vec::with_capacity(raw.len());
-                if size > 0 {
-                    for e in raw.chunks_exact(size) {
-                        sha256_normalize(dt, e, &mut le);
-                    }
-                }
-                let digest = hex(&Sha256::digest(&le));
+            if unreadable_by_oracle(dt) {
+                return Err(Error::unsupported("reading revised references (h5py cannot either)"));
+            }
+            if raw_hashable(dt) {
+                let digest = raw_sha256(dt, &raw, n, self.file.sb.sizes.offset)
+                    .ok_or_else(|| Error::corrupt("dataset", 0, "fewer bytes than elements"))?;
                 let value = if inline {
                     let mut flat = Vec::with_capacity(n as usize);
                     if size > 0 {
@@ -550,7 +542,7 @@ impl Canon {
                     flat.push(value_json(&v, &mut |a| self.ref_path(a)));
                 }
                 let whole = nest(flat, &dims);
-                let digest = hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
+                let digest = super::dtype::hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
                 Ok((None, Some(digest), if inline { Some(whole) } else { None }))
             }
         })();
@@ -571,29 +563,6 @@ impl Canon {
             }
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Nests a flat row-major list by `dims` (scalar → the element itself).
-fn nest(flat: Vec<Json>, dims: &[u64]) -> Json {
-    if dims.is_empty() {
-        return flat.into_iter().next().unwrap_or(Json::Null);
-    }
-    if dims.len() == 1 {
-        return Json::Array(flat);
-    }
-    let step: u64 = dims[1..].iter().product();
-    let step = step.max(1) as usize;
-    let mut out = Vec::new();
-    let mut it = flat.into_iter();
-    for _ in 0..dims[0] {
-        let part: Vec<Json> = it.by_ref().take(step).collect();
-        out.push(nest(part, &dims[1..]));
-    }
-    Json::Array(out)
 }
 
 fn space_keys(space: &Dataspace, d: &mut Map, maxshape: bool) {
