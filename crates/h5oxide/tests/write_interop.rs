@@ -76,6 +76,53 @@ fn h5dump(path: &Path, args: &[&str]) -> String {
     stdout
 }
 
+/// The shared folder with the oracle (`$H5OXIDE_SHARED`, else `../shared` next to the
+/// workspace or in an ancestor folder).
+fn shared_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("H5OXIDE_SHARED") {
+        return Some(PathBuf::from(p));
+    }
+    let mut d = workspace().canonicalize().ok()?;
+    loop {
+        let cand = d.join("shared");
+        if cand.join("tools/h5canon.py").is_file() {
+            return Some(cand);
+        }
+        if !d.pop() {
+            return None;
+        }
+    }
+}
+
+/// Compares h5oxide's canonical description of `path` with the oracle's (`h5canon.py`, h5py
+/// on libhdf5): h5oxide's reader must see exactly what libhdf5 sees in the written file.
+fn canonical_matches_oracle(path: &Path) {
+    let Some(shared) = shared_dir() else {
+        panic!("cannot find the shared folder with tools/h5canon.py; set H5OXIDE_SHARED");
+    };
+    let out = Command::new(python())
+        .arg(shared.join("tools/h5canon.py"))
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run h5canon.py ({e}); run scripts/setup"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let oracle = h5oxide::canonical::Json::parse(&text)
+        .unwrap_or_else(|e| panic!("h5canon.py output is not JSON ({e}): {text}"));
+    assert!(
+        oracle.get("ok").is_some_and(|j| j.is_truthy()),
+        "libhdf5 rejects {}: {text}",
+        path.display()
+    );
+    let (ours, _) = h5oxide::canonical::dump(path);
+    let diffs = h5oxide::canonical::compare::differences(&oracle, &ours, &[], 10);
+    assert!(
+        diffs.is_empty(),
+        "h5oxide's reader and libhdf5 disagree on {}:\n{}",
+        path.display(),
+        diffs.join("\n")
+    );
+}
+
 /// h5oxide's own reader: `Ok(None)` when it does not support a structure yet.
 fn own<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
     match r {
@@ -112,6 +159,7 @@ fn seed_file_group_attr_f64_dataset() -> R {
          assert np.array_equal(d[()], i * 0.5 - j / 7.0)",
     );
     h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
 
     // h5oxide's own reader, as far as it goes.
     let file = h5oxide::File::open(&p)?;
@@ -230,6 +278,7 @@ fn every_numeric_type_and_shape() -> R {
          assert sorted(f.keys()) == sorted(['i8','i16','i32','i64','u8','u16','u32','u64','f32','f64','scalar','empty','empty2d','cube','transposed','dyn'])",
     );
     h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
 
     let file = h5oxide::File::open(&p)?;
     if let Some(d) = own(file.dataset("cube"))? {
@@ -287,6 +336,7 @@ fn attributes_numeric_and_strings() -> R {
          assert np.array_equal(f['d'][()], [1.0, 2.0])",
     );
     h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
 
     let file = h5oxide::File::open(&p)?;
     if let Some(root) = own(file.root())? {
@@ -351,6 +401,7 @@ fn string_datasets_vlen_and_fixed() -> R {
     let dump = h5dump(&p, &["-d", "/fs_space"]);
     assert!(dump.contains("\"ab  \", \"c   \""), "{dump}");
     h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
 
     let file = h5oxide::File::open(&p)?;
     if let Some(d) = own(file.dataset("vs"))? {
@@ -383,6 +434,7 @@ fn nested_and_empty_groups() -> R {
          assert list(f['a/b/data'][()]) == [1, 2, 3]",
     );
     h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
     Ok(())
 }
 
@@ -418,6 +470,7 @@ fn many_members(n: usize) -> R {
         ),
     );
     h5dump(&p, &["-H"]);
+    canonical_matches_oracle(&p);
     Ok(())
 }
 
