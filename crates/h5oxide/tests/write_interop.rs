@@ -445,10 +445,11 @@ fn many_members(n: usize) -> R {
     // names of varying length, created in a scrambled order
     for k in 0..n {
         let i = (k * 7919) % n;
-        if i % 3 == 0 {
-            g.create_group(&format!("g{i}"))?.set_attr("i", i as u32)?;
-        } else {
-            g.create_dataset(&format!("d{i}-{}", "z".repeat(i % 13)), [i as u32])?;
+        match i % 3 {
+            0 => g.create_group(&format!("g{i}"))?.set_attr("i", i as u32)?,
+            _ => {
+                g.create_dataset(&format!("d{i}-{}", "z".repeat(i % 13)), [i as u32])?;
+            }
         }
     }
     f.close()?;

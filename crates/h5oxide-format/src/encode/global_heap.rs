@@ -76,7 +76,7 @@ impl CollectionBuilder {
 
     /// Encodes the collection into exactly `capacity` bytes (at least [`Self::size`]).
     pub fn encode(&self, capacity: usize) -> Result<Vec<u8>> {
-        if capacity < self.size() || !capacity.is_multiple_of(8) {
+        if capacity < self.size() || capacity & 7 != 0 {
             return Err(Error::Invalid(format!(
                 "global heap collection: capacity {capacity} for {} bytes",
                 self.size()
