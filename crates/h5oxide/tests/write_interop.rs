@@ -507,3 +507,48 @@ fn errors_not_panics() -> R {
     assert!(FileWriter::create("/nonexistent-dir/x.h5").is_err());
     Ok(())
 }
+
+#[test]
+fn bool_and_complex_like_h5py() -> R {
+    use num_complex::Complex;
+    let p = out_path("bool_complex.h5");
+    let mut f = FileWriter::create(&p)?;
+    f.set_attr("flag", true)?;
+    f.set_attr("flags", [true, false, true])?;
+    f.create_dataset(
+        "mask",
+        Array2::from_shape_fn((2, 3), |(i, j)| (i + j) % 2 == 0),
+    )?;
+    f.create_dataset("c64", [Complex::new(1.5f32, -2.0), Complex::new(0.0, 1.0)])?;
+    f.create_dataset(
+        "c128",
+        vec![Complex::new(1.0f64, 2.0), Complex::new(-3.5, 1e-300)],
+    )?;
+    f.set_attr("z", Complex::new(0.25f64, -0.5))?;
+    f.close()?;
+    h5py_check(
+        &p,
+        "assert f.attrs['flag'] == True and f.attrs['flag'].dtype == np.bool_\n\
+         assert list(f.attrs['flags']) == [True, False, True] and f.attrs['flags'].dtype == np.bool_\n\
+         assert f['mask'].dtype == np.bool_\n\
+         assert np.array_equal(f['mask'][()], [[True, False, True], [False, True, False]])\n\
+         assert f['c64'].dtype == np.complex64 and list(f['c64'][()]) == [1.5-2j, 1j]\n\
+         assert f['c128'].dtype == np.complex128 and list(f['c128'][()]) == [1+2j, -3.5+1e-300j]\n\
+         assert f.attrs['z'] == 0.25-0.5j and f.attrs['z'].dtype == np.complex128",
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+    Ok(())
+}
+
+#[test]
+fn drop_writes_the_file() -> R {
+    let p = out_path("dropped.h5");
+    {
+        let mut f = FileWriter::create(&p)?;
+        f.create_dataset("x", [1u8, 2])?;
+    }
+    h5py_check(&p, "assert list(f['x'][()]) == [1, 2]");
+    h5dump(&p, &[]);
+    Ok(())
+}

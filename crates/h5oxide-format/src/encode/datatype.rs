@@ -1,12 +1,14 @@
 //! Datatype message 0x03 (spec §IV.A.2.d), version 1, for the atomic classes and strings.
 //!
 //! Supported: fixed-point (class 0), floating-point (1), fixed-length string (3), bitfield (4),
-//! opaque (5) and variable-length strings (9). The constructors give the types h5py and numpy
+//! opaque (5), compound (6, members without array dimensions), enumeration (8) and
+//! variable-length strings and sequences (9). The constructors give the types h5py and numpy
 //! use: little-endian integers and IEEE floats, variable-length UTF-8 strings.
 
 use super::{pad8, Put};
 use crate::datatype::{
-    ByteOrder, CharSet, Datatype, FixedPoint, FloatingPoint, MantissaNorm, StringPad,
+    ByteOrder, CharSet, CompoundMember, Datatype, EnumMember, FixedPoint, FloatingPoint,
+    MantissaNorm, StringPad,
 };
 use crate::{Error, Result};
 
@@ -65,6 +67,64 @@ pub fn vlen_string(cset: CharSet) -> Datatype {
 /// Fixed-length string of `size` bytes (numpy's `S` type is NUL-padded ASCII).
 pub fn fixed_string(size: u32, pad: StringPad, cset: CharSet) -> Datatype {
     Datatype::String { size, pad, cset }
+}
+
+/// numpy's `bool` as h5py stores it: an enumeration over `int8` with `FALSE = 0`, `TRUE = 1`.
+pub fn h5py_bool() -> Datatype {
+    Datatype::Enum {
+        size: 1,
+        base: Box::new(int_le(1, true)),
+        members: vec![
+            EnumMember {
+                name: b"FALSE".to_vec(),
+                value: vec![0],
+            },
+            EnumMember {
+                name: b"TRUE".to_vec(),
+                value: vec![1],
+            },
+        ],
+    }
+}
+
+/// numpy's complex types as h5py stores them: a compound of two floats named `r` and `i`.
+pub fn h5py_complex(part: Datatype) -> Datatype {
+    let n = part.size();
+    Datatype::Compound {
+        size: 2 * n,
+        members: vec![
+            CompoundMember {
+                name: b"r".to_vec(),
+                offset: 0,
+                dtype: part.clone(),
+            },
+            CompoundMember {
+                name: b"i".to_vec(),
+                offset: n,
+                dtype: part,
+            },
+        ],
+    }
+}
+
+/// Appends `name`, NUL-terminated and padded to a multiple of 8 bytes counted from the name's
+/// start (datatype versions 1 and 2).
+fn put_name(b: &mut Vec<u8>, name: &[u8]) -> Result<()> {
+    if name.is_empty() || name.contains(&0) {
+        return Err(Error::Invalid(
+            "member names must be non-empty and without NUL".into(),
+        ));
+    }
+    b.extend_from_slice(name);
+    b.zeros(pad8(name.len() + 1) - name.len());
+    Ok(())
+}
+
+fn member_count(n: usize) -> Result<[u8; 3]> {
+    let n = u16::try_from(n)
+        .map_err(|_| Error::Invalid(format!("{n} members exceed the 65535 allowed")))?;
+    let [lo, hi] = n.to_le_bytes();
+    Ok([lo, hi, 0])
 }
 
 fn pad_bits(p: StringPad) -> u8 {
@@ -162,6 +222,55 @@ fn encode_into(dt: &Datatype, b: &mut Vec<u8>) -> Result<()> {
             header(b, 5, [tag_len as u8, 0, 0], *size);
             b.extend_from_slice(tag);
             b.zeros(tag_len - tag.len());
+        }
+        Datatype::Compound { size, members } => {
+            header(b, 6, member_count(members.len())?, *size);
+            for m in members {
+                if matches!(m.dtype, Datatype::Array { .. }) {
+                    return Err(Error::unsupported(
+                        "writing compound members of array type (needs datatype version 2)",
+                    ));
+                }
+                let end = u64::from(m.offset) + u64::from(m.dtype.size());
+                if end > u64::from(*size) {
+                    return Err(Error::Invalid(format!(
+                        "compound member ends at byte {end}, beyond the size {size}"
+                    )));
+                }
+                put_name(b, &m.name)?;
+                b.u32(m.offset);
+                b.u8(0); // dimensionality
+                b.zeros(3);
+                b.u32(0); // dimension permutation
+                b.u32(0);
+                b.zeros(16); // dimension sizes
+                encode_into(&m.dtype, b)?;
+            }
+        }
+        Datatype::Enum {
+            size,
+            base,
+            members,
+        } => {
+            if !matches!(**base, Datatype::FixedPoint(_)) || base.size() != *size {
+                return Err(Error::Invalid(
+                    "an enumeration's base must be an integer of the same size".into(),
+                ));
+            }
+            header(b, 8, member_count(members.len())?, *size);
+            encode_into(base, b)?;
+            for m in members {
+                put_name(b, &m.name)?;
+            }
+            for m in members {
+                if m.value.len() != *size as usize {
+                    return Err(Error::Invalid(format!(
+                        "enumeration value of {} bytes for a {size}-byte type",
+                        m.value.len()
+                    )));
+                }
+                b.extend_from_slice(&m.value);
+            }
         }
         Datatype::VarLenString {
             size,

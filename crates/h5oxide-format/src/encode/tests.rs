@@ -36,6 +36,17 @@ fn datatypes_match_libhdf5() -> crate::Result<()> {
         datatype::encode(&datatype::vlen_string(CharSet::Utf8))?,
         hex("1901 0100 1000 0000 1000 0000 0100 0000 0000 0800")
     );
+    assert_eq!(
+        datatype::encode(&datatype::h5py_bool())?,
+        hex("1802 0000 0100 0000 1008 0000 0100 0000 0000 0800 4641 4c53
+             4500 0000 5452 5545 0000 0000 0001")
+    );
+    let c = datatype::encode(&datatype::h5py_complex(datatype::f64_le()))?;
+    assert_eq!(c.len(), 0x80);
+    assert_eq!(&c[..8], &hex("1602 0000 1000 0000")[..]);
+    assert_eq!(&c[8..16], b"r\0\0\0\0\0\0\0");
+    assert_eq!(&c[68..72], b"i\0\0\0");
+    assert_eq!(&c[76..80], &[8, 0, 0, 0]);
     Ok(())
 }
 
@@ -49,6 +60,8 @@ fn datatypes_round_trip() -> crate::Result<()> {
         datatype::vlen_string(CharSet::Ascii),
         datatype::fixed_string(7, StringPad::NullPad, CharSet::Ascii),
         datatype::fixed_string(3, StringPad::SpacePad, CharSet::Utf8),
+        datatype::h5py_bool(),
+        datatype::h5py_complex(datatype::f32_le()),
     ];
     for t in types {
         let bytes = datatype::encode(&t)?;

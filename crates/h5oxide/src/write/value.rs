@@ -2,7 +2,8 @@
 //! Rust data ([`IntoValue`]).
 //!
 //! Conversions follow h5py: Rust numbers map to the little-endian HDF5 integer and IEEE float
-//! types; `&str`/`String` become a scalar variable-length UTF-8 string (what h5py stores for
+//! types, `bool` to h5py's `FALSE`/`TRUE` enumeration over `int8`, [`num_complex::Complex`]
+//! to h5py's compound of `r` and `i`; `&str`/`String` become a scalar variable-length UTF-8 string (what h5py stores for
 //! `attrs["date"] = "2018-01-01"`); slices and vectors are 1-D; `ndarray` arrays keep their
 //! shape (elements taken in logical, row-major order).
 
@@ -11,6 +12,7 @@ use h5oxide_format::encode::datatype as dt;
 use h5oxide_format::messages::dataspace::Dataspace;
 use h5oxide_format::{Error, Result};
 use ndarray::{ArrayBase, Data, Dimension};
+use num_complex::Complex;
 
 /// A Rust number that is written as an HDF5 element.
 pub trait H5Write: Copy {
@@ -41,6 +43,38 @@ impl H5Write for f32 {
     }
     fn put_le(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl H5Write for bool {
+    /// h5py's boolean: an `int8` enumeration `FALSE = 0`, `TRUE = 1`.
+    fn h5_dtype() -> Datatype {
+        dt::h5py_bool()
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(*self));
+    }
+}
+
+impl H5Write for Complex<f32> {
+    /// h5py's `complex64`: a compound of `r` and `i`, two IEEE binary32.
+    fn h5_dtype() -> Datatype {
+        dt::h5py_complex(dt::f32_le())
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.re.to_le_bytes());
+        out.extend_from_slice(&self.im.to_le_bytes());
+    }
+}
+
+impl H5Write for Complex<f64> {
+    /// h5py's `complex128`: a compound of `r` and `i`, two IEEE binary64.
+    fn h5_dtype() -> Datatype {
+        dt::h5py_complex(dt::f64_le())
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.re.to_le_bytes());
+        out.extend_from_slice(&self.im.to_le_bytes());
     }
 }
 
@@ -274,7 +308,21 @@ macro_rules! into_value_num {
         }
     )*};
 }
-into_value_num!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+into_value_num!(
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    bool,
+    Complex<f32>,
+    Complex<f64>
+);
 
 impl<T: H5Write, S: Data<Elem = T>, D: Dimension> IntoValue for &ArrayBase<S, D> {
     fn into_value(self) -> Result<Value> {
