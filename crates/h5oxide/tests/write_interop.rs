@@ -552,3 +552,60 @@ fn drop_writes_the_file() -> R {
     h5dump(&p, &[]);
     Ok(())
 }
+
+#[test]
+fn libhdf5_can_modify_written_files() -> R {
+    // h5py opens the file "r+" and inserts into / deletes from our B-trees, symbol table
+    // nodes, local heaps, object headers and global heap, then everything is read back.
+    let p = out_path("modify.h5");
+    let mut f = FileWriter::create(&p)?;
+    f.set_attr("title", "written by h5oxide")?;
+    let g = f.create_group("big")?;
+    for i in 0..300u32 {
+        g.create_dataset(&format!("m{i:04}"), [i])?;
+    }
+    f.create_group("small")?.set_attr("n", 1u8)?;
+    f.create_dataset("vs", vec!["a", "bb"])?;
+    f.close()?;
+
+    let py = python();
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(
+            "import sys, h5py, numpy as np\n\
+             with h5py.File(sys.argv[1], 'r+') as f:\n\
+             \x20   g = f['big']\n\
+             \x20   for i in range(300, 400):\n\
+             \x20       g['m%04d' % i] = np.array([i], dtype='<u4')\n\
+             \x20   for i in range(0, 300, 7):\n\
+             \x20       del g['m%04d' % i]\n\
+             \x20   f.attrs['added'] = 'by h5py'\n\
+             \x20   f['small'].attrs['n2'] = np.arange(100)\n\
+             \x20   f['small'].create_group('child')\n\
+             \x20   f['vs'].attrs['unit'] = 'none'\n\
+             \x20   f['vs'][1] = 'changed'\n",
+        )
+        .arg(&p)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "h5py r+ failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h5py_check(
+        &p,
+        "g = f['big']\n\
+         want = ['m%04d' % i for i in range(400) if not (i < 300 and i % 7 == 0)]\n\
+         assert list(g.keys()) == want\n\
+         for n in want:\n\
+         \x20   assert g[n][0] == int(n[1:])\n\
+         assert f.attrs['title'] == 'written by h5oxide' and f.attrs['added'] == 'by h5py'\n\
+         assert f['small'].attrs['n'] == 1 and list(f['small'].attrs['n2']) == list(range(100))\n\
+         assert list(f['small'].keys()) == ['child']\n\
+         assert [x.decode() for x in f['vs'][()]] == ['a', 'changed']\n\
+         assert f['vs'].attrs['unit'] == 'none'",
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+    Ok(())
+}
