@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use h5oxide::format::datatype::{CharSet, StringPad};
-use h5oxide::write::{FileWriter, Value};
+use h5oxide::write::{DatasetOptions, FileWriter, Value};
 use h5oxide::Error;
 use ndarray::{Array, Array2, Array3, IxDyn};
 
@@ -607,5 +607,52 @@ fn libhdf5_can_modify_written_files() -> R {
     );
     h5dump(&p, &[]);
     canonical_matches_oracle(&p);
+    Ok(())
+}
+
+#[test]
+fn compact_layout_and_fill_values() -> R {
+    let p = out_path("options.h5");
+    let mut f = FileWriter::create(&p)?;
+    f.create_dataset_with("compact", [1i16, 2, 3], DatasetOptions::new().compact(true))?;
+    f.create_dataset_with(
+        "filled",
+        [1.5f64, 2.5],
+        DatasetOptions::new().fill_value(-1.0f64)?,
+    )?;
+    f.create_dataset_with(
+        "empty_filled",
+        Value::from_slice::<i32>(&[], &[0])?,
+        DatasetOptions::new().fill_value(7i32)?,
+    )?;
+    f.create_dataset_with(
+        "compact_str",
+        Value::fixed_strings(&["ab"], &[1], 0, StringPad::NullPad, CharSet::Ascii)?,
+        DatasetOptions::new().compact(true),
+    )?;
+    assert!(f
+        .create_dataset_with("bad", [1u8], DatasetOptions::new().fill_value(1.0f32)?)
+        .is_err());
+    f.close()?;
+    h5py_check(
+        &p,
+        "d = f['compact']\n\
+         assert d.id.get_create_plist().get_layout() == h5py.h5d.COMPACT\n\
+         assert list(d[()]) == [1, 2, 3] and d.dtype == '<i2'\n\
+         assert f['filled'].fillvalue == -1.0 and list(f['filled'][()]) == [1.5, 2.5]\n\
+         assert f['empty_filled'].fillvalue == 7 and f['empty_filled'].shape == (0,)\n\
+         assert f['compact_str'][0] == b'ab'",
+    );
+    let dump = h5dump(&p, &["-p", "-d", "/compact"]);
+    assert!(dump.contains("COMPACT"), "{dump}");
+    let dump = h5dump(&p, &["-p", "-d", "/filled"]);
+    assert!(dump.contains("VALUE  -1"), "{dump}");
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+
+    // compact data must fit the object header message (64 KiB)
+    let mut t = FileWriter::create(out_path("too_big.h5"))?;
+    t.create_dataset_with("x", vec![0u8; 70_000], DatasetOptions::new().compact(true))?;
+    assert!(t.close().is_err());
     Ok(())
 }

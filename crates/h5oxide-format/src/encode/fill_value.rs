@@ -1,4 +1,5 @@
-//! Fill Value message 0x05, version 2 (spec §IV.A.2.f).
+//! Fill Value message 0x05, version 2 (spec §IV.A.2.f), and the old Fill Value message 0x04
+//! (spec §IV.A.2.e) that libhdf5 adds when the user sets a fill value.
 //!
 //! libhdf5 writes version 2 by default; with no user fill value it marks the value as defined
 //! with size 0 ("the library default", zeros).
@@ -48,5 +49,13 @@ pub fn encode_v2(alloc_time: u8, fill_time: u8, fill: &Fill) -> Result<Vec<u8>> 
             b.extend_from_slice(v);
         }
     }
+    Ok(b)
+}
+
+/// Encodes the body of an old Fill Value message (type 0x04): size and value.
+pub fn encode_old(value: &[u8]) -> Result<Vec<u8>> {
+    let mut b = Vec::with_capacity(4 + value.len());
+    b.u32(to_u32(value.len(), "fill value size")?);
+    b.extend_from_slice(value);
     Ok(b)
 }

@@ -22,6 +22,8 @@ pub mod msg_type {
     pub const DATASPACE: u16 = 0x0001;
     /// Datatype.
     pub const DATATYPE: u16 = 0x0003;
+    /// Fill value (old), written next to the new one when the user sets a value.
+    pub const FILL_VALUE_OLD: u16 = 0x0004;
     /// Fill value (new).
     pub const FILL_VALUE: u16 = 0x0005;
     /// Data layout.

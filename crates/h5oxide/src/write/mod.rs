@@ -91,6 +91,16 @@ impl FileWriter {
         self.root.create_dataset(path, data)
     }
 
+    /// Creates a dataset at `path` holding `data`, stored as `options` say.
+    pub fn create_dataset_with(
+        &mut self,
+        path: &str,
+        data: impl IntoValue,
+        options: DatasetOptions,
+    ) -> Result<&mut DatasetWriter> {
+        self.root.create_dataset_with(path, data, options)
+    }
+
     /// Sets an attribute of the root group.
     pub fn set_attr(&mut self, name: &str, value: impl IntoValue) -> Result<()> {
         self.root.set_attr(name, value)
@@ -199,7 +209,37 @@ impl GroupWriter {
         path: &str,
         data: impl IntoValue,
     ) -> Result<&mut DatasetWriter> {
+        self.create_dataset_with(path, data, DatasetOptions::default())
+    }
+
+    /// Creates a dataset at `path` holding `data`, stored as `options` say, and returns it.
+    pub fn create_dataset_with(
+        &mut self,
+        path: &str,
+        data: impl IntoValue,
+        options: DatasetOptions,
+    ) -> Result<&mut DatasetWriter> {
         let value = data.into_value()?;
+        let fill = match options.fill_value {
+            None => None,
+            Some(f) => {
+                let ok = f.dtype == value.dtype
+                    && f.space == h5oxide_format::messages::dataspace::Dataspace::Scalar;
+                match (&f.elements, ok) {
+                    (value::Elements::Raw(raw), true) => Some(raw.clone()),
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "{path}: the fill value must be one element of the dataset's type"
+                        )))
+                    }
+                }
+            }
+        };
+        if options.compact && matches!(value.elements, value::Elements::VarLen(_)) {
+            return Err(Error::unsupported(
+                "compact storage of variable-length data",
+            ));
+        }
         let (parent, name) = self.parent_for_new(path)?;
         match parent
             .members
@@ -207,6 +247,8 @@ impl GroupWriter {
             .or_insert(Member::Dataset(DatasetWriter {
                 value,
                 attrs: Attrs::default(),
+                compact: options.compact,
+                fill,
             })) {
             Member::Dataset(d) => Ok(d),
             Member::Group(_) => Err(Error::Invalid(format!("{path}: not a dataset"))),
@@ -278,11 +320,42 @@ impl GroupWriter {
     }
 }
 
-/// A dataset being written: its value and attributes.
+/// A dataset being written: its value, storage and attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasetWriter {
     pub(crate) value: Value,
     pub(crate) attrs: Attrs,
+    /// Compact storage (the data inside the object header) instead of contiguous.
+    pub(crate) compact: bool,
+    /// A user fill value (one element, as stored).
+    pub(crate) fill: Option<Vec<u8>>,
+}
+
+/// How a dataset is stored (the dataset creation properties the writer supports).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DatasetOptions {
+    compact: bool,
+    fill_value: Option<Value>,
+}
+
+impl DatasetOptions {
+    /// Contiguous storage, the library default fill value (zeros).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compact storage: the raw data is kept in the object header (at most about 64 KiB,
+    /// checked when the file is written); allocation time becomes "early", as libhdf5 does.
+    pub fn compact(mut self, yes: bool) -> Self {
+        self.compact = yes;
+        self
+    }
+
+    /// A user fill value: one element of the dataset's type (h5py's `fillvalue=`).
+    pub fn fill_value(mut self, value: impl IntoValue) -> Result<Self> {
+        self.fill_value = Some(value.into_value()?);
+        Ok(self)
+    }
 }
 
 impl DatasetWriter {

@@ -195,17 +195,29 @@ impl Serializer {
     fn dataset(&mut self, d: &DatasetWriter) -> Result<u64> {
         let v = &d.value;
         let data = self.element_bytes(v)?;
-        let size = data.len() as u64;
-        let addr = if data.is_empty() {
-            UNDEF
+        let (alloc_time, layout) = if d.compact {
+            (fill_value::ALLOC_EARLY, layout::encode_compact(&data)?)
         } else {
-            let data = data.into_owned();
-            self.alloc(&data)?
+            let size = data.len() as u64;
+            let addr = if data.is_empty() {
+                UNDEF
+            } else {
+                let data = data.into_owned();
+                self.alloc(&data)?
+            };
+            (
+                fill_value::ALLOC_LATE,
+                layout::encode_contiguous(addr, size),
+            )
         };
         let fill_time = if v.dtype.has_variable_parts() {
             fill_value::FILL_ON_ALLOC
         } else {
             fill_value::FILL_IF_SET
+        };
+        let fill = match &d.fill {
+            Some(bytes) => Fill::Value(bytes.clone()),
+            None => Fill::Default,
         };
         let mut msgs = vec![
             Message::new(msg_type::DATASPACE, 0, dataspace::encode(&v.space)?),
@@ -217,10 +229,17 @@ impl Serializer {
             Message::new(
                 msg_type::FILL_VALUE,
                 FLAG_CONSTANT,
-                fill_value::encode_v2(fill_value::ALLOC_LATE, fill_time, &Fill::Default)?,
+                fill_value::encode_v2(alloc_time, fill_time, &fill)?,
             ),
-            Message::new(msg_type::LAYOUT, 0, layout::encode_contiguous(addr, size)),
         ];
+        if let Some(bytes) = &d.fill {
+            msgs.push(Message::new(
+                msg_type::FILL_VALUE_OLD,
+                FLAG_CONSTANT,
+                fill_value::encode_old(bytes)?,
+            ));
+        }
+        msgs.push(Message::new(msg_type::LAYOUT, 0, layout));
         msgs.extend(self.attr_messages(&d.attrs)?);
         self.header(&msgs)
     }
