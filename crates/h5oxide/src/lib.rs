@@ -15,7 +15,7 @@
 
 pub mod attribute;
 pub mod canonical;
-mod chunked;
+pub mod chunked;
 pub mod dataset;
 pub mod file;
 pub mod group;

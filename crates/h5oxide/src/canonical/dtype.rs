@@ -156,6 +156,82 @@ pub fn unreadable_by_oracle(dt: &Datatype) -> bool {
     walk(dt, false)
 }
 
+/// The type to decode values with so that they match the oracle: h5py 3.16 reads the elements of
+/// a variable-length sequence whose base is a big-endian number (integer, float, bitfield, enum,
+/// complex) in native (little-endian) order without swapping them, so the expected values are
+/// the byte-swapped readings. The returned type marks those bases little-endian; any other type
+/// is returned unchanged. (Observed: `hdf5-1.14/tcomplex_be.h5`, and vlen of `>i2`, `>f4` and
+/// enum-of-`>i2` written by h5py; vlen of compounds with big-endian members read correctly.)
+pub fn oracle_read_type(dt: &Datatype) -> std::borrow::Cow<'_, Datatype> {
+    use std::borrow::Cow;
+    fn has_quirk(dt: &Datatype) -> bool {
+        match dt {
+            Datatype::VarLenSequence { base, .. } => swap_base(base).is_some() || has_quirk(base),
+            Datatype::Compound { members, .. } => members.iter().any(|m| has_quirk(&m.dtype)),
+            Datatype::Array { base, .. } => has_quirk(base),
+            _ => false,
+        }
+    }
+    /// The base with its big-endian order replaced, when it is a big-endian number.
+    fn swap_base(base: &Datatype) -> Option<Datatype> {
+        let mut b = base.clone();
+        let order = match &mut b {
+            Datatype::FixedPoint(f) | Datatype::Bitfield(f) => &mut f.order,
+            Datatype::Float(f) => &mut f.order,
+            Datatype::Enum { base, .. } => return swap_base(base).map(|nb| replace_base(&b, nb)),
+            Datatype::Complex { base, .. } => {
+                return swap_base(base).map(|nb| replace_base(&b, nb))
+            }
+            _ => return None,
+        };
+        if *order != ByteOrder::BigEndian {
+            return None;
+        }
+        *order = ByteOrder::LittleEndian;
+        Some(b)
+    }
+    fn replace_base(dt: &Datatype, nb: Datatype) -> Datatype {
+        let mut d = dt.clone();
+        if let Datatype::Enum { base, .. } | Datatype::Complex { base, .. } = &mut d {
+            **base = nb;
+        }
+        d
+    }
+    fn fix(dt: &Datatype) -> Datatype {
+        match dt {
+            Datatype::VarLenSequence { size, base } => {
+                let nb = swap_base(base).unwrap_or_else(|| fix(base));
+                Datatype::VarLenSequence {
+                    size: *size,
+                    base: Box::new(nb),
+                }
+            }
+            Datatype::Compound { size, members } => Datatype::Compound {
+                size: *size,
+                members: members
+                    .iter()
+                    .map(|m| h5oxide_format::datatype::CompoundMember {
+                        name: m.name.clone(),
+                        offset: m.offset,
+                        dtype: fix(&m.dtype),
+                    })
+                    .collect(),
+            },
+            Datatype::Array { size, dims, base } => Datatype::Array {
+                size: *size,
+                dims: dims.clone(),
+                base: Box::new(fix(base)),
+            },
+            other => other.clone(),
+        }
+    }
+    if has_quirk(dt) {
+        Cow::Owned(fix(dt))
+    } else {
+        Cow::Borrowed(dt)
+    }
+}
+
 /// The canonical `dtype` description (§6).
 pub fn dtype_json(dt: &Datatype) -> Json {
     match dt {
