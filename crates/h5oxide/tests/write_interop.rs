@@ -656,3 +656,119 @@ fn compact_layout_and_fill_values() -> R {
     assert!(t.close().is_err());
     Ok(())
 }
+
+#[test]
+fn chunked_filtered_and_resizable() -> R {
+    let p = out_path("chunked.h5");
+    let mut f = FileWriter::create(&p)?;
+    let a = Array2::from_shape_fn((10, 7), |(i, j)| (i * 7 + j) as i32);
+    f.create_dataset_with("edges", &a, DatasetOptions::new().chunks(&[3, 4]))?;
+    f.create_dataset_with(
+        "gzip",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[4, 4])
+            .deflate(4)
+            .shuffle(true),
+    )?;
+    let cube = Array3::from_shape_fn((5, 6, 7), |(i, j, k)| (i * 42 + j * 7 + k) as f64 / 3.0);
+    f.create_dataset_with(
+        "cube",
+        &cube,
+        DatasetOptions::new().chunks(&[2, 5, 3]).deflate(9),
+    )?;
+    let long: Vec<u16> = (0..5000).map(|i| (i * 13 % 65536) as u16).collect();
+    f.create_dataset_with("many_chunks", &long, DatasetOptions::new().chunks(&[1]))?;
+    f.create_dataset_with(
+        "auto",
+        Array2::from_shape_fn((300, 500), |(i, j)| (i + j) as f32),
+        DatasetOptions::new().deflate(1),
+    )?;
+    f.create_dataset_with(
+        "resizable",
+        [1u8, 2, 3],
+        DatasetOptions::new().maxshape(&[None]).chunks(&[2]),
+    )?;
+    f.create_dataset_with(
+        "filled",
+        [1i64, 2, 3],
+        DatasetOptions::new()
+            .chunks(&[2])
+            .maxshape(&[Some(10)])
+            .fill_value(-9i64)?,
+    )?;
+    f.create_dataset_with(
+        "strings",
+        vec!["a", "bb", "ccc"],
+        DatasetOptions::new().chunks(&[2]).deflate(6),
+    )?;
+    f.create_dataset_with(
+        "empty",
+        Value::from_slice::<f32>(&[], &[0])?,
+        DatasetOptions::new().maxshape(&[None]),
+    )?;
+    assert!(f
+        .create_dataset_with("bad", [1u8, 2], DatasetOptions::new().chunks(&[3]))
+        .is_err());
+    assert!(f
+        .create_dataset_with("bad", 1u8, DatasetOptions::new().deflate(1))
+        .is_err());
+    f.close()?;
+
+    h5py_check(
+        &p,
+        "a = np.arange(70, dtype='<i4').reshape(10, 7)\n\
+         d = f['edges']\n\
+         assert d.chunks == (3, 4) and d.compression is None and np.array_equal(d[()], a)\n\
+         d = f['gzip']\n\
+         assert d.chunks == (4, 4) and d.compression == 'gzip' and d.compression_opts == 4 and d.shuffle\n\
+         assert np.array_equal(d[()], a)\n\
+         i, j, k = np.meshgrid(np.arange(5), np.arange(6), np.arange(7), indexing='ij')\n\
+         assert np.array_equal(f['cube'][()], (i * 42 + j * 7 + k) / 3.0)\n\
+         assert f['cube'].compression_opts == 9\n\
+         assert np.array_equal(f['many_chunks'][()], (np.arange(5000) * 13 % 65536).astype('<u2'))\n\
+         d = f['auto']\n\
+         assert d.chunks is not None and d.compression == 'gzip'\n\
+         assert np.array_equal(d[()], np.add.outer(np.arange(300), np.arange(500)).astype('<f4'))\n\
+         d = f['resizable']\n\
+         assert d.maxshape == (None,) and d.chunks == (2,) and list(d[()]) == [1, 2, 3]\n\
+         assert f['filled'].fillvalue == -9 and list(f['filled'][()]) == [1, 2, 3]\n\
+         assert f['filled'].maxshape == (10,)\n\
+         assert [x.decode() for x in f['strings'][()]] == ['a', 'bb', 'ccc']\n\
+         assert f['empty'].shape == (0,) and f['empty'].maxshape == (None,)",
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+
+    // libhdf5 extends the written chunk B-tree
+    let py = python();
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(
+            "import sys, h5py, numpy as np\n\
+             with h5py.File(sys.argv[1], 'r+') as f:\n\
+             \x20   d = f['resizable']\n\
+             \x20   d.resize((300,))\n\
+             \x20   d[3:] = np.arange(3, 300) % 256\n\
+             \x20   e = f['empty']\n\
+             \x20   e.resize((10,))\n\
+             \x20   e[:] = 1.5\n\
+             \x20   f['filled'].resize((5,))\n",
+        )
+        .arg(&p)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "h5py r+ failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h5py_check(
+        &p,
+        "assert list(f['resizable'][()]) == [1, 2, 3] + [i % 256 for i in range(3, 300)]\n\
+         assert list(f['empty'][()]) == [1.5] * 10\n\
+         assert list(f['filled'][()]) == [1, 2, 3, -9, -9]",
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+    Ok(())
+}

@@ -8,7 +8,9 @@
 //! - old-style groups: Symbol Table message (§IV.A.2.r), v1 B-tree of type 0 (§III.A.1),
 //!   symbol table nodes (§III.B) and a local heap (§III.D),
 //! - Dataspace v1 (§IV.A.2.b), Datatype v1 (§IV.A.2.d), Fill Value v2 (§IV.A.2.f),
-//!   Data Layout v3 (§IV.A.2.i), Attribute v1/v3 (§IV.A.2.m), global heap collections (§III.E).
+//!   Data Layout v3 (§IV.A.2.i) compact, contiguous and chunked with a v1 B-tree of type 1
+//!   (§III.A.1), Filter Pipeline v1 (§IV.A.2.l), Attribute v1/v3 (§IV.A.2.m), global heap
+//!   collections (§III.E).
 //!
 //! All addresses and lengths are 8 bytes wide ([`SIZE_OF_OFFSETS`], [`SIZE_OF_LENGTHS`]).
 //! Encoders work on byte vectors and never perform I/O; placing the structures in a file
@@ -19,6 +21,7 @@ pub mod btree_v1;
 pub mod dataspace;
 pub mod datatype;
 pub mod fill_value;
+pub mod filter_pipeline;
 pub mod global_heap;
 pub mod layout;
 pub mod local_heap;

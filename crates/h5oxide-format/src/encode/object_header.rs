@@ -28,6 +28,8 @@ pub mod msg_type {
     pub const FILL_VALUE: u16 = 0x0005;
     /// Data layout.
     pub const LAYOUT: u16 = 0x0008;
+    /// Filter pipeline.
+    pub const FILTER_PIPELINE: u16 = 0x000B;
     /// Attribute.
     pub const ATTRIBUTE: u16 = 0x000C;
     /// Symbol table.

@@ -168,3 +168,34 @@ fn btree_and_snod_sizes() -> crate::Result<()> {
     assert!(symbol_table::encode_snod(&too_many).is_err());
     Ok(())
 }
+
+#[test]
+fn chunked_layout_and_pipeline_match_libhdf5() -> crate::Result<()> {
+    use filter_pipeline::FilterSpec;
+    let p = filter_pipeline::encode_v1(&[
+        FilterSpec {
+            id: 2,
+            name: "shuffle".into(),
+            optional: true,
+            cd_values: vec![4],
+        },
+        FilterSpec {
+            id: 1,
+            name: "deflate".into(),
+            optional: true,
+            cd_values: vec![4],
+        },
+    ])?;
+    assert_eq!(
+        p,
+        hex("0102 0000 0000 0000 0200 0800 0100 0100 7368 7566 666c 6500
+             0400 0000 0000 0000 0100 0800 0100 0100 6465 666c 6174 6500
+             0400 0000 0000 0000")
+    );
+    assert_eq!(
+        layout::encode_chunked(0x578, &[4], 4)?,
+        hex("0302 0278 0500 0000 0000 0004 0000 0004 0000 00")
+    );
+    assert_eq!(btree_v1::chunk_node_size(1), 2096);
+    Ok(())
+}

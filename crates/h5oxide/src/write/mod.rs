@@ -6,7 +6,8 @@
 //! by default (`libver="earliest"`), so every HDF5 reader can open it:
 //! superblock version 0 (spec §II.A.1), version-1 object headers (§IV.A.1.a), old-style groups
 //! with a symbol table, a v1 B-tree and a local heap (§III.A.1, §III.B–D), contiguous datasets
-//! with Dataspace v1, Datatype v1, Fill Value v2 and Layout v3 messages (§IV.A.2), attributes
+//! with Dataspace v1, Datatype v1, Fill Value v2 and Layout v3 messages (§IV.A.2) — also
+//! compact, or chunked with a v1 B-tree chunk index and the shuffle/deflate filters — attributes
 //! as version-1 Attribute messages, and variable-length strings in the global heap (§III.E).
 //!
 //! ```no_run
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use h5oxide_format::encode::filter_pipeline::FilterSpec;
 use h5oxide_format::{Error, Result};
 
 pub use value::{H5Write, IntoValue, Value};
@@ -220,7 +222,7 @@ impl GroupWriter {
         options: DatasetOptions,
     ) -> Result<&mut DatasetWriter> {
         let value = data.into_value()?;
-        let fill = match options.fill_value {
+        let fill = match &options.fill_value {
             None => None,
             Some(f) => {
                 let ok = f.dtype == value.dtype
@@ -240,6 +242,8 @@ impl GroupWriter {
                 "compact storage of variable-length data",
             ));
         }
+        let mut value = value;
+        let chunked = chunking(path, &mut value, &options)?;
         let (parent, name) = self.parent_for_new(path)?;
         match parent
             .members
@@ -249,6 +253,7 @@ impl GroupWriter {
                 attrs: Attrs::default(),
                 compact: options.compact,
                 fill,
+                chunked,
             })) {
             Member::Dataset(d) => Ok(d),
             Member::Group(_) => Err(Error::Invalid(format!("{path}: not a dataset"))),
@@ -329,6 +334,128 @@ pub struct DatasetWriter {
     pub(crate) compact: bool,
     /// A user fill value (one element, as stored).
     pub(crate) fill: Option<Vec<u8>>,
+    /// Chunked storage.
+    pub(crate) chunked: Option<Chunked>,
+}
+
+/// Chunk dimensions and filter pipeline of a chunked dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Chunked {
+    pub(crate) dims: Vec<u64>,
+    pub(crate) filters: Vec<FilterSpec>,
+}
+
+/// Validates the storage options and applies the maximum shape to `value`'s dataspace;
+/// returns the chunking, if any.
+fn chunking(path: &str, value: &mut Value, o: &DatasetOptions) -> Result<Option<Chunked>> {
+    let bad = |m: String| Err(Error::Invalid(format!("{path}: {m}")));
+    let shape = value.shape().to_vec();
+    if let Some(max) = &o.maxshape {
+        if max.len() != shape.len() {
+            return bad(format!("maxshape {max:?} for shape {shape:?}"));
+        }
+        if max
+            .iter()
+            .zip(&shape)
+            .any(|(m, d)| m.is_some_and(|m| m < *d))
+        {
+            return bad(format!(
+                "maxshape {max:?} is smaller than the shape {shape:?}"
+            ));
+        }
+    }
+    let resizable = o
+        .maxshape
+        .as_ref()
+        .is_some_and(|m| m.iter().zip(&shape).any(|(m, d)| *m != Some(*d)));
+    let wants_chunks = o.chunks.is_some() || resizable || o.shuffle || o.deflate.is_some();
+    if !wants_chunks {
+        return Ok(None);
+    }
+    if o.compact {
+        return bad("compact storage cannot be chunked, filtered or resizable".into());
+    }
+    if shape.is_empty() {
+        return bad("a scalar dataset cannot be chunked".into());
+    }
+    let max: Vec<Option<u64>> = match &o.maxshape {
+        Some(m) => m.clone(),
+        None => shape.iter().map(|&d| Some(d)).collect(),
+    };
+    let elem = u64::from(value.dtype().size());
+    let dims = match &o.chunks {
+        Some(c) => c.clone(),
+        None => guess_chunk(&shape, elem),
+    };
+    if dims.len() != shape.len() || dims.contains(&0) {
+        return bad(format!("chunks {dims:?} for shape {shape:?}"));
+    }
+    if dims
+        .iter()
+        .zip(&max)
+        .any(|(c, m)| m.is_some_and(|m| *c > m))
+    {
+        return bad(format!(
+            "chunks {dims:?} exceed the fixed maximum dimensions {max:?}"
+        ));
+    }
+    let chunk_bytes = dims
+        .iter()
+        .try_fold(elem, |a, &d| a.checked_mul(d))
+        .filter(|&b| b < 1 << 32 && dims.iter().all(|&d| d < 1 << 32));
+    if chunk_bytes.is_none() {
+        return bad(format!("chunks {dims:?} exceed 4 GiB"));
+    }
+    let mut filters = Vec::new();
+    if o.shuffle {
+        filters.push(FilterSpec {
+            id: 2,
+            name: "shuffle".into(),
+            optional: true,
+            cd_values: vec![elem as u32],
+        });
+    }
+    if let Some(level) = o.deflate {
+        if level > 9 {
+            return bad(format!("deflate level {level} (0..=9)"));
+        }
+        filters.push(FilterSpec {
+            id: 1,
+            name: "deflate".into(),
+            optional: true,
+            cd_values: vec![level],
+        });
+    }
+    value.space = h5oxide_format::messages::dataspace::Dataspace::Simple { dims: shape, max };
+    Ok(Some(Chunked { dims, filters }))
+}
+
+/// Chunk dimensions for a dataset of `shape` with `elem`-byte elements, chosen like h5py's
+/// `guess_chunk`: a target between 8 KiB and 1 MiB growing with the dataset size, reached by
+/// halving the dimensions in turn.
+fn guess_chunk(shape: &[u64], elem: u64) -> Vec<u64> {
+    let mut chunks: Vec<u64> = shape
+        .iter()
+        .map(|&d| if d == 0 { 1024 } else { d })
+        .collect();
+    let total = chunks.iter().fold(elem as f64, |a, &d| a * d as f64);
+    let target =
+        (16384.0 * 2f64.powf((total / (1024.0 * 1024.0)).log10())).clamp(8192.0, 1024.0 * 1024.0);
+    let mut i = 0;
+    loop {
+        let n: f64 = chunks.iter().map(|&c| c as f64).product();
+        let bytes = n * elem as f64;
+        if (bytes < target || (bytes - target).abs() / target < 0.5) && bytes < 1024.0 * 1024.0 {
+            break;
+        }
+        if n <= 1.0 {
+            break;
+        }
+        let k = i % chunks.len();
+        chunks[k] = chunks[k].div_ceil(2);
+        i += 1;
+    }
+    chunks
 }
 
 /// How a dataset is stored (the dataset creation properties the writer supports).
@@ -336,6 +463,10 @@ pub struct DatasetWriter {
 pub struct DatasetOptions {
     compact: bool,
     fill_value: Option<Value>,
+    chunks: Option<Vec<u64>>,
+    maxshape: Option<Vec<Option<u64>>>,
+    shuffle: bool,
+    deflate: Option<u32>,
 }
 
 impl DatasetOptions {
@@ -348,6 +479,33 @@ impl DatasetOptions {
     /// checked when the file is written); allocation time becomes "early", as libhdf5 does.
     pub fn compact(mut self, yes: bool) -> Self {
         self.compact = yes;
+        self
+    }
+
+    /// Chunked storage with these chunk dimensions (h5py's `chunks=`).
+    pub fn chunks(mut self, dims: &[u64]) -> Self {
+        self.chunks = Some(dims.to_vec());
+        self
+    }
+
+    /// Maximum dimensions, `None` for unlimited (h5py's `maxshape=`); needs chunked storage,
+    /// chosen automatically when no chunk dimensions are given.
+    pub fn maxshape(mut self, max: &[Option<u64>]) -> Self {
+        self.maxshape = Some(max.to_vec());
+        self
+    }
+
+    /// The deflate (gzip) filter at `level` 0–9 (h5py's `compression="gzip"`,
+    /// `compression_opts=level`; h5py's default level is 4). Implies chunked storage.
+    pub fn deflate(mut self, level: u32) -> Self {
+        self.deflate = Some(level);
+        self
+    }
+
+    /// The shuffle filter, applied before compression (h5py's `shuffle=True`). Implies
+    /// chunked storage.
+    pub fn shuffle(mut self, yes: bool) -> Self {
+        self.shuffle = yes;
         self
     }
 

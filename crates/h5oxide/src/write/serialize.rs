@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use std::fs;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
+use h5oxide_filters::Registry;
+use h5oxide_format::encode::btree_v1::{chunk_node_size, ChunkKey, ChunkNode, CHUNK_NODE_CAPACITY};
 use h5oxide_format::encode::btree_v1::{GroupNode, GROUP_NODE_CAPACITY, GROUP_NODE_SIZE};
 use h5oxide_format::encode::fill_value::{self, Fill};
 use h5oxide_format::encode::global_heap::CollectionBuilder;
@@ -19,11 +21,13 @@ use h5oxide_format::encode::superblock::{self, SUPERBLOCK_V0_SIZE};
 use h5oxide_format::encode::symbol_table::{
     self, EntryCache, SymbolTableEntry, SNOD_CAPACITY, SNOD_SIZE,
 };
-use h5oxide_format::encode::{attribute, dataspace, datatype, layout, pad8, UNDEF};
+use h5oxide_format::encode::{
+    attribute, dataspace, datatype, filter_pipeline, layout, pad8, UNDEF,
+};
 use h5oxide_format::{Error, Result};
 
 use super::value::{Elements, Value};
-use super::{Attrs, DatasetWriter, GroupWriter, Member};
+use super::{Attrs, Chunked, DatasetWriter, GroupWriter, Member};
 
 /// Largest global heap collection opened for small objects; a bigger object gets a collection
 /// of its own size.
@@ -195,7 +199,20 @@ impl Serializer {
     fn dataset(&mut self, d: &DatasetWriter) -> Result<u64> {
         let v = &d.value;
         let data = self.element_bytes(v)?;
-        let (alloc_time, layout) = if d.compact {
+        let mut pipeline = None;
+        let (alloc_time, layout) = if let Some(c) = &d.chunked {
+            let elem = v.dtype.size();
+            let fill = d.fill.clone().unwrap_or_else(|| vec![0; elem as usize]);
+            let btree = self.chunks(&data, v.shape(), elem as usize, c, &fill)?;
+            if !c.filters.is_empty() {
+                pipeline = Some(filter_pipeline::encode_v1(&c.filters)?);
+            }
+            let dims: Vec<u32> = c.dims.iter().map(|&x| x as u32).collect();
+            (
+                fill_value::ALLOC_INCREMENTAL,
+                layout::encode_chunked(btree, &dims, elem)?,
+            )
+        } else if d.compact {
             (fill_value::ALLOC_EARLY, layout::encode_compact(&data)?)
         } else {
             let size = data.len() as u64;
@@ -239,9 +256,126 @@ impl Serializer {
                 fill_value::encode_old(bytes)?,
             ));
         }
+        if let Some(p) = pipeline {
+            msgs.push(Message::new(msg_type::FILTER_PIPELINE, FLAG_CONSTANT, p));
+        }
         msgs.push(Message::new(msg_type::LAYOUT, 0, layout));
         msgs.extend(self.attr_messages(&d.attrs)?);
         self.header(&msgs)
+    }
+
+    /// Writes the chunks of a chunked dataset (all of them, edge chunks padded with `fill`,
+    /// each through the filter pipeline) and their B-tree; returns the B-tree address, or
+    /// [`UNDEF`] when the dataset has no elements.
+    fn chunks(
+        &mut self,
+        data: &[u8],
+        shape: &[u64],
+        elem: usize,
+        c: &Chunked,
+        fill: &[u8],
+    ) -> Result<u64> {
+        let rank = shape.len();
+        if shape.contains(&0) {
+            return Ok(UNDEF);
+        }
+        let grid: Vec<u64> = shape
+            .iter()
+            .zip(&c.dims)
+            .map(|(&d, &k)| d.div_ceil(k))
+            .collect();
+        let n_chunks: u64 = grid.iter().product();
+        let registry = Registry::default();
+        let mut items = Vec::new();
+        let mut origin = vec![0u64; rank];
+        for ci in 0..n_chunks {
+            let mut rem = ci;
+            for d in (0..rank).rev() {
+                origin[d] = (rem % grid[d]) * c.dims[d];
+                rem /= grid[d];
+            }
+            let mut buf = extract_chunk(data, shape, elem, &origin, &c.dims, fill)?;
+            for f in &c.filters {
+                let filter = registry
+                    .get(f.id)
+                    .ok_or_else(|| Error::unsupported(format!("filter {}", f.id)))?;
+                buf = filter.encode(&buf, &f.cd_values)?;
+            }
+            let size = u32::try_from(buf.len())
+                .map_err(|_| Error::Invalid("a stored chunk exceeds 4 GiB".into()))?;
+            let addr = self.alloc(&buf)?;
+            let mut offsets = origin.clone();
+            offsets.push(0);
+            items.push((
+                ChunkKey {
+                    size,
+                    filter_mask: 0,
+                    offsets,
+                },
+                addr,
+            ));
+        }
+        let mut end: Vec<u64> = origin.iter().zip(&c.dims).map(|(o, k)| o + k).collect();
+        end.push(elem as u64);
+        let end = ChunkKey {
+            size: 0,
+            filter_mask: 0,
+            offsets: end,
+        };
+        self.chunk_btree(items, end, rank)
+    }
+
+    /// Builds the chunk B-tree over `items` (first key, address) bottom-up; `end` is the key
+    /// after the last chunk.
+    fn chunk_btree(
+        &mut self,
+        mut items: Vec<(ChunkKey, u64)>,
+        end: ChunkKey,
+        rank: usize,
+    ) -> Result<u64> {
+        let node_size = chunk_node_size(rank) as u64;
+        let mut level = 0u8;
+        loop {
+            let n = items.len().div_ceil(CHUNK_NODE_CAPACITY);
+            let base = self.next_addr()?;
+            let runs = even_runs(items.len(), n);
+            let mut next = Vec::with_capacity(n);
+            for (i, run) in runs.iter().enumerate() {
+                let chunk = &items[run.clone()];
+                let mut keys: Vec<ChunkKey> = chunk.iter().map(|c| c.0.clone()).collect();
+                keys.push(match items.get(run.end) {
+                    Some(next_item) => next_item.0.clone(),
+                    None => end.clone(),
+                });
+                let node = ChunkNode {
+                    level,
+                    left: if i > 0 {
+                        base + (i as u64 - 1) * node_size
+                    } else {
+                        UNDEF
+                    },
+                    right: if i + 1 < n {
+                        base + (i as u64 + 1) * node_size
+                    } else {
+                        UNDEF
+                    },
+                    keys,
+                    children: chunk.iter().map(|c| c.1).collect(),
+                };
+                let addr = self.alloc(&node.encode(rank)?)?;
+                if addr != base + i as u64 * node_size {
+                    return Err(Error::Invalid("B-tree node allocation out of place".into()));
+                }
+                next.push((chunk[0].0.clone(), addr));
+            }
+            if n == 1 {
+                return Ok(base);
+            }
+            items = next;
+            level = level
+                .checked_add(1)
+                .ok_or_else(|| Error::Invalid("chunk B-tree too deep".into()))?;
+        }
     }
 
     /// Writes a group; returns its object header, B-tree and local heap addresses.
@@ -332,4 +466,51 @@ impl Serializer {
                 .ok_or_else(|| Error::Invalid("group B-tree too deep".into()))?;
         }
     }
+}
+
+/// The bytes of the chunk at `origin` (full chunk size; elements outside the dataset are
+/// `fill`), from the row-major `data` of a dataset of `shape`.
+fn extract_chunk(
+    data: &[u8],
+    shape: &[u64],
+    elem: usize,
+    origin: &[u64],
+    cdims: &[u64],
+    fill: &[u8],
+) -> Result<Vec<u8>> {
+    let rank = shape.len();
+    let n: u64 = cdims.iter().product();
+    let n = usize::try_from(n).map_err(|_| Error::Invalid("chunk too large".into()))?;
+    let mut out = Vec::with_capacity(n * elem);
+    for _ in 0..n {
+        out.extend_from_slice(fill);
+    }
+    let mut strides = vec![1u64; rank];
+    for d in (0..rank.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let last = rank - 1;
+    let run = cdims[last].min(shape[last].saturating_sub(origin[last])) as usize;
+    let rows: u64 = cdims[..last].iter().product();
+    'rows: for r in 0..rows {
+        let mut rem = r;
+        let mut src = origin[last];
+        for d in (0..last).rev() {
+            let i = rem % cdims[d];
+            rem /= cdims[d];
+            let g = origin[d] + i;
+            if g >= shape[d] {
+                continue 'rows;
+            }
+            src += g * strides[d];
+        }
+        let src = src as usize * elem;
+        let dst = (r * cdims[last]) as usize * elem;
+        let len = run * elem;
+        let (Some(from), Some(to)) = (data.get(src..src + len), out.get_mut(dst..dst + len)) else {
+            return Err(Error::Invalid("chunk extraction out of range".into()));
+        };
+        to.copy_from_slice(from);
+    }
+    Ok(out)
 }
