@@ -10,6 +10,11 @@
 //! compact, or chunked with a v1 B-tree chunk index and the shuffle/deflate filters — attributes
 //! as version-1 Attribute messages, and variable-length strings in the global heap (§III.E).
 //!
+//! Design: nothing is written before close, so allocation is a bump allocator over a file that
+//! is laid out in one pass (children before the structures pointing to them, the superblock
+//! last). An `r+` mode can reuse the same tree: load the existing objects as nodes that keep
+//! their addresses, and let the allocator start at the old end of file.
+//!
 //! ```no_run
 //! use h5oxide::write::FileWriter;
 //! let mut f = FileWriter::create("myfile.h5")?;

@@ -73,6 +73,9 @@ pub(crate) fn write_file(file: fs::File, root: &GroupWriter) -> Result<()> {
 
 /// Splits `len` items into `parts` runs whose lengths differ by at most one.
 fn even_runs(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    if parts == 0 {
+        return Vec::new();
+    }
     let mut runs = Vec::with_capacity(parts);
     let (base, extra) = (len / parts, len % parts);
     let mut start = 0;
@@ -513,4 +516,27 @@ fn extract_chunk(
         to.copy_from_slice(from);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_runs_cover_everything() {
+        assert!(even_runs(5, 0).is_empty());
+        assert_eq!(even_runs(9, 2), vec![0..5, 5..9]);
+        assert_eq!(even_runs(1000, 125).iter().map(|r| r.len()).max(), Some(8));
+    }
+
+    #[test]
+    fn edge_chunks_are_padded_with_fill() -> Result<()> {
+        // 3x5 u8 dataset, 2x2 chunks; the chunk at (2, 4) holds one element.
+        let data: Vec<u8> = (0..15).collect();
+        let c = extract_chunk(&data, &[3, 5], 1, &[0, 2], &[2, 2], &[0xff])?;
+        assert_eq!(c, vec![2, 3, 7, 8]);
+        let c = extract_chunk(&data, &[3, 5], 1, &[2, 4], &[2, 2], &[0xff])?;
+        assert_eq!(c, vec![14, 0xff, 0xff, 0xff]);
+        Ok(())
+    }
 }
