@@ -772,3 +772,46 @@ fn chunked_filtered_and_resizable() -> R {
     canonical_matches_oracle(&p);
     Ok(())
 }
+
+#[test]
+fn fletcher32_and_lzf_like_h5py() -> R {
+    let p = out_path("fletcher.h5");
+    let a: Vec<i32> = (0..1000).map(|i| i * i).collect();
+    let mut f = FileWriter::create(&p)?;
+    f.create_dataset_with(
+        "checked",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[100])
+            .shuffle(true)
+            .deflate(4)
+            .fletcher32(true),
+    )?;
+    f.close()?;
+    h5py_check(
+        &p,
+        "d = f['checked']\n\
+         assert d.fletcher32 and d.shuffle and d.compression == 'gzip'\n\
+         assert np.array_equal(d[()], np.arange(1000, dtype='<i4') ** 2)",
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+
+    // LZF is an h5py filter: h5dump only sees the header without the plugin
+    let p = out_path("lzf.h5");
+    let mut f = FileWriter::create(&p)?;
+    f.create_dataset_with(
+        "lzf",
+        &a,
+        DatasetOptions::new().chunks(&[128]).shuffle(true).lzf(true),
+    )?;
+    f.close()?;
+    h5py_check(
+        &p,
+        "d = f['lzf']\n\
+         assert d.compression == 'lzf' and d.chunks == (128,)\n\
+         assert np.array_equal(d[()], np.arange(1000, dtype='<i4') ** 2)",
+    );
+    h5dump(&p, &["-H"]);
+    Ok(())
+}

@@ -373,7 +373,13 @@ fn chunking(path: &str, value: &mut Value, o: &DatasetOptions) -> Result<Option<
         .maxshape
         .as_ref()
         .is_some_and(|m| m.iter().zip(&shape).any(|(m, d)| *m != Some(*d)));
-    let wants_chunks = o.chunks.is_some() || resizable || o.shuffle || o.deflate.is_some();
+    let wants_chunks = o.chunks.is_some()
+        || resizable
+        || o.shuffle
+        || o.deflate.is_some()
+        || o.lzf
+        || o.fletcher32
+        || !o.extra_filters.is_empty();
     if !wants_chunks {
         return Ok(None);
     }
@@ -431,6 +437,23 @@ fn chunking(path: &str, value: &mut Value, o: &DatasetOptions) -> Result<Option<
             cd_values: vec![level],
         });
     }
+    if o.lzf {
+        filters.push(FilterSpec {
+            id: 32000,
+            name: "lzf".into(),
+            optional: true,
+            cd_values: vec![4, 261, chunk_bytes.unwrap_or(0) as u32],
+        });
+    }
+    filters.extend(o.extra_filters.iter().cloned());
+    if o.fletcher32 {
+        filters.push(FilterSpec {
+            id: 3,
+            name: "fletcher32".into(),
+            optional: false,
+            cd_values: Vec::new(),
+        });
+    }
     value.space = h5oxide_format::messages::dataspace::Dataspace::Simple { dims: shape, max };
     Ok(Some(Chunked { dims, filters }))
 }
@@ -472,6 +495,9 @@ pub struct DatasetOptions {
     maxshape: Option<Vec<Option<u64>>>,
     shuffle: bool,
     deflate: Option<u32>,
+    lzf: bool,
+    fletcher32: bool,
+    extra_filters: Vec<FilterSpec>,
 }
 
 impl DatasetOptions {
@@ -511,6 +537,32 @@ impl DatasetOptions {
     /// chunked storage.
     pub fn shuffle(mut self, yes: bool) -> Self {
         self.shuffle = yes;
+        self
+    }
+
+    /// The LZF filter (id 32000, h5py's `compression="lzf"`); h5dump needs the LZF plugin to
+    /// read such data. Implies chunked storage.
+    pub fn lzf(mut self, yes: bool) -> Self {
+        self.lzf = yes;
+        self
+    }
+
+    /// The Fletcher-32 checksum filter, last in the pipeline (h5py's `fletcher32=True`).
+    /// Implies chunked storage.
+    pub fn fletcher32(mut self, yes: bool) -> Self {
+        self.fletcher32 = yes;
+        self
+    }
+
+    /// Any other filter h5oxide-filters can encode, by id, name and client data values; it
+    /// runs after shuffle and compression and before Fletcher-32. Implies chunked storage.
+    pub fn filter(mut self, id: u16, name: &str, cd_values: &[u32]) -> Self {
+        self.extra_filters.push(FilterSpec {
+            id,
+            name: name.to_string(),
+            optional: true,
+            cd_values: cd_values.to_vec(),
+        });
         self
     }
 
