@@ -815,3 +815,59 @@ fn fletcher32_and_lzf_like_h5py() -> R {
     h5dump(&p, &["-H"]);
     Ok(())
 }
+
+#[test]
+fn utf8_and_mixed_case_member_names() -> R {
+    // libhdf5 binary-searches the B-tree keys with strcmp: the writer's order must agree.
+    let p = out_path("names.h5");
+    let names = [
+        "é",
+        "z",
+        "Z",
+        "a b",
+        "ü1",
+        "ü0",
+        "日本",
+        "_x",
+        "A",
+        "a",
+        "~",
+        "0",
+        "9a",
+        "é2",
+        "Ωmega",
+        "alpha beta",
+        "😀",
+        "zz",
+        "ZZ",
+        "a.b",
+        "-",
+        "x y z",
+    ];
+    let mut f = FileWriter::create(&p)?;
+    let g = f.create_group("g")?;
+    for (i, n) in names.iter().enumerate() {
+        g.create_dataset(n, [i as u32])?;
+    }
+    f.close()?;
+    let list = names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    h5py_check(
+        &p,
+        &format!(
+            "names = [{list}]\n\
+             g = f['g']\n\
+             assert list(g.keys()) == sorted(names, key=lambda s: s.encode()), list(g.keys())\n\
+             for i, n in enumerate(names):\n\
+             \x20   assert g[n][0] == i, n\n\
+             \x20   assert f['g/' + n][0] == i, n\n\
+             assert 'b' not in g and 'ü' not in g"
+        ),
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+    Ok(())
+}
