@@ -4,6 +4,24 @@
 //! A [`Registry`] maps filter ids to [`Filter`] implementations; [`Registry::default`] holds
 //! every built-in filter, and users can [`Registry::register`] their own.
 //!
+//! # Filters
+//!
+//! | id | module | decode | encode |
+//! |---:|---|---|---|
+//! | 1 | [`deflate`] | yes (libdeflate, zlib-rs fallback) | yes |
+//! | 2 | [`shuffle`] | yes | yes |
+//! | 3 | [`fletcher32`] | yes (checksum verified) | yes |
+//! | 4 | [`szip`] | yes (own CCSDS 121.0 decoder) | yes (split-sample/uncompressed blocks) |
+//! | 5 | [`nbit`] | yes | yes |
+//! | 6 | [`scaleoffset`] | yes (integer, float D-scale) | yes |
+//! | 307 | [`bzip2`] | yes | yes |
+//! | 32000 | [`lzf`] | yes | yes |
+//! | 32001 | [`blosc`] | yes (blosclz, lz4, zlib, zstd; not snappy) | yes (lz4, zlib, zstd) |
+//! | 32004 | [`lz4`] | yes | yes |
+//! | 32008 | [`bitshuffle`] | yes (none, lz4, zstd) | yes |
+//! | 32015 | [`zstd`] | yes | yes |
+//! | 32026 | [`blosc2`] | yes (no delta filter, dictionaries, user codecs) | no |
+//!
 //! # Running a pipeline
 //!
 //! To read a chunk, call [`Filter::decode`] for each filter of the dataset's pipeline in

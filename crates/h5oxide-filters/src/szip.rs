@@ -22,7 +22,8 @@
 //! References: CCSDS 121.0-B-3 "Lossless Data Compression"; libaec
 //! (<https://gitlab.dkrz.de/k202009/libaec>); HDF5 User Guide, "Szip compression".
 //! Known incompatibilities: signed-sample and restricted-code-option variants of AEC are not
-//! used by szip and are not implemented. Encoding is not implemented.
+//! used by szip and are not implemented. Encoding uses only the split-sample and uncompressed
+//! options (valid CCSDS, somewhat larger output than libaec's).
 
 use crate::{bytes, cd, check_claimed, corrupt, Error, Filter, Result};
 
@@ -53,6 +54,202 @@ impl Filter for Szip {
         let stream = input.get(4..).unwrap_or_default();
         decode_stream(stream, options, ppb, bpp, pps, size)
     }
+
+    fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
+        let options = cd(cd_values, 0, NAME)?;
+        let ppb = cd(cd_values, 1, NAME)?;
+        let bpp = cd(cd_values, 2, NAME)?;
+        let pps = cd(cd_values, 3, NAME)?;
+        encode_stream(input, options, ppb, bpp, pps)
+    }
+}
+
+/// Appends bits most significant first.
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    nbits: u32,
+}
+
+impl BitWriter {
+    /// Appends the low `n` (≤ 32) bits of `v`.
+    fn put(&mut self, v: u64, n: u32) {
+        if n == 0 {
+            return;
+        }
+        self.acc = (self.acc << n) | (v & ((1u64 << n) - 1));
+        self.nbits += n;
+        while self.nbits >= 8 {
+            self.nbits -= 8;
+            self.out.push((self.acc >> self.nbits) as u8);
+        }
+    }
+    /// A fundamental sequence for `v`: `v` zeros then a one.
+    fn fs(&mut self, v: u64) {
+        let mut left = v;
+        while left >= 32 {
+            self.put(0, 32);
+            left -= 32;
+        }
+        self.put(1, left as u32 + 1);
+    }
+    fn finish(mut self) -> Vec<u8> {
+        if self.nbits > 0 {
+            let pad = 8 - self.nbits;
+            self.put(0, pad);
+        }
+        self.out
+    }
+}
+
+/// Encodes `input` as an szip chunk (4-byte size + AEC stream). Each block uses the
+/// split-sample option (fundamental sequences + `k` low bits) or is stored uncompressed,
+/// whichever is shorter; the low-entropy options are not used. `cd_values` must be the ones
+/// libhdf5's `set_local` stores for the dataset (pixels per scanline from the chunk shape).
+pub fn encode_stream(input: &[u8], options: u32, ppb: u32, bpp: u32, pps: u32) -> Result<Vec<u8>> {
+    let size = u32::try_from(input.len())
+        .map_err(|_| Error::Invalid("szip: chunk larger than 4 GiB".into()))?;
+    if ppb == 0 || pps == 0 || !ppb.is_multiple_of(2) || ppb > 64 {
+        return Err(Error::Invalid(format!(
+            "szip: bad pixels per block {ppb} / scanline {pps}"
+        )));
+    }
+    let interleave = bpp == 32 || bpp == 64;
+    let sample_bits = if interleave { 8 } else { bpp };
+    if !(1..=32).contains(&sample_bits) {
+        return Err(Error::Invalid(format!("szip: bad bits per pixel {bpp}")));
+    }
+    let pixel = match sample_bits {
+        17.. => 4usize,
+        9..=16 => 2,
+        _ => 1,
+    };
+    let data = if interleave {
+        crate::shuffle::shuffle(input, (bpp / 8) as usize)
+    } else {
+        input.to_vec()
+    };
+    let msb = options & MSB_OPTION != 0;
+    let mask = if sample_bits == 32 {
+        u32::MAX
+    } else {
+        (1u32 << sample_bits) - 1
+    };
+    let mut samples: Vec<u32> = data
+        .chunks(pixel)
+        .map(|c| {
+            let mut b = [0u8; 4];
+            for (i, x) in c.iter().enumerate() {
+                let at = if msb { pixel - 1 - i } else { i };
+                if let Some(slot) = b.get_mut(at) {
+                    *slot = *x;
+                }
+            }
+            u32::from_le_bytes(b) & mask
+        })
+        .collect();
+    let preprocess = options & NN_OPTION != 0;
+    let j = ppb as usize;
+    let rsi = pps.div_ceil(ppb) as usize;
+    let line = pps as usize;
+    let padded_line = rsi * j;
+    if padded_line != line {
+        // Pad every scanline to whole blocks with its last pixel (zeros without preprocessing).
+        let mut padded = Vec::with_capacity(samples.len().div_ceil(line) * padded_line);
+        for l in samples.chunks(line) {
+            padded.extend_from_slice(l);
+            let fill = if preprocess {
+                l.last().copied().unwrap_or(0)
+            } else {
+                0
+            };
+            padded.resize(padded.len() + padded_line - l.len(), fill);
+        }
+        samples = padded;
+    }
+    // Complete the last block by repeating the last sample (the decoder stops at `size`).
+    let last = samples.last().copied().unwrap_or(0);
+    samples.resize(samples.len().div_ceil(j) * j, last);
+    let id_len = match sample_bits {
+        17.. => 5u32,
+        9..=16 => 4,
+        _ => 3,
+    };
+    let max_id = (1u32 << id_len) - 1;
+    let xmax = i64::from(mask);
+    let mut w = BitWriter {
+        out: size.to_le_bytes().to_vec(),
+        acc: 0,
+        nbits: 0,
+    };
+    for interval in samples.chunks(rsi * j) {
+        // Mapped prediction residuals (or raw samples), the first one being the reference.
+        let coded: Vec<u32> = if preprocess {
+            let mut prev = i64::from(interval.first().copied().unwrap_or(0));
+            let mut v = vec![prev as u32];
+            for &x in interval.iter().skip(1) {
+                let x = i64::from(x);
+                let delta = x - prev;
+                let theta = prev.min(xmax - prev);
+                let d = if (0..=theta).contains(&delta) {
+                    2 * delta
+                } else if (-theta..0).contains(&delta) {
+                    2 * -delta - 1
+                } else {
+                    theta + delta.abs()
+                };
+                v.push(d as u32);
+                prev = x;
+            }
+            v
+        } else {
+            interval.to_vec()
+        };
+        for (b, block) in coded.chunks(j).enumerate() {
+            let with_ref = preprocess && b == 0;
+            let body = if with_ref {
+                block.get(1..).unwrap_or_default()
+            } else {
+                block
+            };
+            let uncompressed_bits = (j as u64) * u64::from(sample_bits);
+            let mut best: Option<(u32, u64)> = None;
+            for k in 0..=(max_id - 2).min(sample_bits) {
+                // Keep fundamental sequences short (decoders read them from a 64-bit window).
+                if body.iter().any(|&d| d >> k > 32) {
+                    continue;
+                }
+                let bits: u64 = body
+                    .iter()
+                    .map(|&d| u64::from(d >> k) + 1 + u64::from(k))
+                    .sum();
+                if best.is_none_or(|(_, c)| bits < c) {
+                    best = Some((k, bits));
+                }
+            }
+            match best {
+                Some((k, bits)) if bits < uncompressed_bits => {
+                    w.put(u64::from(k + 1), id_len);
+                    if with_ref {
+                        w.put(u64::from(block.first().copied().unwrap_or(0)), sample_bits);
+                    }
+                    for &d in body {
+                        w.fs(u64::from(d >> k));
+                    }
+                    for &d in body {
+                        w.put(u64::from(d), k);
+                    }
+                }
+                _ => {
+                    w.put(u64::from(max_id), id_len);
+                    for &d in block {
+                        w.put(u64::from(d), sample_bits);
+                    }
+                }
+            }
+        }
+    }
+    Ok(w.finish())
 }
 
 /// Decodes an szip-compatible AEC stream into `size` bytes.
@@ -361,6 +558,30 @@ fn se_pair(m: usize) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_round_trip() {
+        let smooth: Vec<u16> = (0..3001u32)
+            .map(|i| (2000.0 + 900.0 * (f64::from(i) / 40.0).sin()) as u16)
+            .collect();
+        let bytes: Vec<u8> = smooth.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let be: Vec<u8> = smooth.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let f64s: Vec<u8> = (0..999)
+            .flat_map(|i| (f64::from(i) * 0.1).cos().to_le_bytes())
+            .collect();
+        let cases: [(&[u8], [u32; 4]); 6] = [
+            (&bytes, [141, 16, 16, 3001]),
+            (&bytes, [141, 8, 16, 100]),
+            (&bytes, [137, 32, 16, 50]),
+            (&be, [177, 16, 16, 1000]),
+            (&f64s, [141, 32, 64, 999]),
+            (&bytes[..1], [141, 8, 8, 1]),
+        ];
+        for (data, cd) in cases {
+            let z = Szip.encode(data, &cd).unwrap();
+            assert_eq!(Szip.decode(&z, &cd, data.len()).unwrap(), data, "{cd:?}");
+        }
+    }
 
     #[test]
     fn bad_parameters() {

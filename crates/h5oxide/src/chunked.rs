@@ -174,8 +174,8 @@ fn runs_in_chunk(start: u64, stride: u64, count: u64, block: u64, cdim: u64, c: 
     let mut runs: Vec<Run> = Vec::new();
     let stride = stride.max(1);
     let lo = c * cdim;
-    let hi = lo + cdim; // exclusive
-                        // First block that ends at or after lo.
+    let hi = lo.saturating_add(cdim); // exclusive
+                                      // First block that ends at or after lo.
     let k0 = if start + block > lo {
         0
     } else {
@@ -411,7 +411,9 @@ pub fn read_chunked(
     // Find the records of the touched chunks.
     let mut tasks: Vec<(Vec<u64>, Option<ChunkRecord>)> = Vec::new();
     let mut map: Option<HashMap<Vec<u64>, ChunkRecord>> = None;
-    if ntouched > LOOKUP_THRESHOLD {
+    // Few chunks (absolutely, or relative to the grid): look each up; else enumerate once.
+    let grid_total = geom.grid().iter().fold(1u64, |a, &g| a.saturating_mul(g));
+    if ntouched > LOOKUP_THRESHOLD && ntouched.saturating_mul(32) > grid_total {
         let recs = index.records()?;
         map = Some(recs.into_iter().map(|r| (r.offset.clone(), r)).collect());
     }
