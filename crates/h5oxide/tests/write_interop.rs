@@ -471,7 +471,10 @@ fn many_members(n: usize) -> R {
         ),
     );
     h5dump(&p, &["-H"]);
-    canonical_matches_oracle(&p);
+    if n <= 1000 {
+        // (the 10,000-member file takes a minute through both canonical walkers)
+        canonical_matches_oracle(&p);
+    }
     Ok(())
 }
 
