@@ -418,6 +418,9 @@ fn nested_and_empty_groups() -> R {
     f.create_group("a/b/c")?.set_attr("depth", 3u8)?;
     f.create_dataset("a/b/data", [1u8, 2, 3])?;
     f.group_mut("a")?.create_group("sibling")?;
+    f.dataset_mut("a/b/data")?
+        .set_attr("late", "added after creation")?;
+    assert!(f.dataset_mut("a/b").is_err() && f.group_mut("a/b/data").is_err());
     assert!(f.create_group("a/b").is_err(), "duplicate name must fail");
     assert!(
         f.create_dataset("a/b/data/x", 1u8).is_err(),
@@ -431,7 +434,8 @@ fn nested_and_empty_groups() -> R {
          assert sorted(f['a'].keys()) == ['b', 'sibling']\n\
          assert sorted(f['a/b'].keys()) == ['c', 'data']\n\
          assert f['a/b/c'].attrs['depth'] == 3\n\
-         assert list(f['a/b/data'][()]) == [1, 2, 3]",
+         assert list(f['a/b/data'][()]) == [1, 2, 3]\n\
+         assert f['a/b/data'].attrs['late'] == 'added after creation'",
     );
     h5dump(&p, &[]);
     canonical_matches_oracle(&p);

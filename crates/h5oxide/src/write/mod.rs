@@ -118,6 +118,11 @@ impl FileWriter {
         self.root.group_mut(path)
     }
 
+    /// The dataset at `path`, to add attributes to it.
+    pub fn dataset_mut(&mut self, path: &str) -> Result<&mut DatasetWriter> {
+        self.root.dataset_mut(path)
+    }
+
     /// Serializes the file and closes it.
     pub fn close(mut self) -> Result<()> {
         self.finish()
