@@ -261,11 +261,7 @@ fn scatter(
                     let cb = usize::try_from(c + r.chunk).map_err(|_| short_chunk())? * elem;
                     dst.copy_from_slice(s.get(cb..cb + n).ok_or_else(short_chunk)?);
                 }
-                None => {
-                    for e in dst.chunks_exact_mut(elem) {
-                        e.copy_from_slice(fill);
-                    }
-                }
+                None => fill_run(dst, fill),
             }
         }
         // Odometer over the outer dims.
@@ -281,6 +277,24 @@ fn scatter(
             }
             pos[d] = 0;
         }
+    }
+}
+
+/// Fills `dst` (a whole number of elements) with copies of the element `fill`.
+fn fill_run(dst: &mut [u8], fill: &[u8]) {
+    if fill.iter().all(|&b| b == 0) {
+        dst.fill(0);
+        return;
+    }
+    let Some(first) = dst.get_mut(..fill.len()) else {
+        return;
+    };
+    first.copy_from_slice(fill);
+    let mut done = fill.len();
+    while done < dst.len() {
+        let n = done.min(dst.len() - done);
+        dst.copy_within(0..n, done);
+        done += n;
     }
 }
 
