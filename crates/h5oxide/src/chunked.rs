@@ -262,11 +262,7 @@ fn scatter(
                     let cb = usize::try_from(c + r.chunk).map_err(|_| short_chunk())? * elem;
                     dst.copy_from_slice(s.get(cb..cb + n).ok_or_else(short_chunk)?);
                 }
-                None => {
-                    for e in dst.chunks_exact_mut(elem) {
-                        e.copy_from_slice(fill);
-                    }
-                }
+                None => fill_run(dst, fill),
             }
         }
         // Odometer over the outer dims.
@@ -282,6 +278,24 @@ fn scatter(
             }
             pos[d] = 0;
         }
+    }
+}
+
+/// Fills `dst` (a whole number of elements) with copies of the element `fill`.
+fn fill_run(dst: &mut [u8], fill: &[u8]) {
+    if fill.iter().all(|&b| b == 0) {
+        dst.fill(0);
+        return;
+    }
+    let Some(first) = dst.get_mut(..fill.len()) else {
+        return;
+    };
+    first.copy_from_slice(fill);
+    let mut done = fill.len();
+    while done < dst.len() {
+        let n = done.min(dst.len() - done);
+        dst.copy_within(0..n, done);
+        done += n;
     }
 }
 
@@ -684,6 +698,98 @@ pub fn chunk_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use h5oxide_format::messages::filter_pipeline::FilterDesc;
+    use std::sync::Arc;
+
+    /// Test filter: decoding adds `cd_values[0]` to every byte.
+    struct AddFilter(u16);
+    impl h5oxide_filters::Filter for AddFilter {
+        fn id(&self) -> u16 {
+            self.0
+        }
+        fn name(&self) -> &str {
+            "add"
+        }
+        fn decode(&self, input: &[u8], cd: &[u32], _hint: usize) -> Result<Vec<u8>> {
+            let k = cd.first().copied().unwrap_or(0) as u8;
+            Ok(input.iter().map(|b| b.wrapping_add(k)).collect())
+        }
+    }
+
+    fn pipeline(ids: &[(u16, u32)]) -> FilterPipeline {
+        FilterPipeline {
+            version: 2,
+            filters: ids
+                .iter()
+                .map(|&(id, k)| FilterDesc {
+                    id,
+                    name: Some(b"my filter".to_vec()),
+                    flags: 0,
+                    cd_values: vec![k],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn pipeline_reverse_mask_and_unknown() {
+        let mut reg = Registry::empty();
+        reg.register(Arc::new(AddFilter(300)));
+        reg.register(Arc::new(AddFilter(301)));
+        let p = pipeline(&[(300, 1), (301, 10)]);
+        assert_eq!(
+            decode_chunk(vec![0, 0], Some(&p), &reg, 0, 2).unwrap(),
+            vec![11, 11]
+        );
+        // bit 1 set: filter 301 skipped
+        assert_eq!(
+            decode_chunk(vec![0, 0], Some(&p), &reg, 2, 2).unwrap(),
+            vec![1, 1]
+        );
+        // short output is zero padded to the chunk size
+        assert_eq!(
+            decode_chunk(vec![0], Some(&p), &reg, 3, 3).unwrap(),
+            vec![0, 0, 0]
+        );
+        let p = pipeline(&[(32013, 0)]);
+        let e = decode_chunk(vec![0], Some(&p), &reg, 0, 1).unwrap_err();
+        assert_eq!(e.kind(), "unsupported");
+        assert!(e.to_string().contains("32013") && e.to_string().contains("my filter"));
+        // masked out, the unknown filter is not needed
+        assert!(decode_chunk(vec![0], Some(&p), &reg, 1, 1).is_ok());
+    }
+
+    #[test]
+    fn selection_validation() {
+        let dims = [10u64, 10];
+        assert!(Hyperslab::all(&dims).validate(&dims).is_ok());
+        let mut h = Hyperslab::new_box(&[5, 5], &[5, 6]);
+        assert!(h.validate(&dims).is_err());
+        h.count = vec![5, 5];
+        assert!(h.validate(&dims).is_ok());
+        assert!(Hyperslab::all(&[3]).validate(&dims).is_err());
+        let h = Hyperslab {
+            start: vec![0, 0],
+            stride: vec![1, 1],
+            count: vec![2, 1],
+            block: vec![2, 1],
+        };
+        assert!(h.validate(&dims).is_err(), "overlapping blocks");
+        let h = Hyperslab {
+            start: vec![u64::MAX, 0],
+            stride: vec![1, 1],
+            count: vec![1, 1],
+            block: vec![2, 1],
+        };
+        assert!(h.validate(&dims).is_err(), "overflow");
+    }
+
+    #[test]
+    fn fill_runs() {
+        let mut b = vec![0u8; 12];
+        fill_run(&mut b, &[1, 2, 3]);
+        assert_eq!(b, [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
+    }
 
     #[test]
     fn chunk_cache_is_lru_and_bounded() {
