@@ -41,19 +41,35 @@ impl DatasetInfo {
         let ctx = &file.ctx();
         let message_body = |_: &Ctx<'_>, m: &Message| file.message_body(m);
         let need = |k: u16, what: &str| {
-            oh.find(k).ok_or_else(|| Error::corrupt("dataset object header", oh.addr, format!("no {what} message")))
+            oh.find(k).ok_or_else(|| {
+                Error::corrupt(
+                    "dataset object header",
+                    oh.addr,
+                    format!("no {what} message"),
+                )
+            })
         };
         let dtm = need(msg::DATATYPE, "datatype")?;
         let dtype = Datatype::from_bytes(&message_body(ctx, dtm)?, dtm.addr, ctx.sizes)?;
         let committed_dtype = if dtm.is_shared() {
-            h5oxide_format::shared::committed_address(ctx, &dtm.data, dtm.addr).ok().flatten()
+            h5oxide_format::shared::committed_address(ctx, &dtm.data, dtm.addr)
+                .ok()
+                .flatten()
         } else {
             None
         };
         let dsm = need(msg::DATASPACE, "dataspace")?;
-        let space = Dataspace::decode(&mut ctx.cursor(&message_body(ctx, dsm)?, dsm.addr, "dataspace message"))?;
+        let space = Dataspace::decode(&mut ctx.cursor(
+            &message_body(ctx, dsm)?,
+            dsm.addr,
+            "dataspace message",
+        ))?;
         let lm = need(msg::LAYOUT, "data layout")?;
-        let layout = DataLayout::decode(&mut ctx.cursor(&message_body(ctx, lm)?, lm.addr, "data layout message"))?;
+        let layout = DataLayout::decode(&mut ctx.cursor(
+            &message_body(ctx, lm)?,
+            lm.addr,
+            "data layout message",
+        ))?;
         let pipeline = match oh.find(msg::FILTER_PIPELINE) {
             Some(m) => Some(FilterPipeline::decode(&mut ctx.cursor(
                 &message_body(ctx, m)?,
@@ -63,31 +79,57 @@ impl DatasetInfo {
             None => None,
         };
         let fill = if let Some(m) = oh.find(msg::FILL_VALUE) {
-            Some(FillValue::decode(&mut ctx.cursor(&message_body(ctx, m)?, m.addr, "fill value message"))?)
+            Some(FillValue::decode(&mut ctx.cursor(
+                &message_body(ctx, m)?,
+                m.addr,
+                "fill value message",
+            ))?)
         } else if let Some(m) = oh.find(msg::FILL_VALUE_OLD) {
-            Some(FillValue::decode_old(&mut ctx.cursor(&message_body(ctx, m)?, m.addr, "old fill value message"))?)
+            Some(FillValue::decode_old(&mut ctx.cursor(
+                &message_body(ctx, m)?,
+                m.addr,
+                "old fill value message",
+            ))?)
         } else {
             None
         };
         let external = match oh.find(msg::EXTERNAL_FILES) {
-            Some(m) => Some(ExternalFileList::decode(&mut ctx.cursor(&m.data, m.addr, "external data files message"))?),
+            Some(m) => Some(ExternalFileList::decode(&mut ctx.cursor(
+                &m.data,
+                m.addr,
+                "external data files message",
+            ))?),
             None => None,
         };
-        Ok(DatasetInfo { dtype, committed_dtype, space, layout, pipeline, fill, external })
+        Ok(DatasetInfo {
+            dtype,
+            committed_dtype,
+            space,
+            layout,
+            pipeline,
+            fill,
+            external,
+        })
     }
 
     /// One element's fill bytes (the user value, or zeros).
     pub fn fill_bytes(&self) -> Vec<u8> {
         let size = self.dtype.size() as usize;
         match &self.fill {
-            Some(FillValue { status: FillStatus::User, value: Some(v), .. }) if v.len() == size => v.clone(),
+            Some(FillValue {
+                status: FillStatus::User,
+                value: Some(v),
+                ..
+            }) if v.len() == size => v.clone(),
             _ => vec![0u8; size],
         }
     }
 
     /// Number of elements.
     pub fn num_elements(&self) -> Result<u64> {
-        self.space.num_elements().ok_or_else(|| Error::corrupt("dataspace", 0, "element count overflows"))
+        self.space
+            .num_elements()
+            .ok_or_else(|| Error::corrupt("dataspace", 0, "element count overflows"))
     }
 
     /// Total bytes of the dataset's elements as stored.
@@ -117,7 +159,12 @@ pub struct Dataset {
 
 impl std::fmt::Debug for Dataset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<HDF5 dataset {:?}: shape {:?}>", self.name, self.info.space.dims())
+        write!(
+            f,
+            "<HDF5 dataset {:?}: shape {:?}>",
+            self.name,
+            self.info.space.dims()
+        )
     }
 }
 
@@ -125,7 +172,12 @@ impl Dataset {
     pub(crate) fn open(file: Arc<FileInner>, addr: u64, name: String) -> Result<Dataset> {
         let oh = file.header(addr)?;
         let info = DatasetInfo::from_header(&file, &oh)?;
-        Ok(Dataset { file, addr, name, info: Arc::new(info) })
+        Ok(Dataset {
+            file,
+            addr,
+            name,
+            info: Arc::new(info),
+        })
     }
 
     /// The dataset's path as opened.
@@ -173,7 +225,10 @@ impl Dataset {
 
     /// Chunk shape for chunked datasets.
     pub fn chunks(&self) -> Option<Vec<u64>> {
-        self.info.layout.chunked().map(|c| c.chunk_dims.iter().map(|&d| d as u64).collect())
+        self.info
+            .layout
+            .chunked()
+            .map(|c| c.chunk_dims.iter().map(|&d| d as u64).collect())
     }
 
     /// The dataset's attributes, in name order.
@@ -191,7 +246,11 @@ impl Dataset {
     pub fn read_raw(&self) -> Result<Vec<u8>> {
         let nbytes = self.info.num_bytes()?;
         if nbytes > self.file.limits.max_data_bytes {
-            return Err(Error::Limit { what: "dataset read", requested: nbytes, limit: self.file.limits.max_data_bytes });
+            return Err(Error::Limit {
+                what: "dataset read",
+                requested: nbytes,
+                limit: self.file.limits.max_data_bytes,
+            });
         }
         let mut out = vec![0u8; nbytes as usize];
         self.read_raw_into(&mut out)?;
@@ -202,7 +261,10 @@ impl Dataset {
     pub fn read_raw_into(&self, out: &mut [u8]) -> Result<()> {
         let nbytes = self.info.num_bytes()?;
         if out.len() as u64 != nbytes {
-            return Err(Error::Invalid(format!("buffer of {} bytes for a dataset of {nbytes} bytes", out.len())));
+            return Err(Error::Invalid(format!(
+                "buffer of {} bytes for a dataset of {nbytes} bytes",
+                out.len()
+            )));
         }
         if nbytes == 0 {
             return Ok(());

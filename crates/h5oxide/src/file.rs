@@ -29,7 +29,11 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { limits: Limits::default(), mmap: false, registry: None }
+        OpenOptions {
+            limits: Limits::default(),
+            mmap: false,
+            registry: None,
+        }
     }
 }
 
@@ -89,14 +93,21 @@ pub struct FileInner {
 
 impl std::fmt::Debug for FileInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileInner").field("path", &self.path).field("superblock", &self.sb).finish()
+        f.debug_struct("FileInner")
+            .field("path", &self.path)
+            .field("superblock", &self.sb)
+            .finish()
     }
 }
 
 impl FileInner {
     /// The decoding context (source, sizes, limits).
     pub fn ctx(&self) -> Ctx<'_> {
-        Ctx { src: &self.src, sizes: self.sb.sizes, limits: self.limits }
+        Ctx {
+            src: &self.src,
+            sizes: self.sb.sizes,
+            limits: self.limits,
+        }
     }
 
     /// The superblock.
@@ -165,7 +176,10 @@ impl FileInner {
             .into_iter()
             .find(|p| p.is_file())
             .ok_or_else(|| Error::NotFound(format!("external link target file {name:?}")))?;
-        let mut map = self.externals.lock().map_err(|_| Error::Io("poisoned lock".into()))?;
+        let mut map = self
+            .externals
+            .lock()
+            .map_err(|_| Error::Io("poisoned lock".into()))?;
         if let Some(f) = map.get(&found) {
             return Ok(f.clone());
         }
@@ -176,16 +190,30 @@ impl FileInner {
 
     /// Follows `path` from the group at `start` (absolute paths start at the root), returning
     /// the file (external links may lead elsewhere) and object header address reached.
-    pub(crate) fn resolve(self: &Arc<Self>, start: u64, path: &str, depth: u32) -> Result<(Arc<FileInner>, u64)> {
+    pub(crate) fn resolve(
+        self: &Arc<Self>,
+        start: u64,
+        path: &str,
+        depth: u32,
+    ) -> Result<(Arc<FileInner>, u64)> {
         if depth > 40 {
-            return Err(Error::Cycle { structure: "soft/external link chain", addr: start });
+            return Err(Error::Cycle {
+                structure: "soft/external link chain",
+                addr: start,
+            });
         }
         let mut file = self.clone();
-        let mut cur = if path.starts_with('/') { self.sb.root_object_header_address } else { start };
+        let mut cur = if path.starts_with('/') {
+            self.sb.root_object_header_address
+        } else {
+            start
+        };
         for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
             let oh = file.header(cur)?;
             if !is_group(&oh) {
-                return Err(Error::NotFound(format!("{path}: {comp:?} is inside an object that is not a group")));
+                return Err(Error::NotFound(format!(
+                    "{path}: {comp:?} is inside an object that is not a group"
+                )));
             }
             let link = h5oxide_format::group::lookup(&file.ctx(), &oh, comp.as_bytes())?
                 .ok_or_else(|| Error::NotFound(format!("{path}: no link named {comp:?}")))?;
@@ -197,7 +225,12 @@ impl FileInner {
     }
 
     /// The object a link (found in the group at `group_addr`) points to.
-    pub(crate) fn follow(self: &Arc<Self>, group_addr: u64, link: &Link, depth: u32) -> Result<(Arc<FileInner>, u64)> {
+    pub(crate) fn follow(
+        self: &Arc<Self>,
+        group_addr: u64,
+        link: &Link,
+        depth: u32,
+    ) -> Result<(Arc<FileInner>, u64)> {
         match &link.target {
             LinkTarget::Hard(a) => Ok((self.clone(), *a)),
             LinkTarget::Soft(t) => {
@@ -210,9 +243,9 @@ impl FileInner {
                 let root = f.sb.root_object_header_address;
                 f.resolve(root, &p, depth + 1)
             }
-            LinkTarget::UserDefined { class, .. } => {
-                Err(Error::unsupported(format!("following user-defined link class {class}")))
-            }
+            LinkTarget::UserDefined { class, .. } => Err(Error::unsupported(format!(
+                "following user-defined link class {class}"
+            ))),
         }
     }
 }
@@ -247,19 +280,32 @@ impl File {
         OpenOptions::default().open_bytes(bytes)
     }
 
-    fn from_source(storage: Box<dyn Source>, path: Option<PathBuf>, opts: &OpenOptions) -> Result<File> {
+    fn from_source(
+        storage: Box<dyn Source>,
+        path: Option<PathBuf>,
+        opts: &OpenOptions,
+    ) -> Result<File> {
         let sb = Superblock::find(storage.as_ref())?;
         if sb.version >= 3 && sb.consistency_flags & 0x05 != 0 {
             // libhdf5 refuses a normal open of a file still marked open for (SWMR) writing; we
             // read it like a SWMR reader would, which is what h5py's retry does.
         }
-        let src = Based { inner: storage, base: sb.base_address };
+        let src = Based {
+            inner: storage,
+            base: sb.base_address,
+        };
         let phys = src.inner.size();
-        if sb.eof_address != h5oxide_format::UNDEF && phys < sb.eof_address && sb.consistency_flags & 0x04 == 0 {
+        if sb.eof_address != h5oxide_format::UNDEF
+            && phys < sb.eof_address
+            && sb.consistency_flags & 0x04 == 0
+        {
             return Err(Error::corrupt(
                 "superblock",
                 0,
-                format!("truncated file: end-of-file address {} but the file has {phys} bytes", sb.eof_address),
+                format!(
+                    "truncated file: end-of-file address {} but the file has {phys} bytes",
+                    sb.eof_address
+                ),
             ));
         }
         let registry = opts.registry.clone().unwrap_or_default();
@@ -274,12 +320,18 @@ impl File {
             sohm: OnceLock::new(),
             options: opts.clone(),
         };
-        Ok(File { inner: Arc::new(inner) })
+        Ok(File {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The root group.
     pub fn root(&self) -> Result<Group> {
-        Group::open(self.inner.clone(), self.inner.sb.root_object_header_address, "/".into())
+        Group::open(
+            self.inner.clone(),
+            self.inner.sb.root_object_header_address,
+            "/".into(),
+        )
     }
 
     /// The object at `path` (from the root).

@@ -14,7 +14,9 @@ use h5oxide_format::object_header::ObjectHeader;
 use h5oxide_format::{Error, Result};
 use sha2::{Digest, Sha256};
 
-use super::dtype::{dtype_json, leaves, nest, raw_hashable, raw_sha256, unreadable_by_oracle, value_json};
+use super::dtype::{
+    dtype_json, leaves, nest, raw_hashable, raw_sha256, unreadable_by_oracle, value_json,
+};
 use super::json::Json;
 use crate::dataset::DatasetInfo;
 use crate::file::FileInner;
@@ -65,7 +67,12 @@ pub fn dump_bytes(bytes: Vec<u8>) -> (Json, bool) {
 }
 
 fn run(f: &File) -> (Json, bool) {
-    let mut c = Canon { file: f.inner.clone(), paths: HashMap::new(), emitted: HashSet::new(), links: HashMap::new() };
+    let mut c = Canon {
+        file: f.inner.clone(),
+        paths: HashMap::new(),
+        emitted: HashSet::new(),
+        links: HashMap::new(),
+    };
     let root = f.inner.sb.root_object_header_address;
     // The root must be readable as a group, or the file is not usable at all.
     let root_oh = match c.file.header(root) {
@@ -73,7 +80,14 @@ fn run(f: &File) -> (Json, bool) {
         Err(e) => return (failure(&e), false),
     };
     if kind_of(&root_oh) != Some(ObjectKind::Group) {
-        return (failure(&Error::corrupt("root group", root, "the root object is not a group")), false);
+        return (
+            failure(&Error::corrupt(
+                "root group",
+                root,
+                "the root object is not a group",
+            )),
+            false,
+        );
     }
     c.paths.insert(root, "/".to_string());
     c.index(root, "/", 0);
@@ -132,15 +146,21 @@ impl Canon {
         if depth > 256 {
             return;
         }
-        let Ok(gl) = self.group_links(addr) else { return };
+        let Ok(gl) = self.group_links(addr) else {
+            return;
+        };
         let mut links = gl.links.clone();
         links.sort_by(|a, b| a.name.cmp(&b.name));
         for l in links {
-            let h5oxide_format::messages::link::LinkTarget::Hard(a) = l.target else { continue };
+            let h5oxide_format::messages::link::LinkTarget::Hard(a) = l.target else {
+                continue;
+            };
             if self.paths.contains_key(&a) {
                 continue;
             }
-            let Ok(oh) = self.file.header(a) else { continue };
+            let Ok(oh) = self.file.header(a) else {
+                continue;
+            };
             let p = join(path, &name_of(&l.name));
             self.paths.insert(a, p.clone());
             if kind_of(&oh) == Some(ObjectKind::Group) {
@@ -161,7 +181,11 @@ impl Canon {
 
     fn common(&mut self, oh: &ObjectHeader, d: &mut Map, track_attr_order: bool) {
         d.insert("ohdr_version".into(), int(oh.version as u64));
-        match h5oxide_format::attributes::attribute_messages_with(&self.file.ctx(), oh, self.file.sohm()) {
+        match h5oxide_format::attributes::attribute_messages_with(
+            &self.file.ctx(),
+            oh,
+            self.file.sohm(),
+        ) {
             Ok(attrs) => {
                 d.insert("attr_storage".into(), s(attrs.storage.as_str()));
                 let mut out = Map::new();
@@ -366,7 +390,10 @@ impl Canon {
                         let mut m = Map::new();
                         m.insert("id".into(), int(f.id as u64));
                         m.insert("flags".into(), int(f.flags as u64));
-                        m.insert("params".into(), Json::Array(f.cd_values.iter().map(|&v| int(v as u64)).collect()));
+                        m.insert(
+                            "params".into(),
+                            Json::Array(f.cd_values.iter().map(|&v| int(v as u64)).collect()),
+                        );
                         Json::Object(m)
                     })
                     .collect()
@@ -392,9 +419,18 @@ impl Canon {
                 d.insert("storage_size".into(), int(sz));
             }
             DataLayout::Chunked(c) => {
-                let filtered = info.pipeline.as_ref().is_some_and(|p| !p.filters.is_empty());
+                let filtered = info
+                    .pipeline
+                    .as_ref()
+                    .is_some_and(|p| !p.filters.is_empty());
                 let max = crate::read::max_dims(&info);
-                match crate::chunked::chunk_summary(&self.file.ctx(), c, info.space.dims(), &max, filtered) {
+                match crate::chunked::chunk_summary(
+                    &self.file.ctx(),
+                    c,
+                    info.space.dims(),
+                    &max,
+                    filtered,
+                ) {
                     Ok(sum) => {
                         d.insert("storage_size".into(), int(sum.storage_size));
                         d.insert("num_chunks".into(), int(sum.num_chunks));
@@ -425,16 +461,28 @@ impl Canon {
             }
         }
         if let Some(efl) = &info.external {
-            let heap = h5oxide_format::local_heap::LocalHeap::read(&self.file.ctx(), efl.heap_address);
+            let heap =
+                h5oxide_format::local_heap::LocalHeap::read(&self.file.ctx(), efl.heap_address);
             let items = efl
                 .slots
                 .iter()
                 .map(|sl| {
                     let mut m = Map::new();
-                    let name = heap.as_ref().ok().and_then(|h| h.string_at(sl.name_offset).ok()).unwrap_or(&[]);
+                    let name = heap
+                        .as_ref()
+                        .ok()
+                        .and_then(|h| h.string_at(sl.name_offset).ok())
+                        .unwrap_or(&[]);
                     m.insert("name".into(), Json::text(name));
                     m.insert("offset".into(), int(sl.offset));
-                    m.insert("size".into(), if sl.size == u64::MAX { Json::Null } else { int(sl.size) });
+                    m.insert(
+                        "size".into(),
+                        if sl.size == u64::MAX {
+                            Json::Null
+                        } else {
+                            int(sl.size)
+                        },
+                    );
                     Json::Object(m)
                 })
                 .collect();
@@ -442,7 +490,10 @@ impl Canon {
         }
         if let DataLayout::Virtual { .. } = info.layout {
             // The extent of a virtual dataset with unlimited mappings comes from its sources.
-            d.insert("read_error".into(), err_text(&Error::unsupported("virtual dataset layout")));
+            d.insert(
+                "read_error".into(),
+                err_text(&Error::unsupported("virtual dataset layout")),
+            );
             return Json::Object(d);
         }
         let file = self.file.clone();
@@ -495,7 +546,12 @@ impl Canon {
         );
         let dt = &info.dtype;
         let mut value = Json::Null;
-        if status != FillStatus::Undefined && !dt.has_variable_parts() && dt.size() > 0 && raw_hashable(dt) && leaves(dt) <= LEAF_LIMIT {
+        if status != FillStatus::Undefined
+            && !dt.has_variable_parts()
+            && dt.size() > 0
+            && raw_hashable(dt)
+            && leaves(dt) <= LEAF_LIMIT
+        {
             let bytes = info.fill_bytes();
             if let Ok(v) = h5oxide_format::value::decode(dt, &bytes, &self.file.ctx()) {
                 value = value_json(&v, &mut |a| self.ref_path(a));
@@ -506,7 +562,13 @@ impl Canon {
     }
 
     /// The data keys (§8) of a dataset or attribute.
-    fn values(&mut self, d: &mut Map, dt: &Datatype, space: &Dataspace, read: impl FnOnce() -> Result<Vec<u8>>) {
+    fn values(
+        &mut self,
+        d: &mut Map,
+        dt: &Datatype,
+        space: &Dataspace,
+        read: impl FnOnce() -> Result<Vec<u8>>,
+    ) {
         if matches!(space, Dataspace::Null) {
             return;
         }
@@ -523,14 +585,20 @@ impl Canon {
             let raw = read()?;
             let ctx = self.file.ctx();
             if unreadable_by_oracle(dt) {
-                return Err(Error::unsupported("reading revised references (h5py cannot either)"));
+                return Err(Error::unsupported(
+                    "reading revised references (h5py cannot either)",
+                ));
             }
             if raw_hashable(dt) {
                 let digest = raw_sha256(dt, &raw, n, self.file.sb.sizes.offset)
                     .ok_or_else(|| Error::corrupt("dataset", 0, "fewer bytes than elements"))?;
                 let value = if inline {
-                    let vals = h5oxide_format::value::Decoder::new(ctx).decode_many(dt, &raw, n as usize)?;
-                    let flat = vals.iter().map(|v| value_json(v, &mut |a| self.ref_path(a))).collect();
+                    let vals = h5oxide_format::value::Decoder::new(ctx)
+                        .decode_many(dt, &raw, n as usize)?;
+                    let flat = vals
+                        .iter()
+                        .map(|v| value_json(v, &mut |a| self.ref_path(a)))
+                        .collect();
                     Some(nest(flat, &dims))
                 } else {
                     None
@@ -540,10 +608,15 @@ impl Canon {
                 // h5py does not byte-swap big-endian numbers directly inside a vlen sequence; the
                 // canonical form reproduces what h5py shows (the library API reads them right).
                 let odt = super::dtype::oracle_read_type(dt);
-                let vals = h5oxide_format::value::Decoder::new(ctx).decode_many(&odt, &raw, n as usize)?;
-                let flat: Vec<Json> = vals.iter().map(|v| value_json(v, &mut |a| self.ref_path(a))).collect();
+                let vals =
+                    h5oxide_format::value::Decoder::new(ctx).decode_many(&odt, &raw, n as usize)?;
+                let flat: Vec<Json> = vals
+                    .iter()
+                    .map(|v| value_json(v, &mut |a| self.ref_path(a)))
+                    .collect();
                 let whole = nest(flat, &dims);
-                let digest = super::dtype::hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
+                let digest =
+                    super::dtype::hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
                 Ok((None, Some(digest), if inline { Some(whole) } else { None }))
             }
         })();
@@ -584,11 +657,18 @@ fn space_keys(space: &Dataspace, d: &mut Map, maxshape: bool) {
         }
         Dataspace::Simple { dims, max } => {
             d.insert("space".into(), s("simple"));
-            d.insert("shape".into(), Json::Array(dims.iter().map(|&x| int(x)).collect()));
+            d.insert(
+                "shape".into(),
+                Json::Array(dims.iter().map(|&x| int(x)).collect()),
+            );
             if maxshape {
                 d.insert(
                     "maxshape".into(),
-                    Json::Array(max.iter().map(|m| m.map(int).unwrap_or(Json::Null)).collect()),
+                    Json::Array(
+                        max.iter()
+                            .map(|m| m.map(int).unwrap_or(Json::Null))
+                            .collect(),
+                    ),
                 );
             }
         }
