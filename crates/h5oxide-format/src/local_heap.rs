@@ -25,6 +25,33 @@ pub struct LocalHeap {
     pub data: Vec<u8>,
 }
 
+/// Walks the free list of a data segment: every block must lie inside the segment and the
+/// chain must end (offset 1 or UNDEF), as libhdf5 requires when it loads a heap.
+fn check_free_list(ctx: &Ctx<'_>, addr: u64, head: u64, data: &[u8]) -> Result<()> {
+    let len = ctx.sizes.length as usize;
+    let size = data.len() as u64;
+    let mut off = head;
+    let mut steps = 0u64;
+    while off != 1 && off != u64::MAX {
+        steps += 1;
+        if off >= size || steps > size {
+            return Err(Error::corrupt("local heap", addr, "bad heap free list"));
+        }
+        let at = off as usize;
+        let entry = data
+            .get(at..at.saturating_add(2 * len))
+            .ok_or_else(|| Error::corrupt("local heap", addr, "bad heap free list"))?;
+        let mut c = ctx.cursor(entry, addr, "local heap");
+        let next = c.length()?;
+        let block = c.length()?;
+        if next == 0 || off.checked_add(block).map_or(true, |end| end > size) {
+            return Err(Error::corrupt("local heap", addr, "bad heap free list"));
+        }
+        off = next;
+    }
+    Ok(())
+}
+
 impl LocalHeap {
     /// Reads the heap header at `addr` and its data segment.
     pub fn read(ctx: &Ctx<'_>, addr: u64) -> Result<LocalHeap> {
@@ -56,6 +83,7 @@ impl LocalHeap {
                 Cow::Owned(v) => v,
             }
         };
+        check_free_list(ctx, addr, free_list_head, &data)?;
         Ok(LocalHeap {
             addr,
             data_segment_size,

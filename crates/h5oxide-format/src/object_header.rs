@@ -420,7 +420,7 @@ fn check_flags(kind: u16, flags: u8) -> std::result::Result<(), &'static str> {
         return Err("bad combination of the unknown-message flags");
     }
     let known = kind != msg::BOGUS && kind < msg::MDC_IMAGE;
-    if known && flags & SHAREABLE != 0 && !shareable_kind(kind) {
+    if known && flags & (SHARED | SHAREABLE) != 0 && !shareable_kind(kind) {
         return Err("message of an unshareable type flagged as shareable");
     }
     Ok(())

@@ -179,15 +179,70 @@ impl Canon {
         }
     }
 
-    fn common(&mut self, oh: &ObjectHeader, d: &mut Map, track_attr_order: bool) {
+    /// Whether libhdf5's native-info query for index/heap sizes succeeds on the object:
+    /// `structures_ok` covers the object's own structures (group B-tree and heaps, chunk
+    /// index, external-file heap); dense attribute storage is checked here.
+    fn native_meta_ok(&self, oh: &ObjectHeader, structures_ok: bool) -> bool {
+        use h5oxide_format::messages::attribute_info::AttributeInfoMessage;
+        if !structures_ok {
+            return false;
+        }
+        let ctx = self.file.ctx();
+        let Some(m) = oh.find(h5oxide_format::object_header::msg::ATTRIBUTE_INFO) else {
+            return true;
+        };
+        if oh.version < 2 {
+            return true;
+        }
+        let check = || -> Result<()> {
+            let ai = AttributeInfoMessage::decode(&mut h5oxide_format::object_header::body(
+                &ctx,
+                m,
+                "attribute info message",
+            ))?;
+            if ai.fractal_heap_address != h5oxide_format::UNDEF {
+                h5oxide_format::fractal_heap::FractalHeapHeader::read(
+                    &ctx,
+                    ai.fractal_heap_address,
+                )?;
+            }
+            if ai.name_index_address != h5oxide_format::UNDEF {
+                h5oxide_format::btree_v2::BTreeV2Header::read(&ctx, ai.name_index_address)?;
+            }
+            if let Some(a) = ai
+                .creation_order_index_address
+                .filter(|&a| a != h5oxide_format::UNDEF)
+            {
+                h5oxide_format::btree_v2::BTreeV2Header::read(&ctx, a)?;
+            }
+            Ok(())
+        };
+        check().is_ok()
+    }
+
+    fn common(
+        &mut self,
+        oh: &ObjectHeader,
+        d: &mut Map,
+        track_attr_order: bool,
+        structures_ok: bool,
+    ) {
         d.insert("ohdr_version".into(), int(oh.version as u64));
+        let meta_ok = self.native_meta_ok(oh, structures_ok);
         match h5oxide_format::attributes::attribute_messages_with(
             &self.file.ctx(),
             oh,
             self.file.sohm(),
         ) {
             Ok(attrs) => {
-                d.insert("attr_storage".into(), s(attrs.storage.as_str()));
+                d.insert(
+                    "attr_storage".into(),
+                    if meta_ok {
+                        s(attrs.storage.as_str())
+                    } else {
+                        Json::Null
+                    },
+                );
                 let mut out = Map::new();
                 for a in &attrs.attributes {
                     let m = &a.message;
@@ -246,12 +301,18 @@ impl Canon {
                 return Json::Object(m);
             }
         };
-        self.common(&oh, &mut d, oh.tracks_attr_creation_order());
+        let structures_ok =
+            h5oxide_format::group::check_index_structures(&self.file.ctx(), &oh).is_ok();
+        self.common(&oh, &mut d, oh.tracks_attr_creation_order(), structures_ok);
         let gl = self.group_links(addr);
         let gl = match gl {
             Ok(gl) => gl,
             Err(e) => {
-                d.insert("storage".into(), Json::Null);
+                let storage = h5oxide_format::group::counted_storage(&self.file.ctx(), &oh);
+                d.insert(
+                    "storage".into(),
+                    storage.map(|st| s(st.as_str())).unwrap_or(Json::Null),
+                );
                 d.insert("links".into(), Json::Object(Map::new()));
                 d.insert("error".into(), err_text(&e));
                 return Json::Object(d);
@@ -333,7 +394,7 @@ impl Canon {
     fn datatype(&mut self, oh: &ObjectHeader) -> Json {
         let mut d = Map::new();
         d.insert("kind".into(), s("datatype"));
-        self.common(oh, &mut d, false);
+        self.common(oh, &mut d, false, true);
         let dt = oh
             .find(h5oxide_format::object_header::msg::DATATYPE)
             .ok_or_else(|| Error::NotFound("datatype message".into()))
@@ -364,7 +425,42 @@ impl Canon {
         };
         let mut d = Map::new();
         d.insert("kind".into(), s("dataset"));
-        self.common(oh, &mut d, oh.tracks_attr_creation_order());
+        let chunk_summary = match &info.layout {
+            DataLayout::Chunked(c) => {
+                let filtered = info
+                    .pipeline
+                    .as_ref()
+                    .is_some_and(|p| !p.filters.is_empty());
+                let max = crate::read::max_dims(&info);
+                Some(crate::chunked::chunk_summary(
+                    &self.file.ctx(),
+                    c,
+                    info.space.dims(),
+                    &max,
+                    filtered,
+                ))
+            }
+            _ => None,
+        };
+        // libhdf5 sizes the chunk index (a v1 B-tree is walked node by node) and the
+        // external-file name heap when asked for the object's native info.
+        let mut structures_ok = true;
+        if let (DataLayout::Chunked(c), Some(Err(_))) = (&info.layout, &chunk_summary) {
+            if matches!(
+                c.index,
+                h5oxide_format::messages::layout::ChunkIndexKind::BTreeV1 { .. }
+            ) {
+                structures_ok = false;
+            }
+        }
+        if let Some(efl) = &info.external {
+            if h5oxide_format::local_heap::LocalHeap::read(&self.file.ctx(), efl.heap_address)
+                .is_err()
+            {
+                structures_ok = false;
+            }
+        }
+        self.common(oh, &mut d, oh.tracks_attr_creation_order(), structures_ok);
         d.insert("dtype".into(), dtype_json(&info.dtype));
         space_keys(&info.space, &mut d, true);
         let (layout, chunks, index) = match &info.layout {
