@@ -507,9 +507,9 @@ impl Canon {
                     info.num_bytes().unwrap_or(0)
                 } else if *address == h5oxide_format::UNDEF {
                     0
-                } else if matches!(info.space, Dataspace::Simple { .. } | Dataspace::Scalar) {
-                    info.num_bytes().unwrap_or(*size)
                 } else {
+                    // libhdf5 reports the size stored in the layout message (versions 1 and 2
+                    // store none; the decoder derives it from the stored dimensions).
                     *size
                 };
                 d.insert("storage_size".into(), int(sz));
