@@ -67,6 +67,18 @@ pub fn dump_bytes(bytes: Vec<u8>) -> (Json, bool) {
 }
 
 fn run(f: &File) -> (Json, bool) {
+    // Superblock v3 status flags: bit 0 = open for write, bit 2 = open for SWMR write. A plain
+    // read-only open is refused when either is set; the oracle then retries as a SWMR reader,
+    // which libhdf5 only allows when the writer announced SWMR (bit 2).
+    let sb = &f.inner.sb;
+    if sb.version >= 3 && sb.consistency_flags & 0x05 != 0 && sb.consistency_flags & 0x04 == 0 {
+        let e = Error::corrupt(
+            "superblock",
+            0,
+            "file is already open for write (status flags set without SWMR write access)",
+        );
+        return (failure(&e), false);
+    }
     let mut c = Canon {
         file: f.inner.clone(),
         paths: HashMap::new(),
