@@ -173,12 +173,94 @@ impl Canon {
             let Ok(oh) = self.file.header(a) else {
                 continue;
             };
+            if self.open_check(&oh).is_err() {
+                continue;
+            }
             let p = join(path, &name_of(&l.name));
             self.paths.insert(a, p.clone());
             if kind_of(&oh) == Some(ObjectKind::Group) {
                 self.index(a, &p, depth + 1);
             }
         }
+    }
+
+    /// What libhdf5 checks when it opens an object: every datatype, dataspace, fill value,
+    /// layout, filter pipeline, modification time and link info message of the header must
+    /// decode, and a dataset's messages must agree with each other. The library API stays
+    /// lazy; the canonical walk treats an object failing this as unopenable, as the oracle does.
+    fn open_check(&self, oh: &ObjectHeader) -> Result<()> {
+        use h5oxide_format::messages::fill_value::FillValue;
+        use h5oxide_format::messages::filter_pipeline::FilterPipeline;
+        use h5oxide_format::messages::link_info::LinkInfoMessage;
+        use h5oxide_format::object_header::{body, msg};
+        let ctx = self.file.ctx();
+        for m in oh.messages.iter().filter(|m| !m.is_shared()) {
+            match m.kind {
+                msg::DATATYPE => {
+                    Datatype::from_bytes(&m.data, m.addr, ctx.sizes)?;
+                }
+                msg::DATASPACE => {
+                    Dataspace::decode(&mut body(&ctx, m, "dataspace message"))?;
+                }
+                msg::FILL_VALUE => {
+                    FillValue::decode(&mut body(&ctx, m, "fill value message"))?;
+                }
+                msg::FILL_VALUE_OLD => {
+                    FillValue::decode_old(&mut body(&ctx, m, "old fill value message"))?;
+                }
+                msg::LAYOUT => {
+                    DataLayout::decode(&mut body(&ctx, m, "data layout message"))?;
+                }
+                msg::FILTER_PIPELINE => {
+                    FilterPipeline::decode(&mut body(&ctx, m, "filter pipeline message"))?;
+                }
+                msg::MTIME => {
+                    let mut c = body(&ctx, m, "modification time message");
+                    let v = c.u8()?;
+                    if v != 1 {
+                        return Err(Error::UnsupportedVersion {
+                            structure: "modification time message",
+                            version: v as u32,
+                        });
+                    }
+                    c.skip(3)?;
+                    c.u32()?;
+                }
+                msg::LINK_INFO => {
+                    let li = LinkInfoMessage::decode(&mut body(&ctx, m, "link info message"))?;
+                    // The maximum creation index is a signed 64-bit value.
+                    if li.max_creation_index.is_some_and(|v| v > i64::MAX as u64) {
+                        return Err(Error::corrupt(
+                            "link info message",
+                            m.addr,
+                            "negative maximum creation index",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if kind_of(oh) == Some(ObjectKind::Dataset) {
+            let info = DatasetInfo::from_header(&self.file, oh)?;
+            let fixed = !info.dtype.has_variable_parts();
+            if let Some(v) = info.fill.as_ref().and_then(|f| f.value.as_ref()) {
+                if fixed && !v.is_empty() && v.len() != info.dtype.size() as usize {
+                    return Err(Error::corrupt(
+                        "fill value message",
+                        oh.addr,
+                        format!(
+                            "fill value of {} bytes for a datatype of {}",
+                            v.len(),
+                            info.dtype.size()
+                        ),
+                    ));
+                }
+            }
+            if matches!(info.layout, DataLayout::Contiguous { .. }) && fixed {
+                info.num_bytes()?;
+            }
+        }
+        Ok(())
     }
 
     fn ref_path(&self, addr: u64) -> Json {
@@ -369,7 +451,11 @@ impl Canon {
             }
             LinkTarget::Hard(a) => {
                 let a = *a;
-                let oh = match self.file.header(a) {
+                let oh = match self
+                    .file
+                    .header(a)
+                    .and_then(|oh| self.open_check(&oh).map(|()| oh))
+                {
                     Ok(oh) => oh,
                     Err(e) => {
                         d.insert("kind".into(), s("error"));
