@@ -535,6 +535,9 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
                     padded_name(c)?
                 });
             }
+            if names.iter().any(|n| n.is_empty()) {
+                return Err(c.corrupt("enumeration member with an empty name"));
+            }
             let mut members = Vec::with_capacity(n);
             for name in names {
                 members.push(EnumMember {
@@ -624,6 +627,9 @@ fn parse_compound(
     depth: u32,
 ) -> Result<Datatype> {
     let n = (flags & 0xffff) as usize;
+    if n == 0 {
+        return Err(c.corrupt("compound datatype with no members"));
+    }
     // The smallest member encoding is 1 name byte + 1 offset byte + an 8-byte datatype header.
     if n.saturating_mul(10) > c.remaining() {
         return Err(c.truncated(n.saturating_mul(10)));

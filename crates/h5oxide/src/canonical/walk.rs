@@ -323,37 +323,42 @@ impl Canon {
     ) {
         d.insert("ohdr_version".into(), int(oh.version as u64));
         let meta_ok = self.native_meta_ok(oh, structures_ok);
-        match h5oxide_format::attributes::attribute_messages_with(
+        let listed = h5oxide_format::attributes::attribute_messages_with(
             &self.file.ctx(),
             oh,
             self.file.sohm(),
-        ) {
-            Ok(attrs) => {
+        );
+        // libhdf5 decodes every attribute message (name, datatype, dataspace, data) before
+        // iterating, so one undecodable attribute makes the whole iteration fail.
+        let decoded = listed.and_then(|attrs| {
+            let list = attrs
+                .attributes
+                .iter()
+                .map(|a| {
+                    crate::attribute::Attribute::from_message(&self.file, &a.message)
+                        .map(|x| (name_of(&a.message.name), x))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((attrs.storage, attrs.attr_order, list))
+        });
+        match decoded {
+            Ok((storage, attr_order, list)) => {
                 d.insert(
                     "attr_storage".into(),
                     if meta_ok {
-                        s(attrs.storage.as_str())
+                        s(storage.as_str())
                     } else {
                         Json::Null
                     },
                 );
                 let mut out = Map::new();
-                for a in &attrs.attributes {
-                    let m = &a.message;
-                    let name = name_of(&m.name);
-                    let a = match crate::attribute::Attribute::from_message(&self.file, m) {
-                        Ok(a) => self.attribute(&a),
-                        Err(e) => {
-                            let mut em = Map::new();
-                            em.insert("error".into(), err_text(&e));
-                            Json::Object(em)
-                        }
-                    };
-                    out.insert(name, a);
+                for (name, a) in &list {
+                    let a = self.attribute(a);
+                    out.insert(name.clone(), a);
                 }
                 d.insert("attrs".into(), Json::Object(out));
                 if track_attr_order {
-                    let order = match &attrs.attr_order {
+                    let order = match &attr_order {
                         Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
                         None => Json::Null,
                     };
@@ -361,7 +366,14 @@ impl Canon {
                 }
             }
             Err(e) => {
-                d.insert("attr_storage".into(), Json::Null);
+                // The storage form comes from the native-info query, which does not decode
+                // attribute messages; only a broken attribute info message defeats it.
+                let storage = if meta_ok {
+                    attr_storage_kind(&self.file.ctx(), oh)
+                } else {
+                    Json::Null
+                };
+                d.insert("attr_storage".into(), storage);
                 let mut em = Map::new();
                 let mut inner = Map::new();
                 inner.insert("error".into(), err_text(&e));
@@ -830,6 +842,24 @@ impl Canon {
                 d.insert("read_error".into(), err_text(&e));
             }
         }
+    }
+}
+
+/// `"dense"` when the header's attribute info message names a fractal heap, else `"compact"`;
+/// `null` when that message cannot be decoded.
+fn attr_storage_kind(ctx: &h5oxide_format::source::Ctx<'_>, oh: &ObjectHeader) -> Json {
+    use h5oxide_format::messages::attribute_info::AttributeInfoMessage;
+    match oh.find(h5oxide_format::object_header::msg::ATTRIBUTE_INFO) {
+        None => s("compact"),
+        Some(m) => match AttributeInfoMessage::decode(&mut h5oxide_format::object_header::body(
+            ctx,
+            m,
+            "attribute info message",
+        )) {
+            Ok(ai) if ai.fractal_heap_address != h5oxide_format::UNDEF => s("dense"),
+            Ok(_) => s("compact"),
+            Err(_) => Json::Null,
+        },
     }
 }
 
