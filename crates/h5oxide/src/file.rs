@@ -293,6 +293,11 @@ impl File {
         let src = Based {
             inner: storage,
             base: sb.base_address,
+            eoa: if sb.eof_address == h5oxide_format::UNDEF {
+                u64::MAX
+            } else {
+                sb.eof_address
+            },
         };
         let phys = src.inner.size();
         if sb.eof_address != h5oxide_format::UNDEF
