@@ -580,6 +580,9 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
                 c.skip(rank * 4)?; // permutation indices (never used)
             }
             let base = parse_at(c, depth + 1)?;
+            if dims.contains(&0) {
+                return Err(c.corrupt("array datatype with a zero-sized dimension"));
+            }
             let count = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
             let expect = count.and_then(|n| n.checked_mul(base.size() as u64));
             if base.size() == 0 || expect != Some(size as u64) {
@@ -667,6 +670,9 @@ fn parse_compound(
             (name, offset, dims)
         };
         let mut dtype = parse_at(c, depth + 1)?;
+        if dims.contains(&0) {
+            return Err(c.corrupt("compound member array with a zero-sized dimension"));
+        }
         if !dims.is_empty() {
             if dtype.size() == 0 {
                 return Err(c.corrupt("compound array member of zero-size elements"));

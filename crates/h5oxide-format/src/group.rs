@@ -385,6 +385,6 @@ pub fn check_index_structures(ctx: &Ctx<'_>, oh: &ObjectHeader) -> Result<()> {
     }
     let st = symbol_table(ctx, oh)?.ok_or_else(|| not_a_group(oh))?;
     btree_v1::check_levels(ctx, st.btree_address, 0, ctx.sizes.length as usize)?;
-    LocalHeap::read(ctx, st.heap_address)?;
+    LocalHeap::check_for_size(ctx, st.heap_address)?;
     Ok(())
 }

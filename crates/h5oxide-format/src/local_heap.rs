@@ -53,6 +53,35 @@ fn check_free_list(ctx: &Ctx<'_>, addr: u64, head: u64, data: &[u8]) -> Result<(
 }
 
 impl LocalHeap {
+    /// Loads what libhdf5 loads to measure a heap (its "heap size" query): the header, and
+    /// the data segment with its free list only when the segment directly follows the header
+    /// (libhdf5 then caches both as one object). Errors where that query fails.
+    pub fn check_for_size(ctx: &Ctx<'_>, addr: u64) -> Result<()> {
+        const S: &str = "local heap";
+        let len = 8 + 2 * ctx.sizes.length as u64 + ctx.sizes.offset as u64;
+        let buf = ctx.read(addr, len, S)?;
+        let mut c = ctx.cursor(&buf, addr, S);
+        c.signature(b"HEAP")?;
+        let version = c.u8()?;
+        if version != 0 {
+            return Err(Error::UnsupportedVersion {
+                structure: S,
+                version: version as u32,
+            });
+        }
+        c.skip(3)?;
+        let data_segment_size = c.length()?;
+        c.length()?;
+        let data_segment_address = c.offset()?;
+        if data_segment_size > 0 && data_segment_address == u64::MAX {
+            return Err(c.corrupt("data segment address undefined"));
+        }
+        if addr.checked_add(len) == Some(data_segment_address) {
+            LocalHeap::read(ctx, addr)?;
+        }
+        Ok(())
+    }
+
     /// Reads the heap header at `addr` and its data segment.
     pub fn read(ctx: &Ctx<'_>, addr: u64) -> Result<LocalHeap> {
         const S: &str = "local heap";

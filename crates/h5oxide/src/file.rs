@@ -107,6 +107,11 @@ impl FileInner {
             src: &self.src,
             sizes: self.sb.sizes,
             limits: self.limits,
+            group_leaf_k: if self.sb.version <= 1 {
+                self.sb.group_leaf_node_k
+            } else {
+                0
+            },
         }
     }
 

@@ -87,7 +87,11 @@ fn run(f: &File) -> (Json, bool) {
     };
     let root = f.inner.sb.root_object_header_address;
     // The root must be readable as a group, or the file is not usable at all.
-    let root_oh = match c.file.header(root) {
+    let root_oh = match c
+        .file
+        .header(root)
+        .and_then(|oh| c.open_check(&oh).map(|()| oh))
+    {
         Ok(oh) => oh,
         Err(e) => return (failure(&e), false),
     };
@@ -564,8 +568,11 @@ impl Canon {
             }
         }
         if let Some(efl) = &info.external {
-            if h5oxide_format::local_heap::LocalHeap::read(&self.file.ctx(), efl.heap_address)
-                .is_err()
+            if h5oxide_format::local_heap::LocalHeap::check_for_size(
+                &self.file.ctx(),
+                efl.heap_address,
+            )
+            .is_err()
             {
                 structures_ok = false;
             }
@@ -680,7 +687,8 @@ impl Canon {
                         .and_then(|h| h.string_at(sl.name_offset).ok())
                         .unwrap_or(&[]);
                     m.insert("name".into(), Json::text(name));
-                    m.insert("offset".into(), int(sl.offset));
+                    // libhdf5 keeps external offsets as a signed off_t.
+                    m.insert("offset".into(), Json::Int(sl.offset as i64 as i128));
                     m.insert(
                         "size".into(),
                         if sl.size == u64::MAX {
