@@ -79,6 +79,36 @@ fn run(f: &File) -> (Json, bool) {
         );
         return (failure(&e), false);
     }
+    // libhdf5 reads the superblock extension at open; a metadata cache image it announces is
+    // loaded then, so one lying past the end of the allocated space makes the open fail.
+    if sb.extension_address != h5oxide_format::UNDEF {
+        let check = || -> Result<()> {
+            let ctx = f.inner.ctx();
+            // An extension we cannot read stays a lazy problem (only the SOHM table needs it).
+            let Ok(oh) = ObjectHeader::read(&ctx, sb.extension_address) else {
+                return Ok(());
+            };
+            if let Some(m) = oh.find(h5oxide_format::object_header::msg::MDC_IMAGE) {
+                let mut c =
+                    h5oxide_format::object_header::body(&ctx, m, "metadata cache image message");
+                c.u8()?;
+                let addr = c.offset()?;
+                let len = c.length()?;
+                if addr
+                    .checked_add(len)
+                    .map_or(true, |end| end > sb.eof_address)
+                {
+                    return Err(c.corrupt(
+                        "metadata cache image lies past the end of the file's allocated space",
+                    ));
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = check() {
+            return (failure(&e), false);
+        }
+    }
     let mut c = Canon {
         file: f.inner.clone(),
         paths: HashMap::new(),
