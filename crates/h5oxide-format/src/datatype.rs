@@ -410,6 +410,9 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
     let f = c.array::<3>()?;
     let flags = u32::from_le_bytes([f[0], f[1], f[2], 0]);
     let size = c.u32()?;
+    if size == 0 {
+        return Err(c.corrupt("invalid datatype size 0"));
+    }
     match class {
         0 | 4 => {
             let order = read_order(c, flags, false)?;
