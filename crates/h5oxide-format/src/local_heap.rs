@@ -44,7 +44,7 @@ fn check_free_list(ctx: &Ctx<'_>, addr: u64, head: u64, data: &[u8]) -> Result<(
         let mut c = ctx.cursor(entry, addr, "local heap");
         let next = c.length()?;
         let block = c.length()?;
-        if next == 0 || off.checked_add(block).map_or(true, |end| end > size) {
+        if next == 0 || off.checked_add(block).is_none_or(|end| end > size) {
             return Err(Error::corrupt("local heap", addr, "bad heap free list"));
         }
         off = next;

@@ -197,7 +197,7 @@ impl ObjectHeader {
                 let flags = c.u8()?;
                 c.skip(3)?;
                 // Version 1 messages are padded to multiples of 8 bytes.
-                if size % 8 != 0 {
+                if !size.is_multiple_of(8) {
                     return Err(c.corrupt("message size is not a multiple of 8"));
                 }
                 let maddr = c.addr();

@@ -225,10 +225,7 @@ impl Dataset {
 
     /// Chunk shape for chunked datasets.
     pub fn chunks(&self) -> Option<Vec<u64>> {
-        self.info
-            .layout
-            .chunked()
-            .map(|c| c.chunk_dims.iter().map(|&d| d as u64).collect())
+        self.info.layout.chunked().map(|c| c.chunk_dims.clone())
     }
 
     /// The dataset's attributes, in name order.

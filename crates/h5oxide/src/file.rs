@@ -20,21 +20,11 @@ use crate::object::Object;
 use crate::storage::{Based, FileStorage, MemStorage, MmapStorage};
 
 /// How to open a file.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct OpenOptions {
     limits: Limits,
     mmap: bool,
     registry: Option<Registry>,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            limits: Limits::default(),
-            mmap: false,
-            registry: None,
-        }
-    }
 }
 
 impl OpenOptions {

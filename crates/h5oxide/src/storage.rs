@@ -145,7 +145,7 @@ impl Source for Based {
         })?;
         if addr
             .checked_add(len as u64)
-            .map_or(true, |end| end > self.eoa)
+            .is_none_or(|end| end > self.eoa)
         {
             return Err(Error::OutOfBounds {
                 structure: "file (past the end-of-allocation address)",

@@ -67,8 +67,8 @@ fn read_node(ctx: &Ctx<'_>, addr: u64, geom: &Geometry, element_size: u64) -> Re
         let on_grid = offset
             .iter()
             .zip(&geom.chunk_dims)
-            .all(|(&o, &d)| d != 0 && o % d == 0)
-            && (element_size == 0 || element_offset % element_size == 0);
+            .all(|(&o, &d)| d != 0 && o.is_multiple_of(d))
+            && (element_size == 0 || element_offset.is_multiple_of(element_size));
         if !on_grid {
             return Err(c.corrupt(format!("key {i}: chunk offset not on the chunk grid")));
         }

@@ -94,10 +94,7 @@ fn run(f: &File) -> (Json, bool) {
                 c.u8()?;
                 let addr = c.offset()?;
                 let len = c.length()?;
-                if addr
-                    .checked_add(len)
-                    .map_or(true, |end| end > sb.eof_address)
-                {
+                if addr.checked_add(len).is_none_or(|end| end > sb.eof_address) {
                     return Err(c.corrupt(
                         "metadata cache image lies past the end of the file's allocated space",
                     ));
@@ -615,7 +612,7 @@ impl Canon {
             DataLayout::Contiguous { .. } => ("contiguous", Json::Null, Json::Null),
             DataLayout::Chunked(c) => (
                 "chunked",
-                Json::Array(c.chunk_dims.iter().map(|&x| int(x as u64)).collect()),
+                Json::Array(c.chunk_dims.iter().map(|&x| int(x)).collect()),
                 s(c.index.name()),
             ),
             DataLayout::Virtual { .. } => ("virtual", Json::Null, Json::Null),
