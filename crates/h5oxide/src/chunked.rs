@@ -633,8 +633,7 @@ fn load_chunk(
 ) -> Result<Vec<u8>> {
     let skip = layout.dont_filter_partial_edge_chunks() && geom.is_partial_edge(&rec.offset);
     let p = if skip { None } else { pipeline };
-    // The stored size as the index records it (libhdf5 reads that much too; a short unfiltered
-    // chunk is zero padded here, where libhdf5 leaves whatever its buffer held).
+    // The stored size as the index records it (libhdf5 reads that much too).
     let len = rec.size;
     if len > ctx.limits.max_data_bytes {
         return Err(Error::Limit {
@@ -653,6 +652,26 @@ fn load_chunk(
         });
     }
     let raw = ctx.src.read(rec.address, len as usize)?.into_owned();
+    let unfiltered = p.is_none_or(|p| {
+        p.filters.is_empty()
+            || p.filters
+                .iter()
+                .enumerate()
+                .all(|(i, _)| i < 32 && rec.filter_mask & (1 << i) != 0)
+    });
+    if unfiltered && raw.len() < chunk_bytes {
+        // libhdf5 reads such a chunk into a buffer that keeps stale bytes past the stored
+        // size; there is no right value to give, so this is corruption.
+        return Err(Error::corrupt(
+            "chunk",
+            rec.address,
+            format!(
+                "unfiltered chunk at offset {:?} stores {} of its {chunk_bytes} bytes",
+                rec.offset,
+                raw.len()
+            ),
+        ));
+    }
     decode_chunk(raw, p, registry, rec.filter_mask, chunk_bytes).map_err(|e| match e {
         Error::Unsupported { .. } | Error::Limit { .. } => e,
         other => Error::corrupt(
