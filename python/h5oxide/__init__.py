@@ -262,6 +262,17 @@ class _FileState:
     def __init__(self):
         self.open = True
         self.file = None
+        self._paths = None
+
+    def path_of(self, addr):
+        """The first path (in h5py's visit order) of the object at ``addr``, or None."""
+        if self._paths is None:
+            root = self.file._n()
+            paths = {root.addr: "/"}
+            for path, node in root.walk():
+                paths.setdefault(node.addr, "/" + path)
+            self._paths = paths
+        return self._paths.get(addr)
 
 
 def _read_only(*_args, **_kwds):
@@ -270,6 +281,8 @@ def _read_only(*_args, **_kwds):
 
 class HLObject:
     """Base of Group, Dataset and Datatype."""
+
+    _name = None
 
     def __init__(self, node, state):
         self._node = node
@@ -285,15 +298,11 @@ class HLObject:
         """The path of the object (for an object reached through a reference, the first path
         that leads to it)."""
         n = self._n()
+        if self._name is not None:
+            return self._name
         if n.name:
             return n.name
-        root = self._state.file._n()
-        if root.addr == n.addr:
-            return "/"
-        for path, node in root.walk():
-            if node.addr == n.addr:
-                return "/" + path
-        return None
+        return self._state.path_of(n.addr)
 
     @property
     def file(self):
@@ -456,6 +465,15 @@ class Group(HLObject, Mapping):
         obj = _wrap(node, self._state)
         if node.token.ident() != n.token.ident():
             obj._state = _foreign_state(node)
+            # h5py names an object reached through an external link by its path in that file
+            parent, base = posixpath.split(name.rstrip("/"))
+            try:
+                grp = n.get(parent) if parent else n
+                link = grp.link(base) if grp.kind == "group" else None
+            except KeyError:
+                link = None
+            if link is not None and link[1] == "external":
+                obj._name = "/" + link[2].lstrip("/")
         return obj
 
     def __getitem__(self, name):
@@ -477,16 +495,17 @@ class Group(HLObject, Mapping):
             grp = self[parent] if parent else self
             if not base:
                 return HardLink if getclass else HardLink()
-            for lname, kind, target, fname in grp._n().links():
-                if lname == base:
-                    if kind == "soft":
-                        return SoftLink if getclass else SoftLink(target)
-                    if kind == "external":
-                        return ExternalLink if getclass else ExternalLink(fname, target)
-                    if kind == "hard":
-                        return HardLink if getclass else HardLink()
-                    raise TypeError("Unknown link type")
-            return default
+            link = grp._n().link(base)
+            if link is None:
+                return default
+            _lname, kind, target, fname = link
+            if kind == "soft":
+                return SoftLink if getclass else SoftLink(target)
+            if kind == "external":
+                return ExternalLink if getclass else ExternalLink(fname, target)
+            if kind == "hard":
+                return HardLink if getclass else HardLink()
+            raise TypeError("Unknown link type")
         return type(self[name])
 
     def _link_names(self):
@@ -518,7 +537,7 @@ class Group(HLObject, Mapping):
                 return False
         if not base:
             return True
-        return any(link[0] == base for link in n.links())
+        return n.link(base) is not None
 
     def keys(self):
         """Member names (a view)."""
@@ -719,7 +738,11 @@ class Dataset(HLObject):
     @property
     def shape(self):
         """The shape (a tuple), or None for an empty dataset."""
-        s = self._n().shape
+        n = self._n()
+        s = n.shape
+        if n.is_virtual and None in (n.maxshape or ()):
+            raise OSError("h5oxide: unsupported: extent of a virtual dataset with unlimited "
+                          "dimensions")
         return None if s is None else tuple(s)
 
     @property
@@ -769,7 +792,8 @@ class Dataset(HLObject):
 
     @property
     def is_virtual(self):
-        return False
+        """True for a virtual dataset."""
+        return self._n().is_virtual
 
     @property
     def external(self):

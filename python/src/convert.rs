@@ -14,7 +14,8 @@
 use std::sync::Arc;
 
 use h5oxide::file::FileInner;
-use h5oxide::format::datatype::{ByteOrder, Datatype, FloatingPoint, MantissaNorm};
+use h5oxide::format::datatype::{ByteOrder, Datatype, FloatingPoint, MantissaNorm, StringPad};
+use h5oxide::format::value::strip_string;
 use h5oxide::format::value::{Decoder, Value};
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -84,6 +85,48 @@ pub fn identical_layout(py: Python<'_>, dt: &Datatype) -> PyResult<bool> {
     })
 }
 
+/// True if `dt` has fixed-length strings that are not null-padded: libhdf5 converts those to
+/// h5py's null-padded memory strings (see [`normalize_strings`]).
+fn has_padded_strings(dt: &Datatype) -> bool {
+    match dt {
+        Datatype::String { pad, .. } => *pad != StringPad::NullPad,
+        Datatype::Compound { members, .. } => members.iter().any(|m| has_padded_strings(&m.dtype)),
+        Datatype::Array { base, .. } => has_padded_strings(base),
+        _ => false,
+    }
+}
+
+/// Rewrites the fixed-length strings of one element as null-padded, as libhdf5's string
+/// conversion does: a null-terminated string keeps the bytes before its first NUL, a
+/// space-padded one loses its trailing spaces; the rest is filled with NULs.
+fn normalize_strings(dt: &Datatype, elem: &mut [u8]) {
+    match dt {
+        Datatype::String { pad, size, .. } if *pad != StringPad::NullPad => {
+            let n = (*size as usize).min(elem.len());
+            let keep = strip_string(*pad, &elem[..n]).len();
+            elem[keep..n].fill(0);
+        }
+        Datatype::Compound { members, .. } => {
+            for m in members {
+                let start = m.offset as usize;
+                let end = start.saturating_add(m.dtype.size() as usize);
+                if let Some(part) = elem.get_mut(start..end) {
+                    normalize_strings(&m.dtype, part);
+                }
+            }
+        }
+        Datatype::Array { base, .. } => {
+            let bs = base.size() as usize;
+            if bs > 0 {
+                for part in elem.chunks_exact_mut(bs) {
+                    normalize_strings(base, part);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// True if `dt` is a plain number (integer, float, enum, complex) decoded to a number.
 fn numeric(py: Python<'_>, dt: &Datatype) -> PyResult<bool> {
     Ok(match dt {
@@ -140,6 +183,16 @@ pub fn to_numpy<'py>(
     }
 
     if identical_layout(py, atom_dt)? {
+        let mut raw = raw;
+        if has_padded_strings(dt) && size > 0 {
+            let d = dt.clone();
+            raw = py.detach(move || {
+                for elem in raw.chunks_exact_mut(size) {
+                    normalize_strings(&d, elem);
+                }
+                raw
+            });
+        }
         let bytes = PyArray1::<u8>::from_vec(py, raw);
         return bytes
             .call_method1("view", (&atom_np,))?
@@ -296,7 +349,12 @@ fn value_to_py<'py>(
         }
         (Datatype::VarLenSequence { base, .. }, Value::VarLen(elems)) => {
             let np = py.import("numpy")?;
-            let base_np = crate::dtype::numpy_dtype(py, base)?;
+            let mut base_np = crate::dtype::numpy_dtype(py, base)?;
+            let kind: String = base_np.getattr("kind")?.extract()?;
+            if kind == "O" {
+                // h5py's sequences of objects are plain object arrays (no vlen/ref metadata)
+                base_np = np.getattr("dtype")?.call1(("O",))?;
+            }
             if numeric(py, base)? && !matches!(&**base, Datatype::Compound { .. }) {
                 let list = PyList::empty(py);
                 for e in elems {

@@ -47,6 +47,22 @@ impl FileToken {
     }
 }
 
+/// A link as Python sees it: `(name, kind, target, file)`.
+type LinkTuple = (String, &'static str, String, Option<String>);
+
+/// A link as `(name, kind, target, file)`: kind `"hard"` (target: the address), `"soft"`
+/// (target: the path), `"external"` (target: the path, file: the file name) or `"user"`
+/// (target: the link class).
+fn link_tuple(l: &h5oxide::Link) -> LinkTuple {
+    let (kind, target, file) = match &l.kind {
+        LinkKind::Hard(a) => ("hard", a.to_string(), None),
+        LinkKind::Soft(p) => ("soft", p.clone(), None),
+        LinkKind::External { file, path } => ("external", path.clone(), Some(file.clone())),
+        LinkKind::UserDefined(c) => ("user", c.to_string(), None),
+    };
+    (l.name.clone(), kind, target, file)
+}
+
 /// A group, dataset or committed datatype.
 #[pyclass(frozen, module = "h5oxide._h5oxide")]
 pub struct Node {
@@ -156,15 +172,44 @@ impl Node {
         }
         let out = PyList::empty(py);
         for l in links {
-            let t = match l.kind {
-                LinkKind::Hard(a) => ("hard", a.to_string(), None),
-                LinkKind::Soft(p) => ("soft", p, None),
-                LinkKind::External { file, path } => ("external", path, Some(file)),
-                LinkKind::UserDefined(c) => ("user", c.to_string(), None),
-            };
-            out.append((l.name, t.0, t.1, t.2))?;
+            out.append(link_tuple(&l))?;
         }
         Ok(out)
+    }
+
+    /// The link called `name` in this group, as `(name, kind, target, file)` (see
+    /// [`Node::links`]), or `None`.
+    fn link(&self, py: Python<'_>, name: &str) -> PyResult<Option<LinkTuple>> {
+        let g = self.group()?;
+        let file = g.file_inner().clone();
+        let addr = g.addr();
+        let n = name.to_string();
+        let found = py
+            .detach(
+                move || -> h5oxide::Result<Option<h5oxide::format::messages::link::Link>> {
+                    let oh = file.header(addr)?;
+                    h5oxide::format::group::lookup(&file.ctx(), &oh, n.as_bytes())
+                },
+            )
+            .map_err(to_py_err)?;
+        Ok(found.map(|l| {
+            use h5oxide::format::messages::link::LinkTarget;
+            let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let kind = match &l.target {
+                LinkTarget::Hard(a) => LinkKind::Hard(*a),
+                LinkTarget::Soft(t) => LinkKind::Soft(s(t)),
+                LinkTarget::External { file, path } => LinkKind::External {
+                    file: s(file),
+                    path: s(path),
+                },
+                LinkTarget::UserDefined { class, .. } => LinkKind::UserDefined(*class),
+            };
+            link_tuple(&h5oxide::Link {
+                name: s(&l.name),
+                kind,
+                creation_order: l.creation_order,
+            })
+        }))
     }
 
     /// The object at `path` (relative to this group, or absolute); `KeyError` if there is none.
@@ -302,6 +347,15 @@ impl Node {
             Dataspace::Scalar => Some(Vec::new()),
             Dataspace::Simple { .. } => Some(d.maxshape()),
         })
+    }
+
+    /// True for a virtual dataset.
+    #[getter]
+    fn is_virtual(&self) -> PyResult<bool> {
+        Ok(matches!(
+            self.dataset()?.info().layout,
+            h5oxide::format::messages::layout::DataLayout::Virtual { .. }
+        ))
     }
 
     /// Chunk shape of a chunked dataset, else `None`.
