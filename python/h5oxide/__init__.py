@@ -298,10 +298,12 @@ class HLObject:
         """The path of the object (for an object reached through a reference, the first path
         that leads to it)."""
         n = self._n()
-        if self._name is not None:
-            return self._name
-        if n.name:
-            return n.name
+        name = self._name if self._name is not None else n.name
+        if name:
+            if "/." in name or "//" in name:
+                parts = [c for c in name.split("/") if c not in ("", ".")]
+                name = "/" + "/".join(parts)
+            return name
         return self._state.path_of(n.addr)
 
     @property

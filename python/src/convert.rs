@@ -163,15 +163,15 @@ pub fn to_numpy<'py>(
     let dtype = crate::dtype::numpy_dtype(py, dt)?;
     let n: usize = shape.iter().product();
     // NumPy has no top-level sub-array dtype: an array type becomes extra trailing dimensions.
-    let (atom_dt, atom_np, full_shape) = match dt {
-        Datatype::Array { dims, base, .. } => {
-            let mut s = shape.to_vec();
-            s.extend(dims.iter().map(|&d| d as usize));
-            let sub = dtype.getattr("subdtype")?;
-            (&**base, sub.get_item(0)?, s)
-        }
-        _ => (dt, dtype.clone(), shape.to_vec()),
-    };
+    // (nested array types add their dimensions in turn).
+    let mut atom_dt = dt;
+    let mut atom_np = dtype.clone();
+    let mut full_shape = shape.to_vec();
+    while let Datatype::Array { dims, base, .. } = atom_dt {
+        full_shape.extend(dims.iter().map(|&d| d as usize));
+        atom_np = atom_np.getattr("subdtype")?.get_item(0)?;
+        atom_dt = base;
+    }
     let natoms: usize = full_shape.iter().product();
     let shape_t = PyTuple::new(py, full_shape.iter().copied())?;
     let size = dt.size() as usize;
@@ -354,6 +354,9 @@ fn value_to_py<'py>(
             if kind == "O" {
                 // h5py's sequences of objects are plain object arrays (no vlen/ref metadata)
                 base_np = np.getattr("dtype")?.call1(("O",))?;
+            } else if matches!(kind.as_str(), "i" | "u" | "f" | "c") {
+                // h5py's sequence elements are in native byte order
+                base_np = base_np.call_method1("newbyteorder", ("=",))?;
             }
             if numeric(py, base)? && !matches!(&**base, Datatype::Compound { .. }) {
                 let list = PyList::empty(py);

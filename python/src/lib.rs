@@ -220,6 +220,10 @@ impl Node {
             Error::NotFound(m) => {
                 PyKeyError::new_err(format!("Unable to synchronously open object ({m})"))
             }
+            // h5py: "Can't find object (too many links)" is a KeyError too
+            e @ Error::Cycle { .. } => {
+                PyKeyError::new_err(format!("Unable to synchronously open object ({e})"))
+            }
             e => to_py_err(e),
         })?;
         Ok(Node { obj })
