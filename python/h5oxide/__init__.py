@@ -787,6 +787,54 @@ class Dataset(HLObject):
         m = self._n().maxshape
         return None if m is None else tuple(m)
 
+    def _filter(self, fid):
+        for i, cd in self._n().filters:
+            if i == fid:
+                return cd
+        return None
+
+    @property
+    def compression(self):
+        """``'gzip'``, ``'lzf'`` or ``'szip'`` if the dataset uses that filter, ``'unknown'``
+        for another (plugin) filter, else None."""
+        for fid, name in ((1, "gzip"), (32000, "lzf"), (4, "szip")):
+            if self._filter(fid) is not None:
+                return name
+        if any(fid not in (1, 2, 3, 4, 6, 32000) for fid, _cd in self._n().filters):
+            return "unknown"  # a filter from a plugin, as h5py says
+        return None
+
+    @property
+    def compression_opts(self):
+        """The gzip level, or szip's ``(mask, pixels per block)``; None otherwise."""
+        comp = self.compression
+        if comp == "gzip":
+            cd = self._filter(1)
+            return cd[0] if cd else None
+        if comp == "szip":
+            cd = self._filter(4)
+            if cd and len(cd) >= 2:
+                return ("ec" if cd[0] & 4 else "nn" if cd[0] & 32 else cd[0], cd[1])
+        return None
+
+    @property
+    def shuffle(self):
+        """True if the shuffle filter is applied."""
+        return self._filter(2) is not None
+
+    @property
+    def fletcher32(self):
+        """True if the Fletcher-32 checksum filter is applied."""
+        return self._filter(3) is not None
+
+    @property
+    def scaleoffset(self):
+        """The scale-offset filter's factor, or None."""
+        cd = self._filter(6)
+        if cd is None:
+            return None
+        return cd[1] if len(cd) > 1 else 0
+
     @property
     def fillvalue(self):
         """The fill value of unwritten elements."""

@@ -353,6 +353,23 @@ impl Node {
         })
     }
 
+    /// The dataset's filter pipeline as `(filter id, client data)` pairs, in write order.
+    #[getter]
+    fn filters(&self) -> PyResult<Vec<(u16, Vec<u32>)>> {
+        Ok(self
+            .dataset()?
+            .info()
+            .pipeline
+            .as_ref()
+            .map(|p| {
+                p.filters
+                    .iter()
+                    .map(|f| (f.id, f.cd_values.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// True for a virtual dataset.
     #[getter]
     fn is_virtual(&self) -> PyResult<bool> {

@@ -189,6 +189,8 @@ def compare_dataset(da, db, where, gaps, fa, fb):
     same_dtype(dt_a, db.dtype, where)
     assert db.chunks == da.chunks, f"{where}: chunks {db.chunks} != {da.chunks}"
     assert db.maxshape == da.maxshape, f"{where}: maxshape {db.maxshape} != {da.maxshape}"
+    for prop in ("compression", "compression_opts", "shuffle", "fletcher32"):
+        assert getattr(db, prop) == getattr(da, prop), f"{where}: {prop}"
     if da.shape is not None and (da.size or 0) * dt_a.itemsize > MAX_DATASET_BYTES:
         return
     if h5py_crashes_on(dt_a):
