@@ -66,15 +66,23 @@ pub fn transpose_block(input: &[u8], out: &mut [u8], m: usize, s: usize) {
 /// Undoes [`transpose_block`].
 pub fn untranspose_block(input: &[u8], out: &mut [u8], m: usize, s: usize) {
     let rowlen = m / 8;
-    for b in 0..s {
-        for g in 0..rowlen {
-            let mut x = [0u8; 8];
-            for (k, xk) in x.iter_mut().enumerate() {
-                *xk = input.get((8 * b + k) * rowlen + g).copied().unwrap_or(0);
+    if rowlen == 0 || s == 0 {
+        return;
+    }
+    let rows: Vec<&[u8]> = input.chunks_exact(rowlen).take(8 * s).collect();
+    if rows.len() < 8 * s {
+        return;
+    }
+    // Each group of 8 elements (8 * s output bytes) gathers one byte from each of the 8 * s rows.
+    for (g, group) in out.chunks_exact_mut(8 * s).take(rowlen).enumerate() {
+        for (b, eight) in rows.chunks_exact(8).enumerate() {
+            let mut x = 0u64;
+            for (k, row) in eight.iter().enumerate() {
+                x |= u64::from(row.get(g).copied().unwrap_or(0)) << (8 * k);
             }
-            let y = transpose8(u64::from_le_bytes(x)).to_le_bytes();
+            let y = transpose8(x).to_le_bytes();
             for (t, yt) in y.iter().enumerate() {
-                if let Some(o) = out.get_mut((8 * g + t) * s + b) {
+                if let Some(o) = group.get_mut(t * s + b) {
                     *o = *yt;
                 }
             }
@@ -226,7 +234,12 @@ impl Filter for Bitshuffle {
         let mut out = Vec::with_capacity(input.len() + 16);
         if !matches!(p.codec, Codec::None) {
             out.extend_from_slice(&(input.len() as u64).to_be_bytes());
-            out.extend_from_slice(&((p.block * s) as u32).to_be_bytes());
+            let block_bytes = p
+                .block
+                .checked_mul(s)
+                .and_then(|b| u32::try_from(b).ok())
+                .ok_or_else(|| Error::Invalid("bitshuffle: block size too large".into()))?;
+            out.extend_from_slice(&block_bytes.to_be_bytes());
         }
         let mut pos = 0;
         let level = cd_values

@@ -4,6 +4,43 @@
 //! A [`Registry`] maps filter ids to [`Filter`] implementations; [`Registry::default`] holds
 //! every built-in filter, and users can [`Registry::register`] their own.
 //!
+//! # Filters
+//!
+//! | id | module | decode | encode |
+//! |---:|---|---|---|
+//! | 1 | [`deflate`] | yes (libdeflate, zlib-rs fallback) | yes |
+//! | 2 | [`shuffle`] | yes | yes |
+//! | 3 | [`fletcher32`] | yes (checksum verified) | yes |
+//! | 4 | [`szip`] | yes (own CCSDS 121.0 decoder) | yes (split-sample/uncompressed blocks) |
+//! | 5 | [`nbit`] | yes | yes |
+//! | 6 | [`scaleoffset`] | yes (integer, float D-scale) | yes |
+//! | 307 | [`bzip2`] | yes | yes |
+//! | 32000 | [`lzf`] | yes | yes |
+//! | 32001 | [`blosc`] | yes (blosclz, lz4, zlib, zstd; not snappy) | yes (lz4, zlib, zstd) |
+//! | 32004 | [`lz4`] | yes | yes |
+//! | 32008 | [`bitshuffle`] | yes (none, lz4, zstd) | yes |
+//! | 32015 | [`zstd`] | yes | yes |
+//! | 32026 | [`blosc2`] | yes (no delta filter, dictionaries, user codecs) | no |
+//!
+//! # Running a pipeline
+//!
+//! To read a chunk, call [`Filter::decode`] for each filter of the dataset's pipeline in
+//! *reverse* order, skipping filter `i` when bit `i` of the chunk's filter mask is set, and pass
+//! every stage the chunk's decoded byte size (`chunk dims × element size`) as `size_hint`.
+//! Every filter takes what it needs from its own `cd_values` (libhdf5's `set_local` stores the
+//! element size, datatype description, chunk element count, ... there), so no stage needs the
+//! dataset's datatype. Two outputs are worth knowing about:
+//! - [`nbit`] returns bytes in the *file* datatype with every bit outside the significant
+//!   `precision`/`offset` range set to 0; the normal datatype conversion (precision, offset,
+//!   sign extension) then produces memory values, exactly as after libhdf5's filter.
+//! - [`scaleoffset`] returns elements in the dataset's byte order (from its `cd_values`).
+//!
+//! An unknown filter id has no entry in the registry; a known filter given a variant it does
+//! not implement returns [`Error::Unsupported`]; bad data returns [`Error::Corrupt`]
+//! (structure `"filter <name>"`, address 0: the caller knows the chunk address), a fletcher32
+//! mismatch [`Error::Checksum`], and a stream that would decode past the size bound
+//! [`Error::Limit`].
+//!
 //! Every decoder bounds its output by [`output_limit`] of the `size_hint` it is given, so a
 //! hostile chunk cannot make it allocate more than about twice the expected chunk size
 //! (plus 1 MiB of slack, at most 4 GiB).

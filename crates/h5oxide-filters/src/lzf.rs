@@ -6,7 +6,8 @@
 //! `((c & 0x1f) << 8 | next byte) + 1`, copying `len + 2` bytes (overlap allowed).
 //!
 //! `cd_values`: `[0]` = filter version, `[1]` = LZF version, `[2]` = uncompressed chunk size
-//! in bytes (0 or absent: use `size_hint`).
+//! in bytes (0 or absent: use `size_hint`). As in h5py, that size is only a first guess: output
+//! up to [`crate::output_limit`] is accepted.
 //!
 //! When compression does not help, h5py's filter fails and libhdf5 stores the chunk unfiltered
 //! with the filter's bit set in the chunk's filter mask, so the caller skips this filter. As a
@@ -15,7 +16,7 @@
 //! Reference: <http://oldhome.schmorp.de/marc/liblzf.html>,
 //! <https://github.com/h5py/h5py/tree/master/lzf>.
 
-use crate::{check_claimed, corrupt, Filter, Result};
+use crate::{check_claimed, corrupt, Error, Filter, Result};
 
 /// The LZF filter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +26,23 @@ const NAME: &str = "filter lzf";
 
 /// Decodes one LZF block that must produce exactly `expected` bytes.
 pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::with_capacity(expected);
+    let out = decompress_bounded(input, expected, expected)?;
+    if out.len() != expected {
+        return Err(corrupt(
+            NAME,
+            format!(
+                "LZF block decoded to {} bytes, expected {expected}",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Decodes one LZF block of at most `max` bytes (`capacity` preallocated).
+fn decompress_bounded(input: &[u8], capacity: usize, max: usize) -> Result<Vec<u8>> {
+    let expected = max;
+    let mut out: Vec<u8> = Vec::with_capacity(capacity.min(max));
     let mut i = 0usize;
     let byte = |i: usize| {
         input
@@ -41,7 +58,11 @@ pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
                 .get(i..i + c + 1)
                 .ok_or_else(|| corrupt(NAME, "truncated LZF literal run"))?;
             if out.len() + lit.len() > expected {
-                return Err(corrupt(NAME, "LZF output exceeds the chunk size"));
+                return Err(Error::Limit {
+                    what: "lzf output",
+                    requested: (out.len() + lit.len()) as u64,
+                    limit: expected as u64,
+                });
             }
             out.extend_from_slice(lit);
             i += c + 1;
@@ -58,7 +79,11 @@ pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
                 corrupt(NAME, "LZF back reference before the start of the output")
             })?;
             if out.len() + len > expected {
-                return Err(corrupt(NAME, "LZF output exceeds the chunk size"));
+                return Err(Error::Limit {
+                    what: "lzf output",
+                    requested: (out.len() + len) as u64,
+                    limit: expected as u64,
+                });
             }
             if dist >= len {
                 out.extend_from_within(start..start + len);
@@ -69,15 +94,6 @@ pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
                 }
             }
         }
-    }
-    if out.len() != expected {
-        return Err(corrupt(
-            NAME,
-            format!(
-                "LZF block decoded to {} bytes, expected {expected}",
-                out.len()
-            ),
-        ));
     }
     Ok(out)
 }
@@ -149,7 +165,9 @@ impl Filter for Lzf {
             Some(&n) if n > 0 => check_claimed("lzf chunk size", u64::from(n), size_hint)?,
             _ => size_hint,
         };
-        match decompress(input, expected) {
+        // Like h5py's filter, the stored size only sizes the first buffer: a stage whose output
+        // is larger (lzf applied over a checksum) still decodes, bounded by the output limit.
+        match decompress_bounded(input, expected, crate::output_limit(size_hint)) {
             Ok(out) => Ok(out),
             Err(_) if input.len() == expected => Ok(input.to_vec()),
             Err(e) => Err(e),
@@ -173,6 +191,14 @@ mod tests {
             let z = compress(d);
             assert_eq!(Lzf.decode(&z, &[1, 1, d.len() as u32], 0).unwrap(), d);
         }
+    }
+
+    #[test]
+    fn stored_size_is_only_a_hint() {
+        // lzf applied after a checksum: the block is 4 bytes longer than cd_values[2] says.
+        let data: Vec<u8> = (0..5000u32).map(|i| (i / 7) as u8).collect();
+        let z = compress(&data);
+        assert_eq!(Lzf.decode(&z, &[4, 1, 4996], 4996).unwrap(), data);
     }
 
     #[test]

@@ -36,6 +36,17 @@ pub fn shuffle(input: &[u8], elem: usize) -> Vec<u8> {
     out
 }
 
+/// Gathers byte `b` of each element from plane `b` (fixed element size `E`).
+fn unshuffle_fixed<const E: usize>(input: &[u8], body: &mut [u8], n: usize) {
+    let mut planes: [std::slice::Iter<'_, u8>; E] =
+        std::array::from_fn(|b| input.get(b * n..(b + 1) * n).unwrap_or_default().iter());
+    for dst in body.chunks_exact_mut(E) {
+        for (d, plane) in dst.iter_mut().zip(planes.iter_mut()) {
+            *d = plane.next().copied().unwrap_or(0);
+        }
+    }
+}
+
 /// Undoes [`shuffle`].
 pub fn unshuffle(input: &[u8], elem: usize) -> Vec<u8> {
     if elem <= 1 || input.len() < elem {
@@ -44,6 +55,18 @@ pub fn unshuffle(input: &[u8], elem: usize) -> Vec<u8> {
     let n = input.len() / elem;
     let mut out = vec![0u8; input.len()];
     let (body, tail) = out.split_at_mut(n * elem);
+    let fixed = match elem {
+        2 => Some(unshuffle_fixed::<2> as fn(&[u8], &mut [u8], usize)),
+        4 => Some(unshuffle_fixed::<4> as fn(&[u8], &mut [u8], usize)),
+        8 => Some(unshuffle_fixed::<8> as fn(&[u8], &mut [u8], usize)),
+        16 => Some(unshuffle_fixed::<16> as fn(&[u8], &mut [u8], usize)),
+        _ => None,
+    };
+    if let Some(f) = fixed {
+        f(input, body, n);
+        tail.copy_from_slice(input.get(n * elem..).unwrap_or_default());
+        return out;
+    }
     for (b, plane) in input.chunks_exact(n).take(elem).enumerate() {
         for (dst, src) in body.iter_mut().skip(b).step_by(elem).zip(plane) {
             *dst = *src;

@@ -15,8 +15,11 @@ import hdf5plugin
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "data")
-MAX_BYTES = 8 * 1024
+# FULL_DUMP=dir: every chunk of every filtered corpus dataset, no size cap, into dir (for a
+# local run of tests/vectors.rs with VECTORS_DIR=dir; not committed).
+FULL = os.environ.get("FULL_DUMP")
+OUT = FULL or os.path.join(HERE, "data")
+MAX_BYTES = 1 << 40 if FULL else 8 * 1024
 rows = []
 
 
@@ -27,6 +30,18 @@ def pipeline(dset):
         code, _flags, cd, _name = plist.get_filter(i)
         out.append(f"{code}:" + ",".join(str(int(v)) for v in cd))
     return "|".join(out)
+
+
+def raw_read(dset, offset, chunks):
+    """Reads one chunk in the file's own datatype (no conversion)."""
+    ftype = dset.id.get_type()
+    n = int(np.prod(chunks))
+    buf = np.zeros(n * ftype.get_size(), dtype=np.uint8)
+    mspace = h5py.h5s.create_simple(tuple(chunks))
+    fspace = dset.id.get_space()
+    fspace.select_hyperslab(tuple(offset), tuple(chunks))
+    dset.id.read(mspace, fspace, buf, mtype=ftype)
+    return buf.tobytes()
 
 
 def add(name, dset, chunk_index=0):
@@ -43,11 +58,14 @@ def add(name, dset, chunk_index=0):
     if any(o + c > s for o, c, s in zip(offset, chunks, dset.shape)):
         return False
     try:
-        expected = dset[sel]
+        if "5:" in pipeline(dset).split("|")[0] or "|5:" in pipeline(dset):
+            # N-bit output is in the file datatype (padding bits 0); read without conversion.
+            expected = raw_read(dset, offset, chunks)
+        else:
+            expected = np.ascontiguousarray(dset[sel]).tobytes()
     except Exception as e:  # noqa: BLE001 - report and skip what libhdf5 cannot read
         print("skip", name, e)
         return False
-    expected = np.ascontiguousarray(expected).tobytes()
     mask, raw = dset.id.read_direct_chunk(offset)
     if len(expected) > MAX_BYTES or len(raw) > MAX_BYTES:
         print("skip (too big)", name, len(expected), len(raw))
@@ -110,14 +128,77 @@ def generated():
         f.create_dataset("scaleoffset_i8_be", data=(np.arange(600) * 1000 - 5000).astype(">i8"), chunks=(600,),
                          scaleoffset=0)
         f.create_dataset("scaleoffset_const", data=np.full(300, 42, dtype="<i2"), chunks=(300,), scaleoffset=0)
+        nbit_cases(f)
+        # szip (libaec) over several pixel widths, both options, odd scanlines.
+        noisy = (np.cumsum(rng.integers(-3, 4, 3000)) + 500).astype("<i2")
+        for name, data, chunks, opts in [
+            ("szip_nn_i16", noisy, (1000,), ("nn", 16)),
+            ("szip_ec_i16", noisy, (1000,), ("ec", 8)),
+            ("szip_nn_u8", (noisy % 256).astype("u1"), (1000,), ("nn", 32)),
+            ("szip_nn_i32_be", noisy.astype(">i4"), (500,), ("nn", 16)),
+            ("szip_nn_f64", f8, (500,), ("nn", 8)),
+            ("szip_nn_f32_2d", smooth, (20, 50), ("nn", 32)),
+            ("szip_ec_u16_zeros", np.zeros(3000, dtype="<u2"), (1000,), ("ec", 16)),
+            ("szip_nn_u16_odd", u16, (997,), ("nn", 32)),
+        ]:
+            f.create_dataset(name, data=data, chunks=chunks, compression="szip", compression_opts=opts)
     with h5py.File(path, "r") as f:
         for name in f:
             add("gen_" + name, f[name])
     os.remove(path)
 
 
+def nbit_cases(f):
+    """N-bit over custom-precision atomic, compound, array and array-of-compound types."""
+    from h5py import h5d, h5p, h5s, h5t
+
+    i17 = h5t.STD_I32LE.copy()
+    i17.set_precision(17)
+    i17.set_offset(3)
+    u12be = h5t.STD_U16BE.copy()
+    u12be.set_precision(12)
+    u12be.set_offset(2)
+    arr = h5t.array_create(u12be, (3,))
+    s1 = h5t.C_S1.copy()
+    cmp = h5t.create(h5t.COMPOUND, 11)
+    cmp.insert(b"a", 0, i17)
+    cmp.insert(b"b", 4, arr)
+    cmp.insert(b"c", 10, s1)
+    inner = h5t.create(h5t.COMPOUND, 6)
+    inner.insert(b"x", 0, h5t.array_create(u12be, (2,)))
+    inner.insert(b"y", 4, u12be)
+    outer = h5t.array_create(inner, (2,))
+    n = 60
+    rng = np.random.default_rng(7)
+    mem_cmp = np.dtype([("a", "<i4"), ("b", "<u2", (3,)), ("c", "S1")])
+    data_cmp = np.zeros(n, mem_cmp)
+    data_cmp["a"] = rng.integers(-60000, 60000, n)
+    data_cmp["b"] = rng.integers(0, 4095, (n, 3))
+    data_cmp["c"] = [bytes([65 + i % 26]) for i in range(n)]
+    mem_inner = np.dtype([("x", "<u2", (2,)), ("y", "<u2")])
+    data_outer = np.zeros((n, 2), mem_inner)
+    data_outer["x"] = rng.integers(0, 4095, (n, 2, 2))
+    data_outer["y"] = rng.integers(0, 4095, (n, 2))
+    mem_outer = np.dtype((mem_inner, (2,)))
+    for name, ftype, data, mtype in [
+        ("nbit_i17", i17, rng.integers(-60000, 60000, n).astype("<i4"), None),
+        ("nbit_compound", cmp, data_cmp, None),
+        ("nbit_array_of_compound", outer, data_outer, h5t.py_create(mem_outer)),
+    ]:
+        dcpl = h5p.create(h5p.DATASET_CREATE)
+        dcpl.set_chunk((n,))
+        dcpl.set_filter(5, 0, ())
+        dsid = h5d.create(f.id, name.encode(), ftype, h5s.create_simple((n,)), dcpl=dcpl)
+        dsid.write(h5s.ALL, h5s.ALL, np.ascontiguousarray(data), mtype=mtype)
+
+
 def corpus(root):
-    files = [
+    files = sorted(
+        os.path.relpath(os.path.join(d, n), root)
+        for d, _, ns in os.walk(root)
+        for n in ns
+        if n.endswith((".h5", ".hdf5", ".he5", ".nc", ".h5ad")) and not d.startswith(os.path.join(root, "bad"))
+    ) if FULL else [
         "PureHDF/bitshuffle.h5", "PureHDF/bzip2.h5", "PureHDF/lzf.h5", "PureHDF/scaleoffset.h5",
         "generated/filters_builtin.h5", "generated/filters_plugins.h5", "h5wasm/compressed.h5",
         "hdf5-1.14/h5ex_d_blosc.h5", "hdf5-1.14/h5ex_d_blosc2.h5", "hdf5-1.14/h5ex_d_bshuf.h5",
@@ -146,13 +227,16 @@ def corpus(root):
         names = []
         f.visit(names.append)
         for name in names:
-            if len(seen) >= 6:
+            if len(seen) >= (10**9 if FULL else 6):
                 break
             key = stem + "__" + name.replace("/", "_").replace(" ", "_").replace("-", "_")
             try:
                 obj = f[name]
-                if isinstance(obj, h5py.Dataset) and add(key, obj):
-                    seen.append(key)
+                if isinstance(obj, h5py.Dataset):
+                    nch = obj.id.get_num_chunks() if (FULL and obj.chunks) else 1
+                    for ci in range(min(nch, 64)):
+                        if add(key + (f"__c{ci}" if ci else ""), obj, ci):
+                            seen.append(key)
             except Exception as e:  # noqa: BLE001 - skip what libhdf5 refuses
                 print("skip", key, e)
         f.close()
@@ -160,7 +244,8 @@ def corpus(root):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    generated()
+    if not FULL:
+        generated()
     if len(sys.argv) > 1:
         corpus(sys.argv[1])
     with open(os.path.join(OUT, "vectors.tsv"), "w") as f:

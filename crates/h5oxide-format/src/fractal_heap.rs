@@ -673,6 +673,7 @@ impl FractalHeap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checksum::lookup3;
 
     fn hdr(start: u64, maxd: u64, w: u16) -> FractalHeapHeader {
         FractalHeapHeader {
@@ -733,5 +734,94 @@ mod tests {
         assert!(h.tiny(&[0x2f, 1]).is_err());
         assert_eq!(heap_id_kind(&[0x10]).unwrap(), HeapIdKind::Huge);
         assert!(heap_id_kind(&[0x40]).is_err());
+    }
+
+    /// Builds a heap with start block 64, max direct 128, width 2, root indirect block of 4 rows
+    /// (3 direct rows, 1 indirect row) and one child indirect block of 2 rows.
+    fn synthetic() -> Vec<u8> {
+        let mut f = vec![0u8; 4096];
+        let put = |f: &mut Vec<u8>, at: usize, b: &[u8]| f[at..at + b.len()].copy_from_slice(b);
+        let csum = |b: &[u8]| lookup3(b, 0).to_le_bytes();
+        // Header at 0.
+        let mut h = b"FRHP".to_vec();
+        h.push(0);
+        h.extend_from_slice(&4u16.to_le_bytes()); // heap ID length
+        h.extend_from_slice(&0u16.to_le_bytes()); // filters
+        h.push(2); // direct blocks checksummed
+        h.extend_from_slice(&100u32.to_le_bytes()); // max managed
+        for v in [0u64, UNDEF, 0, UNDEF, 1024, 1024, 1024, 1, 0, 0, 0, 0] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        h.extend_from_slice(&2u16.to_le_bytes()); // width
+        h.extend_from_slice(&64u64.to_le_bytes()); // start
+        h.extend_from_slice(&128u64.to_le_bytes()); // max direct
+        h.extend_from_slice(&16u16.to_le_bytes()); // max heap bits
+        h.extend_from_slice(&4u16.to_le_bytes()); // starting rows
+        h.extend_from_slice(&1000u64.to_le_bytes()); // root
+        h.extend_from_slice(&4u16.to_le_bytes()); // current rows
+        let c = csum(&h);
+        h.extend_from_slice(&c);
+        put(&mut f, 0, &h);
+        // Root indirect block at 1000: 6 direct entries (all unallocated but the 1st), 2 indirect.
+        let mut ib = b"FHIB".to_vec();
+        ib.push(0);
+        ib.extend_from_slice(&0u64.to_le_bytes());
+        ib.extend_from_slice(&0u16.to_le_bytes());
+        for a in [3000u64, UNDEF, UNDEF, UNDEF, UNDEF, UNDEF, 2000, UNDEF] {
+            ib.extend_from_slice(&a.to_le_bytes());
+        }
+        let c = csum(&ib);
+        ib.extend_from_slice(&c);
+        put(&mut f, 1000, &ib);
+        // Child indirect block at 2000, offset 512: 4 direct entries.
+        let mut ib = b"FHIB".to_vec();
+        ib.push(0);
+        ib.extend_from_slice(&0u64.to_le_bytes());
+        ib.extend_from_slice(&512u16.to_le_bytes());
+        for a in [UNDEF, UNDEF, 2500u64, UNDEF] {
+            ib.extend_from_slice(&a.to_le_bytes());
+        }
+        let c = csum(&ib);
+        ib.extend_from_slice(&c);
+        put(&mut f, 2000, &ib);
+        // Direct blocks: at 2500 (offset 640) and at 3000 (offset 0), 64 bytes each.
+        for (at, off, text) in [(2500usize, 640u16, b"hello"), (3000, 0, b"world")] {
+            let mut d = b"FHDB".to_vec();
+            d.push(0);
+            d.extend_from_slice(&0u64.to_le_bytes());
+            d.extend_from_slice(&off.to_le_bytes());
+            d.extend_from_slice(&[0; 4]);
+            d.resize(64, 0);
+            d[20..25].copy_from_slice(text);
+            let c = csum(&d);
+            d[15..19].copy_from_slice(&c);
+            put(&mut f, at, &d);
+        }
+        f
+    }
+
+    #[test]
+    fn managed_objects_through_child_indirect_block() {
+        let f = synthetic();
+        let ctx = Ctx::new(&f, crate::cursor::Sizes::default());
+        let mut h = FractalHeap::open(&ctx, 0).unwrap();
+        assert_eq!(h.header.max_direct_rows(), 3);
+        let id = |off: u16, len: u8| {
+            let o = off.to_le_bytes();
+            [0u8, o[0], o[1], len]
+        };
+        assert_eq!(h.get(&ctx, &id(660, 5)).unwrap(), b"hello");
+        assert_eq!(h.get(&ctx, &id(20, 5)).unwrap(), b"world");
+        // Unallocated block, past the block's end, beyond the heap.
+        assert!(h.get(&ctx, &id(100, 5)).is_err());
+        assert!(h.get(&ctx, &id(700, 5)).is_err());
+        assert!(h.get(&ctx, &id(60, 10)).is_err());
+        assert!(h.get(&ctx, &id(5000, 1)).is_err());
+        // A corrupted direct block fails its checksum.
+        let mut g = f.clone();
+        g[2500 + 30] ^= 1;
+        let ctx = Ctx::new(&g, crate::cursor::Sizes::default());
+        let mut h = FractalHeap::open(&ctx, 0).unwrap();
+        assert_eq!(h.get(&ctx, &id(660, 5)).unwrap_err().kind(), "checksum");
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! Committed messages are the first message of the same type in the object header at that
 //! address (e.g. a committed datatype). SOHM messages live in the fractal heap of the index of
-//! the master table `SMTB` that handles that message type.
+//! the master table `SMTB` that handles that message type. The index's *message type flags* are
+//! numbered by message type in libhdf5 files (`1 << type`), not 0–4 as the spec's table says.
 
 use crate::checksum;
 use crate::fractal_heap::FractalHeap;
@@ -57,8 +58,8 @@ pub fn decode_stub(ctx: &Ctx<'_>, body: &[u8], addr: u64) -> Result<SharedLocati
 pub struct SharedMessageIndex {
     /// Index type: 0 list (`SMLI`), 1 v2 B-tree (type 7).
     pub index_type: u8,
-    /// Message types stored: bit 0 dataspace, 1 datatype, 2 fill value, 3 filter pipeline,
-    /// 4 attribute.
+    /// Message types stored: libhdf5 sets bit `message type` (0x2 dataspace, 0x8 datatype, 0x20
+    /// fill value, 0x800 filter pipeline, 0x1000 attribute); the spec numbers them 0–4.
     pub message_type_flags: u16,
     /// Smallest message stored in the index.
     pub min_message_size: u32,
@@ -83,14 +84,28 @@ pub struct SharedMessageTable {
     pub indexes: Vec<SharedMessageIndex>,
 }
 
-/// The bit of the SOHM message-type flags for message type `kind`, if shareable.
-fn type_flag(kind: u16) -> Option<u16> {
+/// The bit of the SOHM message-type flags for message type `kind` as the spec's table gives it
+/// (bit 0 dataspace, 1 datatype, 2 fill value, 3 filter pipeline, 4 attribute).
+fn spec_type_flag(kind: u16) -> Option<u16> {
     match kind {
         msg::DATASPACE => Some(1),
         msg::DATATYPE => Some(2),
         msg::FILL_VALUE => Some(4),
         msg::FILTER_PIPELINE => Some(8),
         msg::ATTRIBUTE => Some(16),
+        _ => None,
+    }
+}
+
+/// The bit libhdf5 actually writes: `1 << message type` (dataspace 0x2, datatype 0x8, fill value
+/// 0x20, filter pipeline 0x800, attribute 0x1000; `h5stat_tsohm.h5` stores 0x182a).
+fn lib_type_flag(kind: u16) -> Option<u16> {
+    match kind {
+        msg::DATASPACE
+        | msg::DATATYPE
+        | msg::FILL_VALUE
+        | msg::FILTER_PIPELINE
+        | msg::ATTRIBUTE => Some(1 << kind),
         _ => None,
     }
 }
@@ -149,9 +164,20 @@ impl SharedMessageTable {
     }
 
     /// The index storing messages of type `kind`.
+    ///
+    /// The spec's table numbers the type flags 0–4, but libhdf5 sets bit `message type`; the
+    /// libhdf5 bit is tried first, then the spec's, then a table with a single index is used.
     pub fn index_for(&self, kind: u16) -> Option<&SharedMessageIndex> {
-        let f = type_flag(kind)?;
-        self.indexes.iter().find(|i| i.message_type_flags & f != 0)
+        let has = |f: Option<u16>| {
+            f.and_then(|f| self.indexes.iter().find(|i| i.message_type_flags & f != 0))
+        };
+        let single = match self.indexes.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        };
+        has(lib_type_flag(kind))
+            .or(has(spec_type_flag(kind)))
+            .or(single)
     }
 
     /// Reads the body of a message of type `kind` stored in the SOHM heap under `id`.

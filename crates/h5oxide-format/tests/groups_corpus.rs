@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use h5oxide_format::attributes::{self, AttrStorage};
 use h5oxide_format::group::{self, GroupStorage};
 use h5oxide_format::messages::link::LinkTarget;
-use h5oxide_format::object_header::ObjectHeader;
-use h5oxide_format::shared::SharedMessageTable;
+use h5oxide_format::object_header::{msg, ObjectHeader};
+use h5oxide_format::shared::{self, SharedMessageTable};
 use h5oxide_format::source::{Ctx, Offset};
 use h5oxide_format::superblock::Superblock;
 use h5oxide_format::UNDEF;
@@ -39,6 +39,19 @@ fn name_str(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The version byte of a resolved message body is one its type allows.
+fn plausible(kind: u16, b: &[u8]) -> bool {
+    let v = b.first().copied().unwrap_or(0);
+    match kind {
+        msg::DATASPACE => (1..=2).contains(&v),
+        msg::DATATYPE => (1..=5).contains(&(v >> 4)),
+        msg::FILL_VALUE => (1..=3).contains(&v),
+        msg::FILTER_PIPELINE => (1..=2).contains(&v),
+        msg::ATTRIBUTE => (1..=3).contains(&v),
+        _ => !b.is_empty(),
+    }
+}
+
 struct Walker<'a> {
     ctx: Ctx<'a>,
     sohm: Option<SharedMessageTable>,
@@ -46,6 +59,7 @@ struct Walker<'a> {
     groups: usize,
     links: usize,
     attrs: usize,
+    shared: usize,
 }
 
 impl Walker<'_> {
@@ -64,6 +78,53 @@ impl Walker<'_> {
         }
     }
 
+    /// Every shared message of the header, and every shared datatype / dataspace inside an
+    /// attribute, resolves to a body.
+    fn shared_of(&mut self, oh: &ObjectHeader, attrs: &[attributes::Attr], path: &str) {
+        for m in oh.messages.iter().filter(|m| m.is_shared()) {
+            self.shared += 1;
+            match shared::resolve(&self.ctx, self.sohm.as_ref(), m.kind, &m.data, m.addr) {
+                Ok(b) if plausible(m.kind, &b) => {}
+                Ok(b) => self.bad(
+                    path,
+                    format!("shared message {:#x} resolved to {b:?}", m.kind),
+                ),
+                Err(e) => self.bad(path, format!("shared message {:#x}: {e}", m.kind)),
+            }
+        }
+        for a in attrs {
+            let m = &a.message;
+            for (is, kind, body, addr) in [
+                (
+                    m.datatype_shared,
+                    msg::DATATYPE,
+                    &m.datatype,
+                    m.datatype_addr,
+                ),
+                (
+                    m.dataspace_shared,
+                    msg::DATASPACE,
+                    &m.dataspace,
+                    m.dataspace_addr,
+                ),
+            ] {
+                if is {
+                    self.shared += 1;
+                    match shared::resolve(&self.ctx, self.sohm.as_ref(), kind, body, addr) {
+                        Ok(b) if plausible(kind, &b) => {}
+                        other => self.bad(
+                            path,
+                            format!(
+                                "attribute {:?} shared {kind:#x}: {other:?}",
+                                name_str(&m.name)
+                            ),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
     fn attrs_of(&mut self, canon: &Value, oh: &ObjectHeader, path: &str) {
         let Some(want) = canon.get("attrs").and_then(Value::as_object) else {
             return;
@@ -76,6 +137,7 @@ impl Walker<'_> {
             Err(e) => return self.bad(path, format!("attributes: {e}")),
         };
         self.attrs += got.attributes.len();
+        self.shared_of(oh, &got.attributes, path);
         if let Some(s) = canon.get("attr_storage").and_then(Value::as_str) {
             let ours = match got.storage {
                 AttrStorage::Compact => "compact",
@@ -244,14 +306,14 @@ impl Walker<'_> {
     }
 }
 
-fn check_file(path: &Path, canon: &Value) -> (Vec<String>, usize, usize, usize) {
+fn check_file(path: &Path, canon: &Value) -> (Vec<String>, usize, usize, usize, usize) {
     let data = match std::fs::read(path) {
         Ok(d) => d,
-        Err(e) => return (vec![format!("read: {e}")], 0, 0, 0),
+        Err(e) => return (vec![format!("read: {e}")], 0, 0, 0, 0),
     };
     let sb = match Superblock::find(&data) {
         Ok(s) => s,
-        Err(e) => return (vec![format!("superblock: {e}")], 0, 0, 0),
+        Err(e) => return (vec![format!("superblock: {e}")], 0, 0, 0, 0),
     };
     let src = Offset {
         inner: data.clone(),
@@ -265,6 +327,7 @@ fn check_file(path: &Path, canon: &Value) -> (Vec<String>, usize, usize, usize) 
         groups: 0,
         links: 0,
         attrs: 0,
+        shared: 0,
     };
     if sb.extension_address != UNDEF {
         match ObjectHeader::read(&ctx, sb.extension_address)
@@ -279,7 +342,7 @@ fn check_file(path: &Path, canon: &Value) -> (Vec<String>, usize, usize, usize) 
     if let Some(root) = canon.get("root") {
         w.object(root, sb.root_object_header_address, "/", 0);
     }
-    (w.problems, w.groups, w.links, w.attrs)
+    (w.problems, w.groups, w.links, w.attrs, w.shared)
 }
 
 /// Files that fail for reasons outside this layer, with the reason.
@@ -293,7 +356,7 @@ fn corpus_links_and_attributes_match_canon() {
     let dir = corpus();
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap_or_default();
     let (mut files, mut ok_files, mut bad_files, mut known) = (0, 0, Vec::new(), Vec::new());
-    let (mut groups, mut links, mut attrs) = (0, 0, 0);
+    let (mut groups, mut links, mut attrs, mut shared_msgs) = (0, 0, 0, 0);
     for line in manifest.lines().skip(1) {
         let Some(rel) = line.split('\t').next() else {
             continue;
@@ -312,7 +375,8 @@ fn corpus_links_and_attributes_match_canon() {
             continue;
         }
         files += 1;
-        let (p, g, l, a) = check_file(&path, &canon);
+        let (p, g, l, a, sh) = check_file(&path, &canon);
+        shared_msgs += sh;
         groups += g;
         links += l;
         attrs += a;
@@ -325,7 +389,7 @@ fn corpus_links_and_attributes_match_canon() {
         }
     }
     eprintln!(
-        "corpus: {files} files walked, {ok_files} match, {} mismatch, {} known failures; {groups} groups, {links} links, {attrs} attributes",
+        "corpus: {files} files walked, {ok_files} match, {} mismatch, {} known failures; {groups} groups, {links} links, {attrs} attributes, {shared_msgs} shared messages resolved",
         bad_files.len(),
         known.len()
     );
@@ -376,7 +440,7 @@ fn extra_files_match_canon() {
             continue;
         };
         let t = std::time::Instant::now();
-        let (problems, g, l, a) = check_file(&p, &canon);
+        let (problems, g, l, a, _) = check_file(&p, &canon);
         eprintln!(
             "{}: {} problems; {g} groups, {l} links, {a} attributes in {:?}",
             p.display(),

@@ -110,3 +110,37 @@ fn mutated_corpus_files_do_not_panic() {
     }
     assert!(runs > 0);
 }
+
+fn all_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            all_files(&p, out);
+        } else if !p
+            .extension()
+            .is_some_and(|x| x == "json" || x == "tsv" || x == "md")
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// The deliberately broken files of the corpus (`bad/`, incl. CVE reproducers) walk without
+/// panics.
+#[test]
+fn bad_corpus_files_do_not_panic() {
+    let mut files = Vec::new();
+    all_files(&corpus().join("bad"), &mut files);
+    files.sort();
+    let mut n = 0;
+    for p in &files {
+        if let Ok(d) = std::fs::read(p) {
+            walk(d);
+            n += 1;
+        }
+    }
+    eprintln!("bad files walked: {n}");
+}

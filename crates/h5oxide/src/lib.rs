@@ -21,9 +21,11 @@ pub mod file;
 pub mod group;
 pub mod object;
 mod read;
+pub mod select;
 pub mod storage;
 mod strings;
 pub mod types;
+pub mod write;
 
 pub use attribute::Attribute;
 pub use dataset::Dataset;
@@ -32,4 +34,6 @@ pub use group::{Group, Link, LinkKind};
 pub use h5oxide_format as format;
 pub use h5oxide_format::{Error, Limits, Result};
 pub use object::{Object, ObjectKind};
+pub use select::Hyperslab;
 pub use types::{dtype_name, H5Type};
+pub use write::FileWriter;

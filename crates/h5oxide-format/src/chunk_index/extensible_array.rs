@@ -33,6 +33,25 @@ const IBLK: &str = "extensible array index block";
 const SBLK: &str = "extensible array super block";
 const DBLK: &str = "extensible array data block";
 
+/// A super block's page-initialised bitmap.
+#[derive(Debug, Clone, Default)]
+struct PageMap {
+    bits: Vec<u8>,
+    pages_per_block: u64,
+}
+
+impl PageMap {
+    /// Whether page `p` of data block `k` is initialised (no bitmap: all are).
+    fn initialised(&self, k: u64, p: u64) -> bool {
+        if self.pages_per_block == 0 {
+            return true;
+        }
+        k.checked_mul(self.pages_per_block)
+            .and_then(|b| b.checked_add(p))
+            .is_some_and(|i| bit(&self.bits, i))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct SuperInfo {
     ndblks: u64,
@@ -237,8 +256,11 @@ impl ExtensibleArray {
         linear(&sw, &self.down)
     }
 
-    /// Reads a super block: its data-block addresses and page bitmaps (one per data block).
-    fn read_sblock(&self, ctx: &Ctx<'_>, addr: u64, s: usize) -> Result<(Vec<u64>, Vec<Vec<u8>>)> {
+    /// Reads a super block: its data-block addresses and, when its data blocks are paged, the
+    /// page-initialised bitmap with the number of pages per data block. The bitmap is one bit
+    /// string (most significant bit first) indexed by `data block × pages + page`, stored in
+    /// `data blocks × ⌈pages/8⌉` bytes.
+    fn read_sblock(&self, ctx: &Ctx<'_>, addr: u64, s: usize) -> Result<(Vec<u64>, PageMap)> {
         let info = *self
             .sblk
             .get(s)
@@ -261,11 +283,13 @@ impl ExtensibleArray {
         c.signature(b"EASB")?;
         self.check_prefix(&mut c)?;
         c.skip(self.arr_off_size())?;
-        let mut maps = Vec::new();
+        let mut maps = PageMap::default();
         if bm > 0 {
-            for _ in 0..info.ndblks {
-                maps.push(c.bytes(bm as usize)?.to_vec());
-            }
+            let n = to_usize(info.ndblks * bm, SBLK, addr)?;
+            maps = PageMap {
+                bits: c.bytes(n)?.to_vec(),
+                pages_per_block: npages,
+            };
         }
         let mut addrs = Vec::new();
         for _ in 0..info.ndblks {
@@ -275,13 +299,14 @@ impl ExtensibleArray {
     }
 
     /// Reads elements `[from, from + n)` of the data block at `addr` holding `nelmts` elements.
-    /// `page_map` is the block's page bitmap when paged. Uninitialised pages give `None`s.
+    /// `page_map` is the super block's page bitmap and this block's number in it (paged data
+    /// blocks of super blocks only). Uninitialised pages give `None`s.
     fn read_dblock_elems(
         &self,
         ctx: &Ctx<'_>,
         addr: u64,
         nelmts: u64,
-        page_map: Option<&[u8]>,
+        page_map: Option<(&PageMap, u64)>,
         from: u64,
         n: u64,
     ) -> Result<Vec<Option<Vec<u8>>>> {
@@ -323,7 +348,7 @@ impl ExtensibleArray {
         while i < end {
             let p = i / pn;
             let page_end = (p + 1).saturating_mul(pn).min(end);
-            let init = page_map.is_none_or(|m| bit(m, p));
+            let init = page_map.is_none_or(|(m, k)| m.initialised(k, p));
             if !init {
                 for _ in i..page_end {
                     out.push(None);
@@ -432,7 +457,7 @@ impl ExtensibleArray {
                             .unwrap_or(UNDEF)
                     })
                     .collect();
-                (a, Vec::new())
+                (a, PageMap::default())
             } else {
                 let sa = self
                     .iblk_sblk_addrs
@@ -459,7 +484,7 @@ impl ExtensibleArray {
                     ctx,
                     da,
                     info.dblk_nelmts,
-                    maps.get(k).map(Vec::as_slice),
+                    Some((&maps, k as u64)),
                     0,
                     n,
                 )?;
@@ -501,7 +526,9 @@ impl ExtensibleArray {
         let Some(info) = self.sblk.get(s).copied() else {
             return Ok(None);
         };
-        let within = j - info.start_idx;
+        let Some(within) = j.checked_sub(info.start_idx) else {
+            return Ok(None);
+        };
         let k = within / info.dblk_nelmts;
         let e = within % info.dblk_nelmts;
         let (da, map) = if s < self.iblk_nsblks {
@@ -521,15 +548,19 @@ impl ExtensibleArray {
                 return Ok(None);
             }
             let (addrs, maps) = self.read_sblock(ctx, sa, s)?;
-            (
-                addrs.get(k as usize).copied().unwrap_or(UNDEF),
-                maps.get(k as usize).cloned(),
-            )
+            (addrs.get(k as usize).copied().unwrap_or(UNDEF), Some(maps))
         };
         if da == UNDEF {
             return Ok(None);
         }
-        let v = self.read_dblock_elems(ctx, da, info.dblk_nelmts, map.as_deref(), e, 1)?;
+        let v = self.read_dblock_elems(
+            ctx,
+            da,
+            info.dblk_nelmts,
+            map.as_ref().map(|m| (m, k)),
+            e,
+            1,
+        )?;
         match v.first() {
             Some(Some(entry)) => self.to_record(ctx, geom, idx, entry, false),
             _ => Ok(None),

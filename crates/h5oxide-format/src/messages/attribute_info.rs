@@ -54,3 +54,26 @@ impl AttributeInfoMessage {
         self.fractal_heap_address != UNDEF
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Sizes;
+
+    #[test]
+    fn decode() {
+        let mut b = vec![0u8, 1];
+        b.extend_from_slice(&7u16.to_le_bytes());
+        b.extend_from_slice(&0x100u64.to_le_bytes());
+        b.extend_from_slice(&0x200u64.to_le_bytes());
+        let m =
+            AttributeInfoMessage::decode(&mut Cursor::new(&b, 0, "t", Sizes::default())).unwrap();
+        assert!(m.creation_order_tracked && !m.creation_order_indexed && m.is_dense());
+        assert_eq!(m.max_creation_index, Some(7));
+        assert_eq!(m.creation_order_index_address, None);
+        assert!(
+            AttributeInfoMessage::decode(&mut Cursor::new(&b[..5], 0, "t", Sizes::default()))
+                .is_err()
+        );
+    }
+}

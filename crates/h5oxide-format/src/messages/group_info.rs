@@ -51,3 +51,21 @@ impl GroupInfoMessage {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Sizes;
+
+    #[test]
+    fn defaults_and_values() {
+        let m = GroupInfoMessage::decode(&mut Cursor::new(&[0u8, 0], 0, "t", Sizes::default()))
+            .unwrap();
+        assert_eq!((m.max_compact, m.min_dense), (8, 6));
+        assert_eq!((m.estimated_entries, m.estimated_name_length), (4, 8));
+        let b = [0u8, 3, 20, 0, 10, 0, 5, 0, 16, 0];
+        let m = GroupInfoMessage::decode(&mut Cursor::new(&b, 0, "t", Sizes::default())).unwrap();
+        assert_eq!((m.max_compact, m.min_dense), (20, 10));
+        assert_eq!((m.estimated_entries, m.estimated_name_length), (5, 16));
+    }
+}

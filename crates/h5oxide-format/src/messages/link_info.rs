@@ -54,3 +54,31 @@ impl LinkInfoMessage {
         self.fractal_heap_address != UNDEF
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Sizes;
+
+    #[test]
+    fn decode() {
+        let mut b = vec![0u8, 3];
+        b.extend_from_slice(&9u64.to_le_bytes());
+        b.extend_from_slice(&0x100u64.to_le_bytes());
+        b.extend_from_slice(&0x200u64.to_le_bytes());
+        b.extend_from_slice(&u64::MAX.to_le_bytes());
+        let m = LinkInfoMessage::decode(&mut Cursor::new(&b, 0, "t", Sizes::default())).unwrap();
+        assert!(m.creation_order_tracked && m.creation_order_indexed && m.is_dense());
+        assert_eq!(m.max_creation_index, Some(9));
+        assert_eq!(m.name_index_address, 0x200);
+        assert_eq!(m.creation_order_index_address, Some(UNDEF));
+        let mut b = vec![0u8, 0];
+        b.extend_from_slice(&u64::MAX.to_le_bytes());
+        b.extend_from_slice(&u64::MAX.to_le_bytes());
+        let m = LinkInfoMessage::decode(&mut Cursor::new(&b, 0, "t", Sizes::default())).unwrap();
+        assert!(!m.is_dense() && !m.creation_order_tracked);
+        assert!(
+            LinkInfoMessage::decode(&mut Cursor::new(&[1u8, 0], 0, "t", Sizes::default())).is_err()
+        );
+    }
+}
