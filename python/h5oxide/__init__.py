@@ -743,8 +743,7 @@ class Dataset(HLObject):
         n = self._n()
         s = n.shape
         if n.is_virtual and None in (n.maxshape or ()):
-            raise OSError("h5oxide: unsupported: extent of a virtual dataset with unlimited "
-                          "dimensions")
+            raise OSError("unsupported: extent of a virtual dataset with unlimited dimensions")
         return None if s is None else tuple(s)
 
     @property

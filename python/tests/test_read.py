@@ -287,10 +287,7 @@ def compare_files(path):
 # Corpus files on which the Rust engine fails with an error that is not a declared
 # "unsupported" gap (bugs to fix in the crates): file -> text the error contains. They are
 # reported as xfail; remove a line once its file passes (XPASS in the summary).
-KNOWN_ENGINE_ERRORS = {
-    "generated/sohm_shared_messages.h5": "no index for message type",
-    "hdf5/h5stat_tsohm.h5": "no index for message type",
-}
+KNOWN_ENGINE_ERRORS = {}
 
 
 @pytest.mark.parametrize("rel", corpus_files())
