@@ -1,7 +1,7 @@
 //! Read-side benchmark workloads for h5oxide, the Rust peer of `benches/harness/bench_py.py`.
 //!
 //! ```text
-//! h5oxide-bench [--reps N] [--warmup N] [--label NAME] WORKLOAD FILE [EXTRA]
+//! h5oxide-bench [--reps N] [--warmup N] [--label NAME] [--only FIGURE] WORKLOAD FILE [EXTRA]
 //! ```
 //!
 //! Runs `warmup` untimed and `reps` timed repetitions of every figure of one workload on one
@@ -33,6 +33,8 @@ struct Opts {
     reps: usize,
     warmup: usize,
     label: String,
+    /// Run only this figure (for profiling one figure with perf/callgrind).
+    only: Option<String>,
 }
 
 /// One figure's timings.
@@ -45,6 +47,9 @@ impl Figure<'_> {
     /// Times `f` (`warmup` untimed runs, then `reps` timed ones) and prints the JSON line.
     /// `ops` > 0 adds a per-operation figure; `nbytes` > 0 adds a throughput.
     fn run(&self, figure: &str, ops: u64, nbytes: u64, mut f: impl FnMut() -> Res<()>) -> Res<()> {
+        if self.opts.only.as_deref().is_some_and(|o| o != figure) {
+            return Ok(());
+        }
         for _ in 0..self.opts.warmup {
             f()?;
         }
@@ -134,6 +139,7 @@ fn real_main() -> Res<()> {
         reps: 3,
         warmup: 1,
         label: "h5oxide".into(),
+        only: None,
     };
     let mut pos = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -142,8 +148,9 @@ fn real_main() -> Res<()> {
             "--reps" => opts.reps = args.next().ok_or("--reps needs a value")?.parse()?,
             "--warmup" => opts.warmup = args.next().ok_or("--warmup needs a value")?.parse()?,
             "--label" => opts.label = args.next().ok_or("--label needs a value")?,
+            "--only" => opts.only = Some(args.next().ok_or("--only needs a figure name")?),
             "-h" | "--help" => {
-                println!("usage: h5oxide-bench [--reps N] [--warmup N] [--label NAME] WORKLOAD FILE [EXTRA...]\nworkloads: w2 w5 w6 w7 w8 w9 w11 fancy");
+                println!("usage: h5oxide-bench [--reps N] [--warmup N] [--label NAME] [--only FIGURE] WORKLOAD FILE [EXTRA...]\nworkloads: w2 w5 w6 w7 w8 w9 w11 fancy");
                 return Ok(());
             }
             _ => pos.push(a),
