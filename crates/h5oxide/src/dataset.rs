@@ -421,6 +421,59 @@ impl Dataset {
         ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
     }
 
+    /// Borrows a contiguous, unfiltered dataset straight from a memory-mapped (or in-memory)
+    /// file as an array view, without reading or copying: for native-layout numeric types only.
+    ///
+    /// Fails with [`Error::Invalid`] when the file is not mapped, the dataset is not contiguous
+    /// and allocated, `T` is not the stored layout, or the data is not aligned for `T`.
+    ///
+    /// ```no_run
+    /// let f = h5oxide::OpenOptions::new().mmap(true).open("myfile.h5")?;
+    /// let ds = f.dataset("/experiment1/array1")?;
+    /// let view = ds.view::<f64>()?; // ndarray::ArrayViewD<f64> into the mapping
+    /// println!("{}", view.sum());
+    /// # Ok::<(), h5oxide::Error>(())
+    /// ```
+    pub fn view<T: H5Type + bytemuck::Pod>(&self) -> Result<ndarray::ArrayViewD<'_, T>> {
+        use h5oxide_format::Source;
+        if !T::is_native(&self.info.dtype) {
+            return Err(Error::Invalid(format!(
+                "the stored type is not {}'s native layout",
+                T::NAME
+            )));
+        }
+        let DataLayout::Contiguous { address, .. } = self.info.layout else {
+            return Err(Error::Invalid(
+                "only contiguous datasets can be viewed without copying".into(),
+            ));
+        };
+        if address == UNDEF || self.info.external.is_some() {
+            return Err(Error::Invalid(
+                "the dataset has no storage in this file".into(),
+            ));
+        }
+        let bytes = self.file.src.as_bytes().ok_or_else(|| {
+            Error::Invalid("the file is not memory-mapped (OpenOptions::mmap)".into())
+        })?;
+        let n = self.info.num_bytes()?;
+        let start =
+            usize::try_from(address).map_err(|_| Error::Invalid("address too large".into()))?;
+        let end = address
+            .checked_add(n)
+            .and_then(|e| usize::try_from(e).ok())
+            .ok_or_else(|| Error::Invalid("address too large".into()))?;
+        let raw = bytes.get(start..end).ok_or(Error::OutOfBounds {
+            structure: "raw data",
+            addr: address,
+            len: n,
+            size: bytes.len() as u64,
+        })?;
+        let typed: &[T] = bytemuck::try_cast_slice(raw)
+            .map_err(|e| Error::Invalid(format!("cannot view the data as {}: {e}", T::NAME)))?;
+        ndarray::ArrayViewD::from_shape(IxDyn(&self.shape()), typed)
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
     /// Reads the whole dataset into a caller's buffer of exactly `size()` elements, with no
     /// intermediate copy when the stored type is `T`'s native layout.
     pub fn read_into<T: H5Type>(&self, out: &mut [T]) -> Result<()> {

@@ -100,7 +100,7 @@ pub(crate) fn read_selection(
         return Ok(());
     }
     match &info.layout {
-        DataLayout::Chunked(c) => crate::chunked::read_chunked(
+        DataLayout::Chunked(c) => crate::chunked::read_chunked_cached(
             &file.ctx(),
             c,
             info.pipeline.as_ref(),
@@ -111,6 +111,7 @@ pub(crate) fn read_selection(
             &info.fill_bytes(),
             sel,
             out,
+            Some(&file.chunk_cache),
         ),
         DataLayout::Contiguous { address, .. } if info.external.is_none() && *address != UNDEF => {
             // One read of the whole span when the selection is dense enough, else a read per run.

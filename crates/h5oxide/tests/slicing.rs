@@ -216,3 +216,25 @@ with h5py.File(sys.argv[1], "w") as f:
         }
     }
 }
+
+#[test]
+fn mmap_zero_copy_view() {
+    let dir = tempdir();
+    let path = make_file(&dir);
+    let f = h5oxide::OpenOptions::new().mmap(true).open(&path).unwrap();
+    let ds = f.dataset("contig").unwrap();
+    let view = ds.view::<f64>().unwrap();
+    assert_eq!(view, expected(&[100, 37]).view());
+    // Same values through the copying path, and refusals where a view is impossible.
+    assert_eq!(ds.read::<f64>().unwrap(), view.to_owned());
+    assert!(ds.view::<f32>().is_err(), "wrong type");
+    assert!(
+        f.dataset("chunked").unwrap().view::<i32>().is_err(),
+        "chunked"
+    );
+    let plain = h5oxide::File::open(&path).unwrap();
+    assert!(
+        plain.dataset("contig").unwrap().view::<f64>().is_err(),
+        "not mapped"
+    );
+}
