@@ -145,5 +145,71 @@ elif w == "fancy":
                 return f[name][idx]
         run(name, fancy, ops=len(idx))
 
+elif w in ("w1", "w4", "w8c", "w9w"):
+    # write workloads: data from FILE (read untimed), output to EXTRA[0], removed before each rep
+    import os
+    out = args.extra[0]
+
+    def clean():
+        if os.path.exists(out):
+            os.unlink(out)
+
+    def run_write(figure, fn, ops=0, nbytes=0):
+        def timed():
+            clean()
+            t0 = time.perf_counter()
+            fn()
+            return time.perf_counter() - t0
+        for _ in range(args.warmup):
+            timed()
+        times = [timed() for _ in range(args.reps)]
+        med = statistics.median(times)
+        rec = {"impl": LABEL, "workload": w, "figure": figure, "reps": len(times),
+               "times_s": [round(t, 6) for t in times], "median_s": round(med, 6),
+               "min_s": round(min(times), 6), "max_s": round(max(times), 6)}
+        if ops:
+            rec["ops"] = ops
+        if nbytes:
+            rec["bytes"] = nbytes
+        print(json.dumps(rec), flush=True)
+
+    if w == "w1":
+        data = read_all()
+
+        def write():
+            with h5.File(out, "w") as f:
+                f.create_dataset("data", data=data)
+        run_write("write", write, nbytes=data.nbytes)
+    elif w == "w4":
+        data = read_all()
+
+        def write():
+            with h5.File(out, "w") as f:
+                f.create_dataset("data", data=data, chunks=(1 << 18,), compression="gzip",
+                                 compression_opts=4, shuffle=True)
+        run_write("write", write, nbytes=data.nbytes)
+    elif w == "w8c":
+        ng = int(args.extra[1]) if len(args.extra) > 1 else 10000
+        small = np.arange(16, dtype=np.int32)
+
+        def write():
+            with h5.File(out, "w") as f:
+                for i in range(ng):
+                    g = f.create_group(f"g{i:05d}")
+                    g.create_dataset("d", data=small)
+                    g.attrs["index"] = i
+                    g.attrs["scale"] = i * 0.5
+                    g.attrs["name"] = f"group number {i}"
+        run_write("create", write, ops=ng)
+    else:
+        with h5.File(FILE, "r") as f:
+            arr = f["s"].asstr()[:]
+
+        def write():
+            with h5.File(out, "w") as f:
+                f.create_dataset("s", data=arr, dtype=h5.string_dtype())
+        run_write("write", write, ops=len(arr))
+    clean()
+
 else:
     raise SystemExit(f"unknown workload {w!r}")

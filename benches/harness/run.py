@@ -48,8 +48,13 @@ def log(*a):
 
 
 # ---------------------------------------------------------------- data
+# the write workloads take their data from the read workloads' files
+SOURCES = {"w1": "w2", "w4": "w5", "w8c": "w8", "w9w": "w9"}
+gen_env = dict(os.environ)
+if ONLY:
+    gen_env["BENCH_ONLY"] = ",".join(set(ONLY) | {SOURCES[x] for x in ONLY if x in SOURCES})
 gen = subprocess.run([PY, os.path.join(HERE, "gen_data.py")], check=True, stdout=subprocess.PIPE,
-                     text=True)
+                     text=True, env=gen_env)
 FILES = dict(line.split("=", 1) for line in gen.stdout.split() if "=" in line)
 
 have_py_h5oxide = False
@@ -61,7 +66,7 @@ if os.environ.get("BENCH_PY_H5OXIDE", "1") != "0":
 # Workloads that allocate little per repetition and whose files' pages are already cached run
 # without the untimed warm-up repetition (it only matters for the first touch of large fresh
 # buffers); this keeps a full default run near 8 minutes.
-NO_WARMUP = {"w7", "w8"}
+NO_WARMUP = {"w7", "w8", "w1", "w4", "w8c", "w9w"}
 
 
 def impls(workload):
@@ -84,6 +89,12 @@ RUNS += [(f"w6_{n}", "w6", f"w6_{n}", []) for n in ("lzf", "zstd", "blosc_lz4", 
 RUNS += [("w7", "w7", "w7", ["@w7_idx", GZIP_READS]), ("w8_earliest", "w8", "w8_earliest", []),
          ("w8_latest", "w8", "w8_latest", []), ("w9", "w9", "w9", []), ("w11", "w11", "w11", []),
          ("fancy", "fancy", "fancy", ["@fancy_idx"])]
+
+# write workloads (the h5oxide writer): source file, output file (removed after each rep)
+OUTP = os.path.join(os.path.dirname(FILES.get("w2", "/tmp/x")), "bench-write-out.h5")
+RUNS += [("w1", "w1", "w2", [OUTP]), ("w4", "w4", "w5_gzip", [OUTP]),
+         ("w8c", "w8c", "w8_earliest", [OUTP, os.environ.get("BENCH_GROUPS", "10000")]),
+         ("w9w", "w9w", "w9", [OUTP])]
 
 results = {}  # (key, impl, figure) -> [times per round]
 recs = []
@@ -151,6 +162,10 @@ ROWS += [
     (f"W11 gzip 2×{W11} MiB f32: 2 threads", "w11", "gzip_2threads", "gzip_2threads", None),
     (f"fancy {FK} sorted indices of {FN} f64, contiguous", "fancy", "contig", "contig", 5.0),
     ("fancy … chunked (64k-element chunks)", "fancy", "chunked", "chunked", 5.0),
+    (f"W1 write {CMIB} MiB f64 contiguous (no fsync)", "w1", "write", "write", None),
+    (f"W4 write {ZMIB} MiB f32 chunked gzip4+shuffle", "w4", "write", "write", None),
+    (f"W8 create {NG} groups (1 dataset + 3 attrs each), per group", "w8c", "create", "create", None),
+    (f"W9 write {NS} vlen strings", "w9w", "write", "write", None),
 ]
 
 
@@ -208,7 +223,7 @@ for impl in ["h5py", "h5oxide", "h5oxide-rayon1"] + (["h5oxide-py"] if have_py_h
 if len(scal) > 3:
     lines += scal
 
-note = (f"{ROUNDS} rounds × (1 warm-up + 1 timed run; no warm-up for W7, W8) per implementation, "
+note = (f"{ROUNDS} rounds × (1 warm-up + 1 timed run; no warm-up for W7, W8 and writes) per implementation, "
         "alternating; "
         f"median (min–max) over rounds; ratio = median of per-round h5py÷h5oxide. "
         f"Harness wall time {elapsed / 60:.1f} min.")

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use h5oxide::format::datatype::Datatype;
 use h5oxide::select::AxisIndex;
+use h5oxide::write::{DatasetOptions, FileWriter};
 use h5oxide::{Attribute, File, OpenOptions};
 use ndarray::s;
 
@@ -46,15 +47,29 @@ struct Figure<'a> {
 impl Figure<'_> {
     /// Times `f` (`warmup` untimed runs, then `reps` timed ones) and prints the JSON line.
     /// `ops` > 0 adds a per-operation figure; `nbytes` > 0 adds a throughput.
-    fn run(&self, figure: &str, ops: u64, nbytes: u64, mut f: impl FnMut() -> Res<()>) -> Res<()> {
+    fn run(&self, figure: &str, ops: u64, nbytes: u64, f: impl FnMut() -> Res<()>) -> Res<()> {
+        self.run_setup(figure, ops, nbytes, || Ok(()), f)
+    }
+
+    /// Like [`Figure::run`], with an untimed `setup` before every repetition.
+    fn run_setup(
+        &self,
+        figure: &str,
+        ops: u64,
+        nbytes: u64,
+        mut setup: impl FnMut() -> Res<()>,
+        mut f: impl FnMut() -> Res<()>,
+    ) -> Res<()> {
         if self.opts.only.as_deref().is_some_and(|o| o != figure) {
             return Ok(());
         }
         for _ in 0..self.opts.warmup {
+            setup()?;
             f()?;
         }
         let mut times = Vec::with_capacity(self.opts.reps);
         for _ in 0..self.opts.reps {
+            setup()?;
             let t0 = Instant::now();
             f()?;
             times.push(t0.elapsed().as_secs_f64());
@@ -232,6 +247,12 @@ fn real_main() -> Res<()> {
             })
         }
         "w11" => w11(&fig, file),
+        "w1" | "w4" | "w8c" | "w9w" => {
+            let out = pos.get(2).ok_or("write workloads need SOURCE OUT")?;
+            let r = writes(&fig, workload, file, out, pos.get(3));
+            let _ = std::fs::remove_file(out);
+            r
+        }
         "fancy" => {
             let idx = read_indices(pos.get(2).ok_or("fancy needs the index file")?)?;
             for name in ["contig", "chunked"] {
@@ -323,4 +344,107 @@ fn w11(fig: &Figure<'_>, file: &str) -> Res<()> {
         })?;
     }
     Ok(())
+}
+
+/// Removes a previous repetition's output (untimed) and syncs, as the h5py side does.
+fn clean(out: &str) -> Res<()> {
+    match std::fs::remove_file(out) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Write workloads: the data comes from `src` (read untimed), the file goes to `out`.
+///
+/// * `w1`: the W2 file's float64 array, written contiguous;
+/// * `w4`: the W5 file's float32 array, written chunked (1 MiB chunks) with shuffle + gzip 4;
+/// * `w8c`: `n` groups (EXTRA, default 10000) with one 16×int32 dataset and 3 attributes each
+///   (`src` unused);
+/// * `w9w`: the W9 file's strings, written as one vlen UTF-8 dataset.
+fn writes(fig: &Figure<'_>, w: &str, src: &str, out: &str, extra: Option<&String>) -> Res<()> {
+    match w {
+        "w1" => {
+            let v = File::open(src)?
+                .dataset("data")?
+                .read::<f64>()?
+                .into_raw_vec_and_offset()
+                .0;
+            let nbytes = v.len() as u64 * 8;
+            fig.run_setup(
+                "write",
+                0,
+                nbytes,
+                || clean(out),
+                || {
+                    let mut f = FileWriter::create(out)?;
+                    f.create_dataset("data", &v[..])?;
+                    f.close()?;
+                    Ok(())
+                },
+            )
+        }
+        "w4" => {
+            let v = File::open(src)?
+                .dataset("data")?
+                .read::<f32>()?
+                .into_raw_vec_and_offset()
+                .0;
+            let nbytes = v.len() as u64 * 4;
+            fig.run_setup(
+                "write",
+                0,
+                nbytes,
+                || clean(out),
+                || {
+                    let mut f = FileWriter::create(out)?;
+                    let opts = DatasetOptions::new()
+                        .chunks(&[1 << 18])
+                        .shuffle(true)
+                        .deflate(4);
+                    f.create_dataset_with("data", &v[..], opts)?;
+                    f.close()?;
+                    Ok(())
+                },
+            )
+        }
+        "w8c" => {
+            let n: usize = extra.map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+            let small: Vec<i32> = (0..16).collect();
+            fig.run_setup(
+                "create",
+                n as u64,
+                0,
+                || clean(out),
+                || {
+                    let mut f = FileWriter::create(out)?;
+                    for i in 0..n {
+                        let g = f.create_group(&format!("g{i:05}"))?;
+                        g.create_dataset("d", &small[..])?;
+                        g.set_attr("index", i as i64)?;
+                        g.set_attr("scale", i as f64 * 0.5)?;
+                        g.set_attr("name", format!("group number {i}"))?;
+                    }
+                    f.close()?;
+                    Ok(())
+                },
+            )
+        }
+        "w9w" => {
+            let v = File::open(src)?.dataset("s")?.read_strings()?;
+            fig.run_setup(
+                "write",
+                v.len() as u64,
+                0,
+                || clean(out),
+                || {
+                    let mut f = FileWriter::create(out)?;
+                    f.create_dataset("s", &v[..])?;
+                    f.close()?;
+                    Ok(())
+                },
+            )
+        }
+        _ => Err(format!("unknown write workload {w:?}").into()),
+    }
 }
