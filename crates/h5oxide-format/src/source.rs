@@ -20,6 +20,14 @@ pub trait Source: Send + Sync {
     /// Number of addressable bytes (the file size minus the base address).
     fn size(&self) -> u64;
 
+    /// Reads exactly `buf.len()` bytes at `addr` straight into `buf` (sources that can avoid an
+    /// intermediate buffer override this).
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        let data = self.read(addr, buf.len())?;
+        buf.copy_from_slice(&data);
+        Ok(())
+    }
+
     /// The whole address space as one borrowed slice, for sources that hold it in memory
     /// (memory maps, buffers); `None` otherwise. Enables zero-copy views.
     fn as_bytes(&self) -> Option<&[u8]> {

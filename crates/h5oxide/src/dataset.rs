@@ -274,14 +274,12 @@ impl Dataset {
         crate::read::read_all(&self.file, &self.info, out)
     }
 
-    /// Reads the whole dataset as an array of `T`.
+    /// Reads the whole dataset as an array of `T`. When `T` is the stored layout the data is
+    /// read straight into the array's buffer (no intermediate copy).
     pub fn read<T: H5Type>(&self) -> Result<ArrayD<T>> {
-        let raw = self.read_raw()?;
         let n = self.info.num_elements()? as usize;
         let mut v = vec![T::default(); n];
-        if n > 0 {
-            T::convert(&self.info.dtype, &raw, &mut v)?;
-        }
+        self.read_into(&mut v)?;
         ArrayD::from_shape_vec(IxDyn(&self.shape()), v).map_err(|e| Error::Invalid(e.to_string()))
     }
 
@@ -489,11 +487,15 @@ impl Dataset {
                 out.len()
             )));
         }
-        let raw = self.read_raw()?;
-        if n > 0 {
-            T::convert(&self.info.dtype, &raw, out)?;
+        if n == 0 {
+            return Ok(());
         }
-        Ok(())
+        if T::is_native(&self.info.dtype) {
+            // Same layout: decode straight into the caller's memory.
+            return self.read_raw_into(bytemuck::cast_slice_mut(out));
+        }
+        let raw = self.read_raw()?;
+        T::convert(&self.info.dtype, &raw, out)
     }
 
     /// Reads every element of a string dataset (fixed or variable length).

@@ -44,9 +44,7 @@ pub(crate) fn read_all(file: &FileInner, info: &DatasetInfo, out: &mut [u8]) -> 
                 fill(out, &info.fill_bytes());
                 return Ok(());
             }
-            let data = file.src_read(*address, out.len())?;
-            out.copy_from_slice(&data);
-            Ok(())
+            file.src_read_into(*address, out)
         }
         DataLayout::Chunked(c) => {
             let dims = info.space.dims();
@@ -89,6 +87,23 @@ impl FileInner {
             });
         }
         self.src.read(addr, len)
+    }
+}
+
+impl FileInner {
+    /// Reads raw data bytes straight into `out` (no intermediate buffer for file storage).
+    pub(crate) fn src_read_into(&self, addr: u64, out: &mut [u8]) -> Result<()> {
+        use h5oxide_format::Source;
+        let size = self.src.size();
+        if addr.checked_add(out.len() as u64).is_none_or(|e| e > size) {
+            return Err(Error::OutOfBounds {
+                structure: "raw data",
+                addr,
+                len: out.len() as u64,
+                size,
+            });
+        }
+        self.src.read_into(addr, out)
     }
 }
 

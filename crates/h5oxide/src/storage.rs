@@ -141,26 +141,35 @@ pub(crate) struct Based {
     pub eoa: u64,
 }
 
-impl Source for Based {
-    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+impl Based {
+    /// The physical offset of `addr`, after checking `addr..addr+len` against the allocation.
+    fn physical(&self, addr: u64, len: u64) -> Result<u64> {
         let a = addr.checked_add(self.base).ok_or(Error::OutOfBounds {
             structure: "file",
             addr,
-            len: len as u64,
+            len,
             size: self.size(),
         })?;
-        if addr
-            .checked_add(len as u64)
-            .is_none_or(|end| end > self.eoa)
-        {
+        if addr.checked_add(len).is_none_or(|end| end > self.eoa) {
             return Err(Error::OutOfBounds {
                 structure: "file (past the end-of-allocation address)",
                 addr,
-                len: len as u64,
+                len,
                 size: self.size(),
             });
         }
+        Ok(a)
+    }
+}
+
+impl Source for Based {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        let a = self.physical(addr, len as u64)?;
         self.inner.read(a, len)
+    }
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        let a = self.physical(addr, buf.len() as u64)?;
+        self.inner.read_into(a, buf)
     }
     fn size(&self) -> u64 {
         self.inner.size().saturating_sub(self.base).min(self.eoa)

@@ -8,7 +8,7 @@ use h5oxide_format::datatype::{ByteOrder, Datatype, FixedPoint, FloatingPoint};
 use h5oxide_format::{Error, Result};
 
 /// A Rust type that elements of a numeric HDF5 datatype convert to.
-pub trait H5Type: Copy + Send + Sync + Default + 'static {
+pub trait H5Type: bytemuck::Pod + Send + Sync + Default + 'static {
     /// Name used in error messages.
     const NAME: &'static str;
 
