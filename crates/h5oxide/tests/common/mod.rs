@@ -33,6 +33,11 @@ pub struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static ABORTING: AtomicBool = AtomicBool::new(false);
+/// Live heap above which the current input's allocation site is recorded (`usize::MAX`: off).
+static WATCH_ABOVE: AtomicUsize = AtomicUsize::new(usize::MAX);
+static WATCHED: AtomicBool = AtomicBool::new(false);
+/// Backtrace of the allocation that first passed `WATCH_ABOVE` during the current input.
+static BIG_ALLOCATION: Mutex<Option<String>> = Mutex::new(None);
 /// The input being run and where to save it, for the abort path of the allocator.
 static CURRENT: Mutex<Option<(Arc<Vec<u8>>, String, PathBuf)>> = Mutex::new(None);
 
@@ -42,6 +47,16 @@ impl Counting {
         PEAK.fetch_max(live, Ordering::Relaxed);
         if live > MEMORY_ABORT && !ABORTING.swap(true, Ordering::SeqCst) {
             memory_abort(live);
+        }
+        if live > WATCH_ABOVE.load(Ordering::Relaxed) && !WATCHED.swap(true, Ordering::SeqCst) {
+            // Allocations made while capturing see WATCHED set and do not re-enter.
+            let bt = format!(
+                "allocation of {size} bytes took the live heap to {live} bytes at:\n{}",
+                std::backtrace::Backtrace::force_capture()
+            );
+            if let Ok(mut b) = BIG_ALLOCATION.try_lock() {
+                *b = Some(bt);
+            }
         }
     }
 }
@@ -80,12 +95,15 @@ pub fn set_current(bytes: Arc<Vec<u8>>, origin: String, dir: &Path) {
 #[cold]
 fn memory_abort(live: usize) {
     let current = CURRENT.try_lock().ok().and_then(|g| g.clone());
-    let mut msg = format!("live heap reached {live} bytes; aborting.");
+    let mut msg = format!(
+        "live heap reached {live} bytes; aborting. Allocation site:\n{}\n",
+        std::backtrace::Backtrace::force_capture()
+    );
     if let Some((bytes, origin, dir)) = current {
         let p = dir.join("memory-abort.h5");
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(&p, &bytes[..]);
-        let _ = std::fs::write(dir.join("memory-abort.txt"), format!("{origin}\n"));
+        let _ = std::fs::write(dir.join("memory-abort.txt"), format!("{origin}\n\n{msg}"));
         msg.push_str(&format!(" Input saved to {} ({origin})", p.display()));
     }
     let _ = writeln!(std::io::stderr(), "{msg}");
@@ -109,13 +127,7 @@ impl Panic {
     /// The first backtrace frame in the h5oxide sources outside the tests (the real site when
     /// the reported location is inside std), else the reported location.
     pub fn site(&self) -> String {
-        self.backtrace
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("at ") && l.contains("/crates/h5oxide"))
-            .find(|l| !l.contains("/tests/"))
-            .map(|l| l.trim_start_matches("at ").to_string())
-            .unwrap_or_else(|| self.location.clone())
+        h5oxide_frame(&self.backtrace).unwrap_or_else(|| self.location.clone())
     }
 }
 
@@ -171,17 +183,37 @@ pub struct Measured<T> {
     pub cpu: Option<Duration>,
     /// Peak live heap above the level before it ran.
     pub peak: usize,
+    /// Where the heap first grew past the watch level (see [`Worker::watch_heap`]), if it did.
+    pub big_allocation: Option<String>,
 }
 
-fn measure<T>(f: impl FnOnce() -> T) -> Measured<T> {
+/// The frame of a backtrace in the h5oxide sources outside the tests nearest to the top (the
+/// site of a panic or an allocation), if any.
+pub fn h5oxide_frame(backtrace: &str) -> Option<String> {
+    backtrace
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("at ") && l.contains("/crates/h5oxide"))
+        .find(|l| !l.contains("/tests/"))
+        .map(|l| l.trim_start_matches("at ").to_string())
+}
+
+fn measure<T>(f: impl FnOnce() -> T, watch: usize) -> Measured<T> {
     if let Ok(mut p) = LAST_PANIC.lock() {
         *p = None;
     }
     let cpu0 = cpu_time();
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
+    if let Ok(mut b) = BIG_ALLOCATION.lock() {
+        *b = None;
+    }
+    WATCHED.store(false, Ordering::SeqCst);
+    WATCH_ABOVE.store(base.saturating_add(watch), Ordering::SeqCst);
     let r = std::panic::catch_unwind(AssertUnwindSafe(f));
+    WATCH_ABOVE.store(usize::MAX, Ordering::SeqCst);
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let big_allocation = BIG_ALLOCATION.lock().ok().and_then(|mut b| b.take());
     let cpu = match (cpu0, cpu_time()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
@@ -196,6 +228,7 @@ fn measure<T>(f: impl FnOnce() -> T) -> Measured<T> {
         }),
         cpu,
         peak,
+        big_allocation,
     }
 }
 
@@ -204,28 +237,40 @@ const WORKER: &str = "h5oxide-input-worker";
 /// A thread that runs inputs one at a time; the caller waits with a timeout, so a hang is
 /// detected (the hung thread is abandoned and dies with the test process).
 pub struct Worker<T: Send + 'static> {
-    tx: mpsc::Sender<Box<dyn FnOnce() -> T + Send>>,
+    tx: mpsc::Sender<(Box<dyn FnOnce() -> T + Send>, usize)>,
     rx: mpsc::Receiver<Measured<T>>,
+    watch: usize,
 }
 
 impl<T: Send + 'static> Worker<T> {
     /// Starts the worker (with a quiet panic hook for it and a 64 MiB stack).
     pub fn new() -> Self {
         install_panic_hook();
-        let (tx, in_rx) = mpsc::channel::<Box<dyn FnOnce() -> T + Send>>();
+        let (tx, in_rx) = mpsc::channel::<(Box<dyn FnOnce() -> T + Send>, usize)>();
         let (out_tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name(WORKER.into())
             .stack_size(64 << 20)
             .spawn(move || {
-                for job in in_rx {
-                    if out_tx.send(measure(job)).is_err() {
+                for (job, watch) in in_rx {
+                    if out_tx.send(measure(job, watch)).is_err() {
                         break;
                     }
                 }
             })
             .expect("spawn worker");
-        Worker { tx, rx }
+        Worker {
+            tx,
+            rx,
+            watch: usize::MAX,
+        }
+    }
+
+    /// Records the backtrace of the allocation that first takes a job's heap `bytes` above its
+    /// starting level ([`Measured::big_allocation`]).
+    pub fn watch_heap(mut self, bytes: usize) -> Self {
+        self.watch = bytes;
+        self
     }
 
     /// Runs `job`; `None` if it did not finish within `timeout`.
@@ -234,7 +279,9 @@ impl<T: Send + 'static> Worker<T> {
         job: impl FnOnce() -> T + Send + 'static,
         timeout: Duration,
     ) -> Option<Measured<T>> {
-        self.tx.send(Box::new(job)).expect("worker alive");
+        self.tx
+            .send((Box::new(job), self.watch))
+            .expect("worker alive");
         self.rx.recv_timeout(timeout).ok()
     }
 }
