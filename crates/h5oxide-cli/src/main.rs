@@ -51,7 +51,10 @@ fn split_path(arg: &Path) -> (PathBuf, String) {
     let mut file = arg.to_path_buf();
     let mut inner: Vec<String> = Vec::new();
     while !file.is_file() {
-        match (file.file_name().map(|n| n.to_string_lossy().into_owned()), file.parent()) {
+        match (
+            file.file_name().map(|n| n.to_string_lossy().into_owned()),
+            file.parent(),
+        ) {
             (Some(name), Some(parent)) if !parent.as_os_str().is_empty() => {
                 inner.push(name);
                 file = parent.to_path_buf();
@@ -113,12 +116,20 @@ fn list(path: &Path, recursive: bool) -> i32 {
         let _ = writeln!(out, "{:<30} {}", inner, describe(&obj));
         return 0;
     };
-    let prefix = if inner == "/" { String::new() } else { inner.clone() };
+    let prefix = if inner == "/" {
+        String::new()
+    } else {
+        inner.clone()
+    };
     if recursive {
         match g.walk() {
             Ok(items) => {
                 for (p, o) in items {
-                    let rel = p.strip_prefix(&prefix).unwrap_or(&p).trim_start_matches('/').to_string();
+                    let rel = p
+                        .strip_prefix(&prefix)
+                        .unwrap_or(&p)
+                        .trim_start_matches('/')
+                        .to_string();
                     let _ = writeln!(out, "{:<30} {}", rel, describe(&o));
                 }
             }
@@ -137,7 +148,9 @@ fn list(path: &Path, recursive: bool) -> i32 {
                             Err(e) => format!("error: {e}"),
                         },
                         h5oxide::LinkKind::Soft(t) => format!("Soft Link {{{t}}}"),
-                        h5oxide::LinkKind::External { file, path } => format!("External Link {{{file}/{path}}}"),
+                        h5oxide::LinkKind::External { file, path } => {
+                            format!("External Link {{{file}/{path}}}")
+                        }
                         h5oxide::LinkKind::UserDefined(c) => format!("User-defined link class {c}"),
                     };
                     let _ = writeln!(out, "{:<30} {}", l.name, what);

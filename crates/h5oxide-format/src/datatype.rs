@@ -415,7 +415,8 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
             let order = read_order(c, flags, false)?;
             let bit_offset = c.u16()?;
             let precision = c.u16()?;
-            check_bits(c, size, "integer bits", bit_offset as u64, precision as u64)?;
+            // Bits outside the element are not rejected (libhdf5 does not either); they read
+            // as zero.
             let fp = FixedPoint {
                 size,
                 order,
@@ -739,8 +740,8 @@ mod tests {
             }
             _ => panic!(),
         }
-        // precision beyond the element is corrupt
-        assert!(parse(&int_msg(1, 0, 2, 8, 16)).is_err());
+        // precision beyond the element is accepted (those bits read as zero)
+        assert!(parse(&int_msg(1, 0, 2, 8, 16)).is_ok());
         // unknown version
         assert!(matches!(
             parse(&int_msg(6, 0, 4, 0, 32)),

@@ -1,24 +1,122 @@
-//! TEMPORARY STUB (replaced by the groups branch).
-use crate::{Ctx, Error, Result};
-/// Local heap.
+//! Local heaps (spec §III.D "Disk Format: Level 1D - Local Heaps").
+//!
+//! A `HEAP` header (version 0) pointing to a data segment that holds NUL-terminated strings
+//! (link names of an old-style group, external file names). Objects are addressed by their byte
+//! offset in the data segment. No checksum. The free list is not needed for reading; libhdf5
+//! encodes an empty list as offset 1, the spec as UNDEF (FORMAT-MAP §2.8) — both are accepted.
+
+use std::borrow::Cow;
+
+use crate::source::Ctx;
+use crate::{Error, Result};
+
+/// A local heap with its data segment loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalHeap {
-    data: Vec<u8>,
+    /// Address of the `HEAP` header.
+    pub addr: u64,
+    /// Size of the data segment in bytes.
+    pub data_segment_size: u64,
+    /// Offset of the first free block, as stored (1 or `u64::MAX` when the list is empty).
+    pub free_list_head: u64,
+    /// Address of the data segment.
+    pub data_segment_address: u64,
+    /// The data segment.
+    pub data: Vec<u8>,
 }
+
 impl LocalHeap {
-    /// Read.
+    /// Reads the heap header at `addr` and its data segment.
     pub fn read(ctx: &Ctx<'_>, addr: u64) -> Result<LocalHeap> {
-        let h = ctx.read(addr, 8 + 2 * ctx.sizes.length as u64 + ctx.sizes.offset as u64, "local heap")?;
-        let mut c = ctx.cursor(&h, addr, "local heap");
+        const S: &str = "local heap";
+        let len = 8 + 2 * ctx.sizes.length as u64 + ctx.sizes.offset as u64;
+        let buf = ctx.read(addr, len, S)?;
+        let mut c = ctx.cursor(&buf, addr, S);
         c.signature(b"HEAP")?;
-        c.skip(4)?;
-        let size = c.length()?;
-        let _free = c.length()?;
-        let a = c.offset()?;
-        Ok(LocalHeap { data: ctx.read(a, size, "local heap data")?.into_owned() })
+        let version = c.u8()?;
+        if version != 0 {
+            return Err(Error::UnsupportedVersion {
+                structure: S,
+                version: version as u32,
+            });
+        }
+        c.skip(3)?;
+        let data_segment_size = c.length()?;
+        let free_list_head = c.length()?;
+        let data_segment_address = c.offset()?;
+        let data = if data_segment_size == 0 {
+            Vec::new()
+        } else {
+            match ctx.read(
+                data_segment_address,
+                data_segment_size,
+                "local heap data segment",
+            )? {
+                Cow::Borrowed(b) => b.to_vec(),
+                Cow::Owned(v) => v,
+            }
+        };
+        Ok(LocalHeap {
+            addr,
+            data_segment_size,
+            free_list_head,
+            data_segment_address,
+            data,
+        })
     }
-    /// String at.
-    pub fn string_at(&self, off: u64) -> Result<&[u8]> {
-        let s = self.data.get(off as usize..).ok_or_else(|| Error::corrupt("local heap", 0, "offset"))?;
-        Ok(s.split(|&b| b == 0).next().unwrap_or(&[]))
+
+    /// The NUL-terminated string at `offset` in the data segment (without the NUL).
+    ///
+    /// A string running to the end of the segment without a NUL is returned whole.
+    pub fn string_at(&self, offset: u64) -> Result<&[u8]> {
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.data.get(o..))
+            .ok_or_else(|| {
+                Error::corrupt(
+                    "local heap",
+                    self.addr,
+                    format!(
+                        "offset {offset} outside the data segment of {} bytes",
+                        self.data.len()
+                    ),
+                )
+            })?;
+        let n = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        Ok(rest.get(..n).unwrap_or(rest))
+    }
+
+    /// The bytes from `offset` to the end of the data segment.
+    pub fn bytes_at(&self, offset: u64) -> Result<&[u8]> {
+        usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.data.get(o..))
+            .ok_or_else(|| {
+                Error::corrupt(
+                    "local heap",
+                    self.addr,
+                    format!("offset {offset} outside the data segment"),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Sizes;
+
+    #[test]
+    fn names() {
+        let mut f = b"HEAP\0\0\0\0".to_vec();
+        f.extend_from_slice(&16u64.to_le_bytes());
+        f.extend_from_slice(&1u64.to_le_bytes());
+        f.extend_from_slice(&32u64.to_le_bytes());
+        f.extend_from_slice(b"\0\0\0\0\0\0\0\0abc\0\0\0\0\0");
+        let ctx = Ctx::new(&f, Sizes::default());
+        let h = LocalHeap::read(&ctx, 0).unwrap();
+        assert_eq!(h.string_at(0).unwrap(), b"");
+        assert_eq!(h.string_at(8).unwrap(), b"abc");
+        assert!(h.string_at(17).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! Symbol table entries (spec §III.C) and symbol table nodes `SNOD` (§III.B).
 
 use crate::cursor::Cursor;
-use crate::Result;
+use crate::source::Ctx;
+use crate::{Error, Result};
 
 /// A symbol table entry: a link name (local heap offset) and its target, with the scratch pad.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,5 +69,45 @@ impl SymbolTableEntry {
             cache_type,
             scratch,
         })
+    }
+}
+
+/// A symbol table node `SNOD` (spec §III.B): the entries of one leaf of a group's v1 B-tree,
+/// sorted by name. Only the used entries are read (the node is allocated for 2 × leaf K).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolTableNode {
+    /// Address of the node.
+    pub addr: u64,
+    /// The used entries, in name order.
+    pub entries: Vec<SymbolTableEntry>,
+}
+
+impl SymbolTableNode {
+    /// Reads the node at `addr`.
+    pub fn read(ctx: &Ctx<'_>, addr: u64) -> Result<SymbolTableNode> {
+        const S: &str = "symbol table node";
+        let head = ctx.read(addr, 8, S)?;
+        let mut c = ctx.cursor(&head, addr, S);
+        c.signature(b"SNOD")?;
+        let version = c.u8()?;
+        if version != 1 {
+            return Err(Error::UnsupportedVersion {
+                structure: S,
+                version: version as u32,
+            });
+        }
+        c.skip(1)?;
+        let n = c.u16()? as u64;
+        let es = SymbolTableEntry::encoded_size(ctx.sizes) as u64;
+        let body_addr = addr
+            .checked_add(8)
+            .ok_or_else(|| Error::corrupt(S, addr, "address overflows"))?;
+        let body = ctx.read(body_addr, n * es, S)?;
+        let mut c = ctx.cursor(&body, body_addr, S);
+        let mut entries = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            entries.push(SymbolTableEntry::decode(&mut c)?);
+        }
+        Ok(SymbolTableNode { addr, entries })
     }
 }

@@ -46,6 +46,9 @@ pub enum Value {
     ObjectRef(Option<u64>),
     /// An old-style dataset region reference, `None` for a null reference.
     RegionRef(Option<RegionRef>),
+    /// An old-style region reference whose global heap object could not be read or decoded
+    /// (libhdf5 then cannot dereference it either).
+    InvalidRegionRef,
     /// A revised (HDF5 1.12+) reference, undecoded: its stored bytes.
     RevisedRef(Vec<u8>),
 }
@@ -281,7 +284,7 @@ impl Selection {
                 })
             }
             Selection::Blocks { blocks, .. } => {
-                if let Some(pts) = self.points(1_000_000) {
+                if let Some(pts) = self.points(10_000) {
                     return Some(pts.len() as u64);
                 }
                 blocks
@@ -309,8 +312,7 @@ impl Selection {
             } => {
                 let mut per_dim: Vec<Vec<u64>> = Vec::new();
                 let mut total = 1u64;
-                for i in 0..start.len() {
-                    let (s, st, c, b) = (start[i], stride[i], count[i], block[i]);
+                for (((&s, &st), &c), &b) in start.iter().zip(stride).zip(count).zip(block) {
                     if c == UNDEF || b == UNDEF {
                         return None;
                     }
@@ -395,13 +397,15 @@ fn blocks_regular(rank: u32, blocks: &[(Vec<u64>, Vec<u64>)]) -> Option<[Vec<u64
         iv.sort_unstable();
         iv.dedup();
         let first = *iv.first()?;
-        let len = first.1 - first.0 + 1;
+        let len = first.1.checked_sub(first.0)?.checked_add(1)?;
         let stride = match iv.get(1) {
             Some(second) => second.0.checked_sub(first.0)?,
             None => 1,
         };
         for (k, &(s, e)) in iv.iter().enumerate() {
-            if e - s + 1 != len || s != first.0.checked_add((k as u64).checked_mul(stride)?)? {
+            if e.checked_sub(s).and_then(|x| x.checked_add(1)) != Some(len)
+                || s != first.0.checked_add((k as u64).checked_mul(stride)?)?
+            {
                 return None;
             }
             if iv.len() > 1 && stride < len {
@@ -484,6 +488,8 @@ fn bits_u128(le: &[u8], pos: usize, len: usize) -> u128 {
 /// Bits `pos..pos+len` of a little-endian byte string, as little-endian 64-bit limbs.
 fn bits_limbs(le: &[u8], pos: usize, len: usize) -> Vec<u64> {
     let mut limbs = vec![0u64; len.div_ceil(64)];
+    // only the bits inside the element can be set
+    let len = len.min((le.len() * 8).saturating_sub(pos));
     if pos.is_multiple_of(8) {
         for (i, limb) in limbs.iter_mut().enumerate() {
             let mut w = [0u8; 8];
@@ -492,9 +498,10 @@ fn bits_limbs(le: &[u8], pos: usize, len: usize) -> Vec<u64> {
             }
             *limb = u64::from_le_bytes(w);
         }
-        if !len.is_multiple_of(64) {
-            if let Some(last) = limbs.last_mut() {
-                *last &= (1u64 << (len % 64)) - 1;
+        for (i, limb) in limbs.iter_mut().enumerate() {
+            let valid = len.saturating_sub(i * 64);
+            if valid < 64 {
+                *limb &= (1u64 << valid) - 1;
             }
         }
         return limbs;
@@ -538,6 +545,14 @@ fn limbs_to_decimal(mut limbs: Vec<u64>) -> String {
 
 /// The value of an integer whose `precision` bits start at `offset` in the little-endian bytes.
 pub fn decode_integer(le: &[u8], offset: usize, precision: usize, signed: bool) -> Value {
+    // Bits past the element read as zero; when the sign bit is among them the value is the
+    // unsigned reading of the bits that exist.
+    let avail = le.len().saturating_mul(8).saturating_sub(offset);
+    let (precision, signed) = if precision > avail {
+        (avail, false)
+    } else {
+        (precision, signed)
+    };
     if precision == 0 {
         return Value::Int(0);
     }
@@ -801,10 +816,16 @@ pub fn strip_string(pad: StringPad, b: &[u8]) -> &[u8] {
     }
 }
 
+/// Widest time element decoded (its value is printed as a decimal integer).
+const MAX_TIME_BYTES: usize = 1024;
+
 /// Decodes elements, caching the global heap collections it reads.
 pub struct Decoder<'a> {
     ctx: Ctx<'a>,
     heap: GlobalHeapCache,
+    /// Global heap objects dereferenced so far (bounded by `limits.max_visits`, so that nested
+    /// sequences sharing heap objects cannot make decoding unbounded).
+    derefs: u64,
 }
 
 impl<'a> Decoder<'a> {
@@ -813,6 +834,7 @@ impl<'a> Decoder<'a> {
         Decoder {
             ctx,
             heap: GlobalHeapCache::new(),
+            derefs: 0,
         }
     }
 
@@ -862,6 +884,12 @@ impl<'a> Decoder<'a> {
                 Ok(Value::Complex(float_value(f, re)?, float_value(f, im)?))
             }
             Datatype::Time { order, .. } => {
+                if bytes.len() > MAX_TIME_BYTES {
+                    return Err(Error::unsupported(format!(
+                        "time value of {} bytes",
+                        bytes.len()
+                    )));
+                }
                 let le = to_little_endian(*order, bytes);
                 Ok(decode_integer(&le, 0, le.len().saturating_mul(8), false))
             }
@@ -944,21 +972,37 @@ impl<'a> Decoder<'a> {
                     if id.is_null() {
                         return Ok(Value::RegionRef(None));
                     }
-                    let obj = self.heap.object(&self.ctx, id)?.into_owned();
+                    let Ok(obj) = self.heap.object(&self.ctx, id).map(Cow::into_owned) else {
+                        return Ok(Value::InvalidRegionRef);
+                    };
                     let mut c = self.ctx.cursor(&obj, id.collection, "region reference");
-                    let target = c.offset()?;
-                    let selection = Selection::parse(&mut c)?;
-                    Ok(Value::RegionRef(Some(RegionRef { target, selection })))
+                    let parsed = c
+                        .offset()
+                        .and_then(|target| Ok((target, Selection::parse(&mut c)?)));
+                    Ok(match parsed {
+                        Ok((target, selection)) => {
+                            Value::RegionRef(Some(RegionRef { target, selection }))
+                        }
+                        Err(_) => Value::InvalidRegionRef,
+                    })
                 }
                 _ => Ok(Value::RevisedRef(bytes.to_vec())),
             },
         }
     }
 
-    fn vlen_header(&self, bytes: &[u8]) -> Result<(u32, GlobalHeapId)> {
+    fn vlen_header(&mut self, bytes: &[u8]) -> Result<(u32, GlobalHeapId)> {
         let mut c = self.ctx.cursor(bytes, 0, "variable-length element");
         let len = c.u32()?;
         let id = GlobalHeapId::parse(&mut c)?;
+        self.derefs = self.derefs.saturating_add(1).saturating_add(len as u64);
+        if self.derefs > self.ctx.limits.max_visits {
+            return Err(Error::Limit {
+                what: "variable-length elements decoded",
+                requested: self.derefs,
+                limit: self.ctx.limits.max_visits,
+            });
+        }
         Ok((len, id))
     }
 
@@ -1017,7 +1061,7 @@ impl<'a> Decoder<'a> {
 }
 
 /// Address held by an old-style object reference (the first Size-of-Offsets bytes), `None` for a
-/// null reference (0 or all ones).
+/// null reference (0 or all ones; like the oracle, 2^32-1 counts as null whatever the width).
 pub fn object_address(bytes: &[u8], offset_size: u8) -> Option<u64> {
     let n = (offset_size as usize).min(8).min(bytes.len());
     let v = crate::cursor::le_uint(bytes.get(..n).unwrap_or(&[]));
@@ -1026,14 +1070,21 @@ pub fn object_address(bytes: &[u8], offset_size: u8) -> Option<u64> {
     } else {
         (1u64 << (8 * n)) - 1
     };
-    if v == 0 || v == ones {
+    if v == 0 || v == ones || v == u32::MAX as u64 {
         None
     } else {
         Some(v)
     }
 }
 
-/// Decodes one element with a fresh [`Decoder`] (use a [`Decoder`] for many elements).
+/// Decodes `n` consecutive elements with one [`Decoder`], so each global heap collection is read
+/// once.
+pub fn decode_all(dtype: &Datatype, bytes: &[u8], n: usize, ctx: &Ctx<'_>) -> Result<Vec<Value>> {
+    Decoder::new(*ctx).decode_many(dtype, bytes, n)
+}
+
+/// Decodes one element with a fresh [`Decoder`]. It re-reads any global heap collection the
+/// element points into: for many elements use [`decode_all`] or one [`Decoder`].
 pub fn decode(dtype: &Datatype, bytes: &[u8], ctx: &Ctx<'_>) -> Result<Value> {
     Decoder::new(*ctx).decode(dtype, bytes)
 }

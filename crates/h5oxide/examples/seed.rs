@@ -19,15 +19,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(date, "2018-01-01", "attribute date");
 
     let ds = g.dataset("array1")?;
-    println!("/experiment1/array1: shape {:?}, dtype {}", ds.shape(), h5oxide::dtype_name(ds.dtype()));
+    println!(
+        "/experiment1/array1: shape {:?}, dtype {}",
+        ds.shape(),
+        h5oxide::dtype_name(ds.dtype())
+    );
     let a = ds.read::<f64>()?;
     let row0 = a.index_axis(ndarray::Axis(0), 0);
     let bytes: Vec<u8> = row0.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    println!("row 0: [{:.6}, {:.6}, {:.6}, ...] (sha256 {digest})", row0[0], row0[1], row0[2]);
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!(
+        "row 0: [{:.6}, {:.6}, {:.6}, ...] (sha256 {digest})",
+        row0[0], row0[1], row0[2]
+    );
     if let Some(expect) = expect {
         if expect != digest {
-            return Err(format!("row 0 differs from what was written: {digest} != {expect}").into());
+            return Err(
+                format!("row 0 differs from what was written: {digest} != {expect}").into(),
+            );
         }
         println!("row 0 matches what was written");
     }

@@ -30,7 +30,12 @@ pub struct Attribute {
 
 impl std::fmt::Debug for Attribute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<HDF5 attribute {:?} shape {:?}>", self.name, self.space.dims())
+        write!(
+            f,
+            "<HDF5 attribute {:?} shape {:?}>",
+            self.name,
+            self.space.dims()
+        )
     }
 }
 
@@ -38,19 +43,36 @@ impl Attribute {
     pub(crate) fn from_message(file: &Arc<FileInner>, m: &AttributeMessage) -> Result<Attribute> {
         let ctx = file.ctx();
         let dt_bytes = if m.datatype_shared {
-            h5oxide_format::shared::resolve(&ctx, msg::DATATYPE, &m.datatype, m.datatype_addr)?
+            h5oxide_format::shared::resolve(
+                &ctx,
+                file.sohm(),
+                msg::DATATYPE,
+                &m.datatype,
+                m.datatype_addr,
+            )?
         } else {
             m.datatype.clone()
         };
         let ds_bytes = if m.dataspace_shared {
-            h5oxide_format::shared::resolve(&ctx, msg::DATASPACE, &m.dataspace, m.dataspace_addr)?
+            h5oxide_format::shared::resolve(
+                &ctx,
+                file.sohm(),
+                msg::DATASPACE,
+                &m.dataspace,
+                m.dataspace_addr,
+            )?
         } else {
             m.dataspace.clone()
         };
         let dtype = Datatype::from_bytes(&dt_bytes, m.datatype_addr, file.sb.sizes)?;
-        let space = Dataspace::decode(&mut ctx.cursor(&ds_bytes, m.dataspace_addr, "dataspace message"))?;
-        let n = space.num_elements().ok_or_else(|| Error::corrupt("attribute", 0, "element count overflows"))?;
-        let need = n.checked_mul(dtype.size() as u64).ok_or_else(|| Error::corrupt("attribute", 0, "size overflows"))?;
+        let space =
+            Dataspace::decode(&mut ctx.cursor(&ds_bytes, m.dataspace_addr, "dataspace message"))?;
+        let n = space
+            .num_elements()
+            .ok_or_else(|| Error::corrupt("attribute", 0, "element count overflows"))?;
+        let need = n
+            .checked_mul(dtype.size() as u64)
+            .ok_or_else(|| Error::corrupt("attribute", 0, "size overflows"))?;
         if (m.data.len() as u64) < need {
             return Err(Error::Truncated {
                 structure: "attribute data",
@@ -60,7 +82,13 @@ impl Attribute {
             });
         }
         let data = m.data.get(..need as usize).unwrap_or(&[]).to_vec();
-        Ok(Attribute { file: file.clone(), name: String::from_utf8_lossy(&m.name).into_owned(), dtype, space, data })
+        Ok(Attribute {
+            file: file.clone(),
+            name: String::from_utf8_lossy(&m.name).into_owned(),
+            dtype,
+            space,
+            data,
+        })
     }
 
     /// The attribute's name.
@@ -106,13 +134,19 @@ impl Attribute {
     /// Reads a scalar (or the first element) as `T`.
     pub fn read_scalar<T: H5Type>(&self) -> Result<T> {
         let a = self.read::<T>()?;
-        a.iter().next().copied().ok_or_else(|| Error::Invalid(format!("attribute {} is empty", self.name)))
+        a.iter()
+            .next()
+            .copied()
+            .ok_or_else(|| Error::Invalid(format!("attribute {} is empty", self.name)))
     }
 
     /// Reads a string attribute (fixed or variable length) as text; the first element if it is
     /// an array.
     pub fn read_string(&self) -> Result<String> {
-        self.read_strings()?.into_iter().next().ok_or_else(|| Error::Invalid(format!("attribute {} is empty", self.name)))
+        self.read_strings()?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Invalid(format!("attribute {} is empty", self.name)))
     }
 
     /// Reads every element of a string attribute.
@@ -124,8 +158,12 @@ impl Attribute {
 /// All attributes of the object at `addr`, in name order.
 pub(crate) fn attributes_of(file: &Arc<FileInner>, addr: u64) -> Result<Vec<Attribute>> {
     let oh = file.header(addr)?;
-    let attrs = h5oxide_format::attributes::attribute_messages(&file.ctx(), &oh)?;
-    let mut out = attrs.messages.iter().map(|m| Attribute::from_message(file, m)).collect::<Result<Vec<_>>>()?;
+    let attrs = h5oxide_format::attributes::attribute_messages_with(&file.ctx(), &oh, file.sohm())?;
+    let mut out = attrs
+        .attributes
+        .iter()
+        .map(|a| Attribute::from_message(file, &a.message))
+        .collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     Ok(out)
 }
@@ -133,11 +171,7 @@ pub(crate) fn attributes_of(file: &Arc<FileInner>, addr: u64) -> Result<Vec<Attr
 /// The attribute `name` of the object at `addr`.
 pub(crate) fn attribute_of(file: &Arc<FileInner>, addr: u64, name: &str) -> Result<Attribute> {
     let oh = file.header(addr)?;
-    let attrs = h5oxide_format::attributes::attribute_messages(&file.ctx(), &oh)?;
-    let m = attrs
-        .messages
-        .iter()
-        .find(|m| m.name == name.as_bytes())
+    let m = h5oxide_format::attributes::lookup(&file.ctx(), &oh, file.sohm(), name.as_bytes())?
         .ok_or_else(|| Error::NotFound(format!("attribute {name:?}")))?;
-    Attribute::from_message(file, m)
+    Attribute::from_message(file, &m)
 }

@@ -35,47 +35,41 @@ pub struct DatasetInfo {
     pub external: Option<ExternalFileList>,
 }
 
-/// The body of a message, with a shared-message stub resolved.
-pub(crate) fn message_body(ctx: &Ctx<'_>, m: &Message) -> Result<Vec<u8>> {
-    if m.is_shared() {
-        h5oxide_format::shared::resolve(ctx, m.kind, &m.data, m.addr)
-    } else {
-        Ok(m.data.clone())
-    }
-}
-
-/// The committed-datatype address behind a shared datatype message, if it is one.
-fn committed_address(ctx: &Ctx<'_>, m: &Message) -> Option<u64> {
-    if !m.is_shared() {
-        return None;
-    }
-    let mut c = ctx.cursor(&m.data, m.addr, "shared message");
-    let version = c.u8().ok()?;
-    let kind = c.u8().ok()?;
-    match version {
-        1 => {
-            c.skip(6).ok()?;
-            c.offset().ok()
-        }
-        2 => c.offset().ok(),
-        3 if kind == 2 => c.offset().ok(),
-        _ => None,
-    }
-}
-
 impl DatasetInfo {
     /// Decodes the dataset messages of an object header.
-    pub fn from_header(ctx: &Ctx<'_>, oh: &ObjectHeader) -> Result<DatasetInfo> {
+    pub fn from_header(file: &FileInner, oh: &ObjectHeader) -> Result<DatasetInfo> {
+        let ctx = &file.ctx();
+        let message_body = |_: &Ctx<'_>, m: &Message| file.message_body(m);
         let need = |k: u16, what: &str| {
-            oh.find(k).ok_or_else(|| Error::corrupt("dataset object header", oh.addr, format!("no {what} message")))
+            oh.find(k).ok_or_else(|| {
+                Error::corrupt(
+                    "dataset object header",
+                    oh.addr,
+                    format!("no {what} message"),
+                )
+            })
         };
         let dtm = need(msg::DATATYPE, "datatype")?;
         let dtype = Datatype::from_bytes(&message_body(ctx, dtm)?, dtm.addr, ctx.sizes)?;
-        let committed_dtype = committed_address(ctx, dtm);
+        let committed_dtype = if dtm.is_shared() {
+            h5oxide_format::shared::committed_address(ctx, &dtm.data, dtm.addr)
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
         let dsm = need(msg::DATASPACE, "dataspace")?;
-        let space = Dataspace::decode(&mut ctx.cursor(&message_body(ctx, dsm)?, dsm.addr, "dataspace message"))?;
+        let space = Dataspace::decode(&mut ctx.cursor(
+            &message_body(ctx, dsm)?,
+            dsm.addr,
+            "dataspace message",
+        ))?;
         let lm = need(msg::LAYOUT, "data layout")?;
-        let layout = DataLayout::decode(&mut ctx.cursor(&message_body(ctx, lm)?, lm.addr, "data layout message"))?;
+        let layout = DataLayout::decode(&mut ctx.cursor(
+            &message_body(ctx, lm)?,
+            lm.addr,
+            "data layout message",
+        ))?;
         let pipeline = match oh.find(msg::FILTER_PIPELINE) {
             Some(m) => Some(FilterPipeline::decode(&mut ctx.cursor(
                 &message_body(ctx, m)?,
@@ -85,31 +79,57 @@ impl DatasetInfo {
             None => None,
         };
         let fill = if let Some(m) = oh.find(msg::FILL_VALUE) {
-            Some(FillValue::decode(&mut ctx.cursor(&message_body(ctx, m)?, m.addr, "fill value message"))?)
+            Some(FillValue::decode(&mut ctx.cursor(
+                &message_body(ctx, m)?,
+                m.addr,
+                "fill value message",
+            ))?)
         } else if let Some(m) = oh.find(msg::FILL_VALUE_OLD) {
-            Some(FillValue::decode_old(&mut ctx.cursor(&message_body(ctx, m)?, m.addr, "old fill value message"))?)
+            Some(FillValue::decode_old(&mut ctx.cursor(
+                &message_body(ctx, m)?,
+                m.addr,
+                "old fill value message",
+            ))?)
         } else {
             None
         };
         let external = match oh.find(msg::EXTERNAL_FILES) {
-            Some(m) => Some(ExternalFileList::decode(&mut ctx.cursor(&m.data, m.addr, "external data files message"))?),
+            Some(m) => Some(ExternalFileList::decode(&mut ctx.cursor(
+                &m.data,
+                m.addr,
+                "external data files message",
+            ))?),
             None => None,
         };
-        Ok(DatasetInfo { dtype, committed_dtype, space, layout, pipeline, fill, external })
+        Ok(DatasetInfo {
+            dtype,
+            committed_dtype,
+            space,
+            layout,
+            pipeline,
+            fill,
+            external,
+        })
     }
 
     /// One element's fill bytes (the user value, or zeros).
     pub fn fill_bytes(&self) -> Vec<u8> {
         let size = self.dtype.size() as usize;
         match &self.fill {
-            Some(FillValue { status: FillStatus::User, value: Some(v), .. }) if v.len() == size => v.clone(),
+            Some(FillValue {
+                status: FillStatus::User,
+                value: Some(v),
+                ..
+            }) if v.len() == size => v.clone(),
             _ => vec![0u8; size],
         }
     }
 
     /// Number of elements.
     pub fn num_elements(&self) -> Result<u64> {
-        self.space.num_elements().ok_or_else(|| Error::corrupt("dataspace", 0, "element count overflows"))
+        self.space
+            .num_elements()
+            .ok_or_else(|| Error::corrupt("dataspace", 0, "element count overflows"))
     }
 
     /// Total bytes of the dataset's elements as stored.
@@ -139,15 +159,25 @@ pub struct Dataset {
 
 impl std::fmt::Debug for Dataset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<HDF5 dataset {:?}: shape {:?}>", self.name, self.info.space.dims())
+        write!(
+            f,
+            "<HDF5 dataset {:?}: shape {:?}>",
+            self.name,
+            self.info.space.dims()
+        )
     }
 }
 
 impl Dataset {
     pub(crate) fn open(file: Arc<FileInner>, addr: u64, name: String) -> Result<Dataset> {
         let oh = file.header(addr)?;
-        let info = DatasetInfo::from_header(&file.ctx(), &oh)?;
-        Ok(Dataset { file, addr, name, info: Arc::new(info) })
+        let info = DatasetInfo::from_header(&file, &oh)?;
+        Ok(Dataset {
+            file,
+            addr,
+            name,
+            info: Arc::new(info),
+        })
     }
 
     /// The dataset's path as opened.
@@ -195,7 +225,7 @@ impl Dataset {
 
     /// Chunk shape for chunked datasets.
     pub fn chunks(&self) -> Option<Vec<u64>> {
-        self.info.layout.chunked().map(|c| c.chunk_dims.iter().map(|&d| d as u64).collect())
+        self.info.layout.chunked().map(|c| c.chunk_dims.clone())
     }
 
     /// The dataset's attributes, in name order.
@@ -213,7 +243,11 @@ impl Dataset {
     pub fn read_raw(&self) -> Result<Vec<u8>> {
         let nbytes = self.info.num_bytes()?;
         if nbytes > self.file.limits.max_data_bytes {
-            return Err(Error::Limit { what: "dataset read", requested: nbytes, limit: self.file.limits.max_data_bytes });
+            return Err(Error::Limit {
+                what: "dataset read",
+                requested: nbytes,
+                limit: self.file.limits.max_data_bytes,
+            });
         }
         let mut out = vec![0u8; nbytes as usize];
         self.read_raw_into(&mut out)?;
@@ -224,7 +258,10 @@ impl Dataset {
     pub fn read_raw_into(&self, out: &mut [u8]) -> Result<()> {
         let nbytes = self.info.num_bytes()?;
         if out.len() as u64 != nbytes {
-            return Err(Error::Invalid(format!("buffer of {} bytes for a dataset of {nbytes} bytes", out.len())));
+            return Err(Error::Invalid(format!(
+                "buffer of {} bytes for a dataset of {nbytes} bytes",
+                out.len()
+            )));
         }
         if nbytes == 0 {
             return Ok(());
@@ -241,6 +278,80 @@ impl Dataset {
             T::convert(&self.info.dtype, &raw, &mut v)?;
         }
         ArrayD::from_shape_vec(IxDyn(&self.shape()), v).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Reads the elements a hyperslab selects, as stored bytes (row-major over the selection's
+    /// shape). Only the chunks the selection touches are read and decoded.
+    pub fn read_hyperslab_raw(&self, sel: &crate::Hyperslab) -> Result<Vec<u8>> {
+        let n = sel
+            .num_elements()
+            .and_then(|n| n.checked_mul(self.info.dtype.size() as u64))
+            .ok_or_else(|| Error::Invalid("selection size overflows".into()))?;
+        if n > self.file.limits.max_data_bytes {
+            return Err(Error::Limit {
+                what: "selection read",
+                requested: n,
+                limit: self.file.limits.max_data_bytes,
+            });
+        }
+        let mut out = vec![0u8; n as usize];
+        crate::select::read_selection(&self.file, &self.info, sel, &mut out)?;
+        Ok(out)
+    }
+
+    /// Reads a hyperslab as an array of `T` shaped like the selection (`count·block` per axis).
+    pub fn read_hyperslab<T: H5Type>(&self, sel: &crate::Hyperslab) -> Result<ArrayD<T>> {
+        let raw = self.read_hyperslab_raw(sel)?;
+        let shape: Vec<usize> = sel
+            .shape()
+            .unwrap_or_default()
+            .iter()
+            .map(|&d| d as usize)
+            .collect();
+        let n: usize = shape.iter().product();
+        let mut v = vec![T::default(); n];
+        if n > 0 {
+            T::convert(&self.info.dtype, &raw, &mut v)?;
+        }
+        ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Reads a slice given with ndarray's `s![...]` macro: integers drop an axis, ranges keep it
+    /// (with steps, negative ones reversing as in ndarray), `NewAxis` inserts one.
+    ///
+    /// ```no_run
+    /// use ndarray::s;
+    /// let f = h5oxide::File::open("myfile.h5")?;
+    /// let ds = f.dataset("/experiment1/array1")?;
+    /// let row0 = ds.read_slice::<f64, _>(s![0, ..])?; // 1-D, like `y[0, :]` in h5py
+    /// let every_other = ds.read_slice::<f64, _>(s![..;2, 10..20])?;
+    /// # Ok::<(), h5oxide::Error>(())
+    /// ```
+    pub fn read_slice<T: H5Type, S: AsRef<[ndarray::SliceInfoElem]>>(
+        &self,
+        slice: S,
+    ) -> Result<ArrayD<T>> {
+        let (sel, plans, new_axes) =
+            crate::select::plan_slice(self.info.space.dims(), slice.as_ref())?;
+        let block = self.read_hyperslab::<T>(&sel)?;
+        crate::select::shape_result(block, &plans, &new_axes)
+    }
+
+    /// Reads the whole dataset into a caller's buffer of exactly `size()` elements, with no
+    /// intermediate copy when the stored type is `T`'s native layout.
+    pub fn read_into<T: H5Type>(&self, out: &mut [T]) -> Result<()> {
+        let n = self.info.num_elements()? as usize;
+        if out.len() != n {
+            return Err(Error::Invalid(format!(
+                "buffer of {} elements for a dataset of {n}",
+                out.len()
+            )));
+        }
+        let raw = self.read_raw()?;
+        if n > 0 {
+            T::convert(&self.info.dtype, &raw, out)?;
+        }
+        Ok(())
     }
 
     /// Reads every element of a string dataset (fixed or variable length).

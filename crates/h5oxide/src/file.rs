@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use h5oxide_filters::Registry;
 use h5oxide_format::messages::link::{Link, LinkTarget};
 use h5oxide_format::object_header::{msg, ObjectHeader};
+use h5oxide_format::shared::SharedMessageTable;
 use h5oxide_format::superblock::Superblock;
 use h5oxide_format::{Ctx, Error, Limits, Result, Source};
 
@@ -19,17 +20,11 @@ use crate::object::Object;
 use crate::storage::{Based, FileStorage, MemStorage, MmapStorage};
 
 /// How to open a file.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct OpenOptions {
     limits: Limits,
     mmap: bool,
     registry: Option<Registry>,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions { limits: Limits::default(), mmap: false, registry: None }
-    }
 }
 
 impl OpenOptions {
@@ -82,19 +77,27 @@ pub struct FileInner {
     pub(crate) registry: Registry,
     headers: RwLock<HashMap<u64, Arc<ObjectHeader>>>,
     externals: Mutex<HashMap<PathBuf, Arc<FileInner>>>,
+    sohm: OnceLock<Option<SharedMessageTable>>,
     options: OpenOptions,
 }
 
 impl std::fmt::Debug for FileInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileInner").field("path", &self.path).field("superblock", &self.sb).finish()
+        f.debug_struct("FileInner")
+            .field("path", &self.path)
+            .field("superblock", &self.sb)
+            .finish()
     }
 }
 
 impl FileInner {
     /// The decoding context (source, sizes, limits).
     pub fn ctx(&self) -> Ctx<'_> {
-        Ctx { src: &self.src, sizes: self.sb.sizes, limits: self.limits }
+        Ctx {
+            src: &self.src,
+            sizes: self.sb.sizes,
+            limits: self.limits,
+        }
     }
 
     /// The superblock.
@@ -105,6 +108,32 @@ impl FileInner {
     /// The file's path, when opened from one.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The shared object header message table (SOHM), from the superblock extension.
+    ///
+    /// A missing or unreadable table is `None`: messages stored there then fail to resolve,
+    /// each with its own error, instead of the whole file failing to open.
+    pub fn sohm(&self) -> Option<&SharedMessageTable> {
+        self.sohm
+            .get_or_init(|| {
+                let ext = self.sb.extension_address;
+                if ext == h5oxide_format::UNDEF {
+                    return None;
+                }
+                let oh = ObjectHeader::read(&self.ctx(), ext).ok()?;
+                SharedMessageTable::read(&self.ctx(), &oh).ok().flatten()
+            })
+            .as_ref()
+    }
+
+    /// The body of a message, with a shared-message stub resolved (committed or SOHM).
+    pub fn message_body(&self, m: &h5oxide_format::object_header::Message) -> Result<Vec<u8>> {
+        if m.is_shared() {
+            h5oxide_format::shared::resolve(&self.ctx(), self.sohm(), m.kind, &m.data, m.addr)
+        } else {
+            Ok(m.data.clone())
+        }
     }
 
     /// The object header at `addr`, cached.
@@ -137,7 +166,10 @@ impl FileInner {
             .into_iter()
             .find(|p| p.is_file())
             .ok_or_else(|| Error::NotFound(format!("external link target file {name:?}")))?;
-        let mut map = self.externals.lock().map_err(|_| Error::Io("poisoned lock".into()))?;
+        let mut map = self
+            .externals
+            .lock()
+            .map_err(|_| Error::Io("poisoned lock".into()))?;
         if let Some(f) = map.get(&found) {
             return Ok(f.clone());
         }
@@ -148,16 +180,30 @@ impl FileInner {
 
     /// Follows `path` from the group at `start` (absolute paths start at the root), returning
     /// the file (external links may lead elsewhere) and object header address reached.
-    pub(crate) fn resolve(self: &Arc<Self>, start: u64, path: &str, depth: u32) -> Result<(Arc<FileInner>, u64)> {
+    pub(crate) fn resolve(
+        self: &Arc<Self>,
+        start: u64,
+        path: &str,
+        depth: u32,
+    ) -> Result<(Arc<FileInner>, u64)> {
         if depth > 40 {
-            return Err(Error::Cycle { structure: "soft/external link chain", addr: start });
+            return Err(Error::Cycle {
+                structure: "soft/external link chain",
+                addr: start,
+            });
         }
         let mut file = self.clone();
-        let mut cur = if path.starts_with('/') { self.sb.root_object_header_address } else { start };
+        let mut cur = if path.starts_with('/') {
+            self.sb.root_object_header_address
+        } else {
+            start
+        };
         for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
             let oh = file.header(cur)?;
             if !is_group(&oh) {
-                return Err(Error::NotFound(format!("{path}: {comp:?} is inside an object that is not a group")));
+                return Err(Error::NotFound(format!(
+                    "{path}: {comp:?} is inside an object that is not a group"
+                )));
             }
             let link = h5oxide_format::group::lookup(&file.ctx(), &oh, comp.as_bytes())?
                 .ok_or_else(|| Error::NotFound(format!("{path}: no link named {comp:?}")))?;
@@ -169,7 +215,12 @@ impl FileInner {
     }
 
     /// The object a link (found in the group at `group_addr`) points to.
-    pub(crate) fn follow(self: &Arc<Self>, group_addr: u64, link: &Link, depth: u32) -> Result<(Arc<FileInner>, u64)> {
+    pub(crate) fn follow(
+        self: &Arc<Self>,
+        group_addr: u64,
+        link: &Link,
+        depth: u32,
+    ) -> Result<(Arc<FileInner>, u64)> {
         match &link.target {
             LinkTarget::Hard(a) => Ok((self.clone(), *a)),
             LinkTarget::Soft(t) => {
@@ -182,9 +233,9 @@ impl FileInner {
                 let root = f.sb.root_object_header_address;
                 f.resolve(root, &p, depth + 1)
             }
-            LinkTarget::UserDefined { class, .. } => {
-                Err(Error::unsupported(format!("following user-defined link class {class}")))
-            }
+            LinkTarget::UserDefined { class, .. } => Err(Error::unsupported(format!(
+                "following user-defined link class {class}"
+            ))),
         }
     }
 }
@@ -219,19 +270,32 @@ impl File {
         OpenOptions::default().open_bytes(bytes)
     }
 
-    fn from_source(storage: Box<dyn Source>, path: Option<PathBuf>, opts: &OpenOptions) -> Result<File> {
+    fn from_source(
+        storage: Box<dyn Source>,
+        path: Option<PathBuf>,
+        opts: &OpenOptions,
+    ) -> Result<File> {
         let sb = Superblock::find(storage.as_ref())?;
         if sb.version >= 3 && sb.consistency_flags & 0x05 != 0 {
             // libhdf5 refuses a normal open of a file still marked open for (SWMR) writing; we
             // read it like a SWMR reader would, which is what h5py's retry does.
         }
-        let src = Based { inner: storage, base: sb.base_address };
+        let src = Based {
+            inner: storage,
+            base: sb.base_address,
+        };
         let phys = src.inner.size();
-        if sb.eof_address != h5oxide_format::UNDEF && phys < sb.eof_address && sb.consistency_flags & 0x04 == 0 {
+        if sb.eof_address != h5oxide_format::UNDEF
+            && phys < sb.eof_address
+            && sb.consistency_flags & 0x04 == 0
+        {
             return Err(Error::corrupt(
                 "superblock",
                 0,
-                format!("truncated file: end-of-file address {} but the file has {phys} bytes", sb.eof_address),
+                format!(
+                    "truncated file: end-of-file address {} but the file has {phys} bytes",
+                    sb.eof_address
+                ),
             ));
         }
         let registry = opts.registry.clone().unwrap_or_default();
@@ -243,14 +307,21 @@ impl File {
             registry,
             headers: RwLock::new(HashMap::new()),
             externals: Mutex::new(HashMap::new()),
+            sohm: OnceLock::new(),
             options: opts.clone(),
         };
-        Ok(File { inner: Arc::new(inner) })
+        Ok(File {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The root group.
     pub fn root(&self) -> Result<Group> {
-        Group::open(self.inner.clone(), self.inner.sb.root_object_header_address, "/".into())
+        Group::open(
+            self.inner.clone(),
+            self.inner.sb.root_object_header_address,
+            "/".into(),
+        )
     }
 
     /// The object at `path` (from the root).

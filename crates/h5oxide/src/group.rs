@@ -45,10 +45,17 @@ impl Link {
         let kind = match &l.target {
             LinkTarget::Hard(a) => LinkKind::Hard(*a),
             LinkTarget::Soft(t) => LinkKind::Soft(s(t)),
-            LinkTarget::External { file, path } => LinkKind::External { file: s(file), path: s(path) },
+            LinkTarget::External { file, path } => LinkKind::External {
+                file: s(file),
+                path: s(path),
+            },
             LinkTarget::UserDefined { class, .. } => LinkKind::UserDefined(*class),
         };
-        Link { name: s(&l.name), kind, creation_order: l.creation_order }
+        Link {
+            name: s(&l.name),
+            kind,
+            creation_order: l.creation_order,
+        }
     }
 }
 
@@ -162,9 +169,17 @@ impl Group {
         Ok(out)
     }
 
-    fn walk_into(&self, out: &mut Vec<(String, Object)>, seen: &mut std::collections::HashSet<u64>, depth: u32) -> Result<()> {
+    fn walk_into(
+        &self,
+        out: &mut Vec<(String, Object)>,
+        seen: &mut std::collections::HashSet<u64>,
+        depth: u32,
+    ) -> Result<()> {
         if depth > self.file.limits.max_depth {
-            return Err(Error::Cycle { structure: "group tree", addr: self.addr });
+            return Err(Error::Cycle {
+                structure: "group tree",
+                addr: self.addr,
+            });
         }
         for l in self.links()? {
             if let LinkKind::Hard(a) = l.kind {

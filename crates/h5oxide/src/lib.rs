@@ -15,12 +15,13 @@
 
 pub mod attribute;
 pub mod canonical;
-mod chunked;
+pub mod chunked;
 pub mod dataset;
 pub mod file;
 pub mod group;
 pub mod object;
 mod read;
+pub mod select;
 pub mod storage;
 mod strings;
 pub mod types;
@@ -32,4 +33,5 @@ pub use group::{Group, Link, LinkKind};
 pub use h5oxide_format as format;
 pub use h5oxide_format::{Error, Limits, Result};
 pub use object::{Object, ObjectKind};
+pub use select::Hyperslab;
 pub use types::{dtype_name, H5Type};

@@ -100,7 +100,9 @@ impl NamedDatatype {
     /// The datatype.
     pub fn dtype(&self) -> Result<h5oxide_format::datatype::Datatype> {
         let oh = self.file.header(self.addr)?;
-        let m = oh.find(msg::DATATYPE).ok_or_else(|| h5oxide_format::Error::NotFound("datatype message".into()))?;
+        let m = oh
+            .find(msg::DATATYPE)
+            .ok_or_else(|| h5oxide_format::Error::NotFound("datatype message".into()))?;
         h5oxide_format::datatype::Datatype::from_bytes(&m.data, m.addr, self.file.sb.sizes)
     }
 

@@ -27,7 +27,11 @@ pub(crate) fn read_all(file: &FileInner, info: &DatasetInfo, out: &mut [u8]) -> 
     match &info.layout {
         DataLayout::Compact { data } => {
             let src = data.get(..out.len()).ok_or_else(|| {
-                Error::corrupt("compact layout", 0, format!("{} bytes stored for {} needed", data.len(), out.len()))
+                Error::corrupt(
+                    "compact layout",
+                    0,
+                    format!("{} bytes stored for {} needed", data.len(), out.len()),
+                )
             })?;
             out.copy_from_slice(src);
             Ok(())
@@ -44,7 +48,22 @@ pub(crate) fn read_all(file: &FileInner, info: &DatasetInfo, out: &mut [u8]) -> 
             out.copy_from_slice(&data);
             Ok(())
         }
-        DataLayout::Chunked(_) => crate::chunked::read_all(file, info, out),
+        DataLayout::Chunked(c) => {
+            let dims = info.space.dims();
+            let max = max_dims(info);
+            crate::chunked::read_chunked(
+                &file.ctx(),
+                c,
+                info.pipeline.as_ref(),
+                &file.registry,
+                dims,
+                &max,
+                info.dtype.size() as usize,
+                &info.fill_bytes(),
+                &crate::chunked::Hyperslab::all(dims),
+                out,
+            )
+        }
         DataLayout::Virtual { .. } => Err(Error::unsupported("virtual dataset layout")),
     }
 }
@@ -54,11 +73,20 @@ impl FileInner {
     pub(crate) fn src_read(&self, addr: u64, len: usize) -> Result<std::borrow::Cow<'_, [u8]>> {
         use h5oxide_format::Source;
         if len as u64 > self.limits.max_data_bytes {
-            return Err(Error::Limit { what: "raw data read", requested: len as u64, limit: self.limits.max_data_bytes });
+            return Err(Error::Limit {
+                what: "raw data read",
+                requested: len as u64,
+                limit: self.limits.max_data_bytes,
+            });
         }
         let size = self.src.size();
         if addr.checked_add(len as u64).is_none_or(|e| e > size) {
-            return Err(Error::OutOfBounds { structure: "raw data", addr, len: len as u64, size });
+            return Err(Error::OutOfBounds {
+                structure: "raw data",
+                addr,
+                len: len as u64,
+                size,
+            });
         }
         self.src.read(addr, len)
     }
@@ -69,7 +97,11 @@ impl FileInner {
 fn read_external(file: &FileInner, efl: &ExternalFileList, out: &mut [u8]) -> Result<()> {
     let ctx = file.ctx();
     let heap = h5oxide_format::local_heap::LocalHeap::read(&ctx, efl.heap_address)?;
-    let dir: PathBuf = file.path().and_then(|p| p.parent()).map(|p| p.to_path_buf()).unwrap_or_default();
+    let dir: PathBuf = file
+        .path()
+        .and_then(|p| p.parent())
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
     let mut pos = 0usize;
     for slot in &efl.slots {
         if pos >= out.len() {
@@ -79,10 +111,15 @@ fn read_external(file: &FileInner, efl: &ExternalFileList, out: &mut [u8]) -> Re
         let name = String::from_utf8_lossy(name).into_owned();
         let path = dir.join(&name);
         let want = (out.len() - pos) as u64;
-        let n = if slot.size == u64::MAX { want } else { slot.size.min(want) } as usize;
+        let n = if slot.size == u64::MAX {
+            want
+        } else {
+            slot.size.min(want)
+        } as usize;
         let dst = out.get_mut(pos..pos + n).unwrap_or(&mut []);
         dst.fill(0);
-        let f = std::fs::File::open(&path).map_err(|e| Error::Io(format!("external file {}: {e}", path.display())))?;
+        let f = std::fs::File::open(&path)
+            .map_err(|e| Error::Io(format!("external file {}: {e}", path.display())))?;
         let flen = f.metadata()?.len();
         if slot.offset < flen {
             let avail = ((flen - slot.offset) as usize).min(n);
@@ -105,4 +142,12 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], off: u64) -> Result<()> {
     let mut f = f;
     f.seek(SeekFrom::Start(off))?;
     f.read_exact(buf).map_err(Error::from)
+}
+
+/// Maximum dimensions of a dataset (`None` = unlimited; current dims for scalar/null).
+pub(crate) fn max_dims(info: &DatasetInfo) -> Vec<Option<u64>> {
+    match &info.space {
+        h5oxide_format::messages::dataspace::Dataspace::Simple { max, .. } => max.clone(),
+        _ => Vec::new(),
+    }
 }

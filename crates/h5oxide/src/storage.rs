@@ -22,7 +22,8 @@ pub struct FileStorage {
 impl FileStorage {
     /// Opens `path` read-only.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+        let file =
+            fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
         let len = file.metadata()?.len();
         Ok(FileStorage { file, len })
     }
@@ -54,7 +55,12 @@ fn read_exact_at(f: &fs::File, mut buf: &mut [u8], mut off: u64) -> std::io::Res
 impl Source for FileStorage {
     fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
         if addr.checked_add(len as u64).is_none_or(|e| e > self.len) {
-            return Err(Error::OutOfBounds { structure: "file", addr, len: len as u64, size: self.len });
+            return Err(Error::OutOfBounds {
+                structure: "file",
+                addr,
+                len: len as u64,
+                size: self.len,
+            });
         }
         let mut buf = vec![0u8; len];
         read_exact_at(&self.file, &mut buf, addr)?;
@@ -96,7 +102,8 @@ pub struct MmapStorage {
 impl MmapStorage {
     /// Maps `path` read-only.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+        let file =
+            fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
         // SAFETY: the map is read-only. Like every reader of a mapped file we rely on the file not
         // being truncated by another process while mapped (that would raise SIGBUS); h5oxide
         // documents that mmap mode is for files not modified concurrently.

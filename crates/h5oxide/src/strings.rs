@@ -25,14 +25,21 @@ pub(crate) fn unpad(bytes: &[u8], pad: StringPad) -> &[u8] {
 }
 
 /// Decodes every element of a string datatype.
-pub(crate) fn read_strings(file: &Arc<FileInner>, dtype: &Datatype, data: &[u8]) -> Result<Vec<String>> {
+pub(crate) fn read_strings(
+    file: &Arc<FileInner>,
+    dtype: &Datatype,
+    data: &[u8],
+) -> Result<Vec<String>> {
     match dtype {
         Datatype::String { size, pad, .. } => {
             let size = *size as usize;
             if size == 0 {
                 return Ok(Vec::new());
             }
-            Ok(data.chunks_exact(size).map(|c| String::from_utf8_lossy(unpad(c, *pad)).into_owned()).collect())
+            Ok(data
+                .chunks_exact(size)
+                .map(|c| String::from_utf8_lossy(unpad(c, *pad)).into_owned())
+                .collect())
         }
         Datatype::VarLenString { .. } => {
             let ctx = file.ctx();
@@ -41,8 +48,12 @@ pub(crate) fn read_strings(file: &Arc<FileInner>, dtype: &Datatype, data: &[u8])
             for c in data.chunks_exact(size.max(1)) {
                 let v = h5oxide_format::value::decode(dtype, c, &ctx)?;
                 match v {
-                    h5oxide_format::value::Value::String(b) => out.push(String::from_utf8_lossy(&b).into_owned()),
-                    other => return Err(Error::Invalid(format!("unexpected string value {other:?}"))),
+                    h5oxide_format::value::Value::String(b) => {
+                        out.push(String::from_utf8_lossy(&b).into_owned())
+                    }
+                    other => {
+                        return Err(Error::Invalid(format!("unexpected string value {other:?}")))
+                    }
                 }
             }
             Ok(out)

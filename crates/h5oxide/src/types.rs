@@ -58,7 +58,11 @@ pub(crate) fn int_value(fp: &FixedPoint, bytes: &[u8]) -> i128 {
         }
         v >> shift
     };
-    let masked = if precision >= 128 { raw } else { raw & ((1u128 << precision) - 1) };
+    let masked = if precision >= 128 {
+        raw
+    } else {
+        raw & ((1u128 << precision) - 1)
+    };
     if fp.signed && precision > 0 && precision < 128 && masked >> (precision - 1) & 1 == 1 {
         (masked | !((1u128 << precision) - 1)) as i128
     } else if fp.signed || masked <= i128::MAX as u128 {
@@ -75,14 +79,22 @@ pub(crate) fn float_value(fl: &FloatingPoint, bytes: &[u8]) -> f64 {
         ByteOrder::BigEndian => le.reverse(),
         ByteOrder::Vax => {
             // VAX: 16-bit little-endian words, most significant word first.
-            let words: Vec<[u8; 2]> = le.chunks(2).map(|c| [c[0], *c.get(1).unwrap_or(&0)]).collect();
+            let words: Vec<[u8; 2]> = le
+                .chunks(2)
+                .map(|c| [c[0], *c.get(1).unwrap_or(&0)])
+                .collect();
             le = words.into_iter().rev().flatten().collect();
         }
         ByteOrder::LittleEndian => {}
     }
     // Fast paths for IEEE layouts.
     if fl.bit_offset == 0 && fl.sign_location as u32 + 1 == fl.precision as u32 {
-        match (le.len(), fl.exponent_size, fl.mantissa_size, fl.exponent_bias) {
+        match (
+            le.len(),
+            fl.exponent_size,
+            fl.mantissa_size,
+            fl.exponent_bias,
+        ) {
             (8, 11, 52, 1023) if fl.precision == 64 => {
                 let mut a = [0u8; 8];
                 a.copy_from_slice(&le[..8]);
@@ -118,12 +130,28 @@ fn float_from_fields(fl: &FloatingPoint, le: &[u8]) -> f64 {
     let sign = bits(le, fl.bit_offset as u32 + fl.sign_location as u32, 1) == 1;
     let esize = fl.exponent_size as u32;
     let msize = fl.mantissa_size as u32;
-    let e = bits(le, fl.bit_offset as u32 + fl.exponent_location as u32, esize);
-    let m = bits(le, fl.bit_offset as u32 + fl.mantissa_location as u32, msize);
-    let emax = if esize >= 128 { u128::MAX } else { (1u128 << esize) - 1 };
+    let e = bits(
+        le,
+        fl.bit_offset as u32 + fl.exponent_location as u32,
+        esize,
+    );
+    let m = bits(
+        le,
+        fl.bit_offset as u32 + fl.mantissa_location as u32,
+        msize,
+    );
+    let emax = if esize >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << esize) - 1
+    };
     let bias = fl.exponent_bias as i64;
     let mag = if e == emax && fl.norm != MantissaNorm::None {
-        let frac = if fl.norm == MantissaNorm::MsbSet && msize > 0 { m & !(1u128 << (msize - 1).min(127)) } else { m };
+        let frac = if fl.norm == MantissaNorm::MsbSet && msize > 0 {
+            m & !(1u128 << (msize - 1).min(127))
+        } else {
+            m
+        };
         if frac == 0 {
             f64::INFINITY
         } else {
@@ -139,7 +167,9 @@ fn float_from_fields(fl: &FloatingPoint, le: &[u8]) -> f64 {
         };
         let mant_f = mant as f64;
         let p = exp - msize as i64;
-        mant_f * 2f64.powi(p.clamp(-2000, 2000) as i32 / 2) * 2f64.powi((p.clamp(-2000, 2000) - p.clamp(-2000, 2000) / 2) as i32)
+        mant_f
+            * 2f64.powi(p.clamp(-2000, 2000) as i32 / 2)
+            * 2f64.powi((p.clamp(-2000, 2000) - p.clamp(-2000, 2000) / 2) as i32)
     };
     if sign {
         -mag
@@ -167,7 +197,11 @@ macro_rules! int_impl {
                             for (o, c) in out.iter_mut().zip(src.chunks_exact(size)) {
                                 let mut a = [0u8; std::mem::size_of::<$t>()];
                                 a.copy_from_slice(c);
-                                *o = if be { <$t>::from_be_bytes(a) } else { <$t>::from_le_bytes(a) };
+                                *o = if be {
+                                    <$t>::from_be_bytes(a)
+                                } else {
+                                    <$t>::from_le_bytes(a)
+                                };
                             }
                         } else {
                             for (o, c) in out.iter_mut().zip(src.chunks_exact(size)) {
@@ -220,7 +254,11 @@ macro_rules! float_impl {
                             for (o, c) in out.iter_mut().zip(src.chunks_exact(size)) {
                                 let mut a = [0u8; std::mem::size_of::<$t>()];
                                 a.copy_from_slice(c);
-                                *o = if be { <$t>::from_be_bytes(a) } else { <$t>::from_le_bytes(a) };
+                                *o = if be {
+                                    <$t>::from_be_bytes(a)
+                                } else {
+                                    <$t>::from_le_bytes(a)
+                                };
                             }
                         } else {
                             for (o, c) in out.iter_mut().zip(src.chunks_exact(size)) {
@@ -257,7 +295,10 @@ fn check_len(src: &[u8], size: usize, n: usize) -> Result<()> {
 }
 
 fn type_error(dtype: &Datatype, target: &str) -> Error {
-    Error::Invalid(format!("cannot convert HDF5 datatype class {} to {target}", dtype.class_id()))
+    Error::Invalid(format!(
+        "cannot convert HDF5 datatype class {} to {target}",
+        dtype.class_id()
+    ))
 }
 
 /// A short NumPy-style name of a datatype (`<f8`, `>i4`, `|S10`, `str`, `compound{...}`), for
@@ -270,7 +311,12 @@ pub fn dtype_name(dtype: &Datatype) -> String {
     };
     match dtype {
         Datatype::FixedPoint(fp) => {
-            format!("{}{}{}", if fp.size == 1 { "|" } else { ord(fp.order) }, if fp.signed { "i" } else { "u" }, fp.size)
+            format!(
+                "{}{}{}",
+                if fp.size == 1 { "|" } else { ord(fp.order) },
+                if fp.signed { "i" } else { "u" },
+                fp.size
+            )
         }
         Datatype::Float(fl) => format!("{}f{}", ord(fl.order), fl.size),
         Datatype::Bitfield(fp) => format!("bitfield{}", fp.size * 8),
@@ -281,7 +327,13 @@ pub fn dtype_name(dtype: &Datatype) -> String {
         Datatype::Compound { members, .. } => {
             let parts: Vec<String> = members
                 .iter()
-                .map(|m| format!("{}: {}", String::from_utf8_lossy(&m.name), dtype_name(&m.dtype)))
+                .map(|m| {
+                    format!(
+                        "{}: {}",
+                        String::from_utf8_lossy(&m.name),
+                        dtype_name(&m.dtype)
+                    )
+                })
                 .collect();
             format!("compound{{{}}}", parts.join(", "))
         }

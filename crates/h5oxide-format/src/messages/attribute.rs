@@ -31,9 +31,6 @@ pub struct AttributeMessage {
     pub dataspace_addr: u64,
     /// The raw data (element bytes; variable-length elements are heap references).
     pub data: Vec<u8>,
-    /// Creation order, when the object tracks it (set by the attribute walker from the message
-    /// header or the dense-storage index; `None` from [`AttributeMessage::decode`]).
-    pub creation_order: Option<u64>,
 }
 
 fn pad8(n: usize) -> usize {
@@ -80,7 +77,6 @@ impl AttributeMessage {
             dataspace,
             dataspace_addr,
             data,
-            creation_order: None,
         })
     }
 }

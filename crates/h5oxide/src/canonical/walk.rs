@@ -14,7 +14,9 @@ use h5oxide_format::object_header::ObjectHeader;
 use h5oxide_format::{Error, Result};
 use sha2::{Digest, Sha256};
 
-use super::dtype::{dtype_json, is_raw_hashable, leaves, sha256_normalize, value_json};
+use super::dtype::{
+    dtype_json, leaves, nest, raw_hashable, raw_sha256, unreadable_by_oracle, value_json,
+};
 use super::json::Json;
 use crate::dataset::DatasetInfo;
 use crate::file::FileInner;
@@ -65,7 +67,12 @@ pub fn dump_bytes(bytes: Vec<u8>) -> (Json, bool) {
 }
 
 fn run(f: &File) -> (Json, bool) {
-    let mut c = Canon { file: f.inner.clone(), paths: HashMap::new(), emitted: HashSet::new(), links: HashMap::new() };
+    let mut c = Canon {
+        file: f.inner.clone(),
+        paths: HashMap::new(),
+        emitted: HashSet::new(),
+        links: HashMap::new(),
+    };
     let root = f.inner.sb.root_object_header_address;
     // The root must be readable as a group, or the file is not usable at all.
     let root_oh = match c.file.header(root) {
@@ -73,7 +80,14 @@ fn run(f: &File) -> (Json, bool) {
         Err(e) => return (failure(&e), false),
     };
     if kind_of(&root_oh) != Some(ObjectKind::Group) {
-        return (failure(&Error::corrupt("root group", root, "the root object is not a group")), false);
+        return (
+            failure(&Error::corrupt(
+                "root group",
+                root,
+                "the root object is not a group",
+            )),
+            false,
+        );
     }
     c.paths.insert(root, "/".to_string());
     c.index(root, "/", 0);
@@ -132,15 +146,21 @@ impl Canon {
         if depth > 256 {
             return;
         }
-        let Ok(gl) = self.group_links(addr) else { return };
+        let Ok(gl) = self.group_links(addr) else {
+            return;
+        };
         let mut links = gl.links.clone();
         links.sort_by(|a, b| a.name.cmp(&b.name));
         for l in links {
-            let h5oxide_format::messages::link::LinkTarget::Hard(a) = l.target else { continue };
+            let h5oxide_format::messages::link::LinkTarget::Hard(a) = l.target else {
+                continue;
+            };
             if self.paths.contains_key(&a) {
                 continue;
             }
-            let Ok(oh) = self.file.header(a) else { continue };
+            let Ok(oh) = self.file.header(a) else {
+                continue;
+            };
             let p = join(path, &name_of(&l.name));
             self.paths.insert(a, p.clone());
             if kind_of(&oh) == Some(ObjectKind::Group) {
@@ -161,15 +181,16 @@ impl Canon {
 
     fn common(&mut self, oh: &ObjectHeader, d: &mut Map, track_attr_order: bool) {
         d.insert("ohdr_version".into(), int(oh.version as u64));
-        match h5oxide_format::attributes::attribute_messages(&self.file.ctx(), oh) {
+        match h5oxide_format::attributes::attribute_messages_with(
+            &self.file.ctx(),
+            oh,
+            self.file.sohm(),
+        ) {
             Ok(attrs) => {
-                let storage = match attrs.storage {
-                    h5oxide_format::attributes::AttributeStorage::Compact => "compact",
-                    h5oxide_format::attributes::AttributeStorage::Dense => "dense",
-                };
-                d.insert("attr_storage".into(), s(storage));
+                d.insert("attr_storage".into(), s(attrs.storage.as_str()));
                 let mut out = Map::new();
-                for m in &attrs.messages {
+                for a in &attrs.attributes {
+                    let m = &a.message;
                     let name = name_of(&m.name);
                     let a = match crate::attribute::Attribute::from_message(&self.file, m) {
                         Ok(a) => self.attribute(&a),
@@ -183,10 +204,11 @@ impl Canon {
                 }
                 d.insert("attrs".into(), Json::Object(out));
                 if track_attr_order {
-                    let mut ms: Vec<_> = attrs.messages.iter().collect();
-                    ms.sort_by_key(|m| m.creation_order.unwrap_or(u64::MAX));
-                    let order = ms.iter().map(|m| s(&name_of(&m.name))).collect();
-                    d.insert("attr_order".into(), Json::Array(order));
+                    let order = match &attrs.attr_order {
+                        Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
+                        None => Json::Null,
+                    };
+                    d.insert("attr_order".into(), order);
                 }
             }
             Err(e) => {
@@ -235,17 +257,13 @@ impl Canon {
                 return Json::Object(d);
             }
         };
-        use h5oxide_format::group::GroupStorage;
-        let storage = match gl.storage {
-            GroupStorage::SymbolTable => "symbol_table",
-            GroupStorage::Compact => "compact",
-            GroupStorage::Dense => "dense",
-        };
-        d.insert("storage".into(), s(storage));
+        d.insert("storage".into(), s(gl.storage.as_str()));
         if gl.creation_order_tracked {
-            let mut ls: Vec<_> = gl.links.iter().collect();
-            ls.sort_by_key(|l| l.creation_order.unwrap_or(u64::MAX));
-            d.insert("link_order".into(), Json::Array(ls.iter().map(|l| s(&name_of(&l.name))).collect()));
+            let order = match &gl.link_order {
+                Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
+                None => Json::Null,
+            };
+            d.insert("link_order".into(), order);
         }
         let mut links = gl.links.clone();
         links.sort_by(|a, b| a.name.cmp(&b.name));
@@ -335,7 +353,7 @@ impl Canon {
     }
 
     fn dataset(&mut self, oh: &Arc<ObjectHeader>) -> Json {
-        let info = match DatasetInfo::from_header(&self.file.ctx(), oh) {
+        let info = match DatasetInfo::from_header(&self.file, oh) {
             Ok(i) => i,
             Err(e) => {
                 let mut m = Map::new();
@@ -354,7 +372,7 @@ impl Canon {
             DataLayout::Contiguous { .. } => ("contiguous", Json::Null, Json::Null),
             DataLayout::Chunked(c) => (
                 "chunked",
-                Json::Array(c.chunk_dims.iter().map(|&x| int(x as u64)).collect()),
+                Json::Array(c.chunk_dims.iter().map(|&x| int(x)).collect()),
                 s(c.index.name()),
             ),
             DataLayout::Virtual { .. } => ("virtual", Json::Null, Json::Null),
@@ -372,7 +390,10 @@ impl Canon {
                         let mut m = Map::new();
                         m.insert("id".into(), int(f.id as u64));
                         m.insert("flags".into(), int(f.flags as u64));
-                        m.insert("params".into(), Json::Array(f.cd_values.iter().map(|&v| int(v as u64)).collect()));
+                        m.insert(
+                            "params".into(),
+                            Json::Array(f.cd_values.iter().map(|&v| int(v as u64)).collect()),
+                        );
                         Json::Object(m)
                     })
                     .collect()
@@ -397,52 +418,83 @@ impl Canon {
                 };
                 d.insert("storage_size".into(), int(sz));
             }
-            DataLayout::Chunked(_) => match crate::chunked::chunk_info(&self.file, &info) {
-                Ok(recs) => {
-                    let total: u64 = recs.iter().map(|r| r.size).sum();
-                    d.insert("storage_size".into(), int(total));
-                    d.insert("num_chunks".into(), int(recs.len() as u64));
-                    if recs.len() <= CHUNK_LIST_LIMIT {
-                        let mut list: Vec<_> = recs.iter().collect();
-                        list.sort_by(|a, b| a.offset.cmp(&b.offset));
-                        let items = list
-                            .iter()
-                            .map(|r| {
-                                Json::Array(vec![
-                                    Json::Array(r.offset.iter().map(|&o| int(o)).collect()),
-                                    int(r.filter_mask as u64),
-                                    int(r.size),
-                                ])
-                            })
-                            .collect();
-                        d.insert("chunk_info".into(), Json::Array(items));
+            DataLayout::Chunked(c) => {
+                let filtered = info
+                    .pipeline
+                    .as_ref()
+                    .is_some_and(|p| !p.filters.is_empty());
+                let max = crate::read::max_dims(&info);
+                match crate::chunked::chunk_summary(
+                    &self.file.ctx(),
+                    c,
+                    info.space.dims(),
+                    &max,
+                    filtered,
+                ) {
+                    Ok(sum) => {
+                        d.insert("storage_size".into(), int(sum.storage_size));
+                        d.insert("num_chunks".into(), int(sum.num_chunks));
+                        if sum.chunk_info.len() <= CHUNK_LIST_LIMIT {
+                            let items = sum
+                                .chunk_info
+                                .iter()
+                                .map(|r| {
+                                    Json::Array(vec![
+                                        Json::Array(r.offset.iter().map(|&o| int(o)).collect()),
+                                        int(r.filter_mask as u64),
+                                        int(r.size),
+                                    ])
+                                })
+                                .collect();
+                            d.insert("chunk_info".into(), Json::Array(items));
+                        }
+                    }
+                    Err(e) => {
+                        d.insert("storage_size".into(), Json::Null);
+                        d.insert("num_chunks".into(), Json::Null);
+                        d.insert("chunk_error".into(), err_text(&e));
                     }
                 }
-                Err(e) => {
-                    d.insert("storage_size".into(), Json::Null);
-                    d.insert("num_chunks".into(), Json::Null);
-                    d.insert("chunk_error".into(), err_text(&e));
-                }
-            },
+            }
             DataLayout::Virtual { .. } => {
                 d.insert("storage_size".into(), int(0));
             }
         }
         if let Some(efl) = &info.external {
-            let heap = h5oxide_format::local_heap::LocalHeap::read(&self.file.ctx(), efl.heap_address);
+            let heap =
+                h5oxide_format::local_heap::LocalHeap::read(&self.file.ctx(), efl.heap_address);
             let items = efl
                 .slots
                 .iter()
                 .map(|sl| {
                     let mut m = Map::new();
-                    let name = heap.as_ref().ok().and_then(|h| h.string_at(sl.name_offset).ok()).unwrap_or(&[]);
+                    let name = heap
+                        .as_ref()
+                        .ok()
+                        .and_then(|h| h.string_at(sl.name_offset).ok())
+                        .unwrap_or(&[]);
                     m.insert("name".into(), Json::text(name));
                     m.insert("offset".into(), int(sl.offset));
-                    m.insert("size".into(), if sl.size == u64::MAX { Json::Null } else { int(sl.size) });
+                    m.insert(
+                        "size".into(),
+                        if sl.size == u64::MAX {
+                            Json::Null
+                        } else {
+                            int(sl.size)
+                        },
+                    );
                     Json::Object(m)
                 })
                 .collect();
             d.insert("external".into(), Json::Array(items));
+        }
+        if let DataLayout::Virtual { .. } = info.layout {
+            // The extent of a virtual dataset with unlimited mappings comes from its sources.
+            d.insert(
+                "read_error".into(),
+                err_text(&Error::unsupported("virtual dataset layout")),
+            );
+            return Json::Object(d);
         }
         let file = self.file.clone();
         let info2 = info.clone();
@@ -461,7 +513,7 @@ impl Canon {
         let mut m = Map::new();
         let (status, alloc, ftime) = match &info.fill {
             Some(f) => (f.status, f.alloc_time, f.fill_time),
-            None => (FillStatus::Default, None, FillTime::IfSet),
+            None => (FillStatus::Undefined, None, FillTime::IfSet),
         };
         let alloc = alloc.unwrap_or(match info.layout {
             DataLayout::Compact { .. } => AllocTime::Early,
@@ -494,7 +546,12 @@ impl Canon {
         );
         let dt = &info.dtype;
         let mut value = Json::Null;
-        if status != FillStatus::Undefined && !dt.has_variable_parts() && dt.size() > 0 && is_raw_hashable(dt) && leaves(dt) <= LEAF_LIMIT {
+        if status != FillStatus::Undefined
+            && !dt.has_variable_parts()
+            && dt.size() > 0
+            && raw_hashable(dt)
+            && leaves(dt) <= LEAF_LIMIT
+        {
             let bytes = info.fill_bytes();
             if let Ok(v) = h5oxide_format::value::decode(dt, &bytes, &self.file.ctx()) {
                 value = value_json(&v, &mut |a| self.ref_path(a));
@@ -505,7 +562,13 @@ impl Canon {
     }
 
     /// The data keys (§8) of a dataset or attribute.
-    fn values(&mut self, d: &mut Map, dt: &Datatype, space: &Dataspace, read: impl FnOnce() -> Result<Vec<u8>>) {
+    fn values(
+        &mut self,
+        d: &mut Map,
+        dt: &Datatype,
+        space: &Dataspace,
+        read: impl FnOnce() -> Result<Vec<u8>>,
+    ) {
         if matches!(space, Dataspace::Null) {
             return;
         }
@@ -520,37 +583,40 @@ impl Canon {
         let inline = n <= VALUE_LIMIT && n.saturating_mul(leaves(dt)) <= LEAF_LIMIT;
         let result = (|| -> Result<(Option<String>, Option<String>, Option<Json>)> {
             let raw = read()?;
-            let size = dt.size() as usize;
             let ctx = self.file.ctx();
-            if is_raw_hashable(dt) {
-                let mut le = Vec::with_capacity(raw.len());
-                if size > 0 {
-                    for e in raw.chunks_exact(size) {
-                        sha256_normalize(dt, e, &mut le);
-                    }
-                }
-                let digest = hex(&Sha256::digest(&le));
+            if unreadable_by_oracle(dt) {
+                return Err(Error::unsupported(
+                    "reading revised references (h5py cannot either)",
+                ));
+            }
+            if raw_hashable(dt) {
+                let digest = raw_sha256(dt, &raw, n, self.file.sb.sizes.offset)
+                    .ok_or_else(|| Error::corrupt("dataset", 0, "fewer bytes than elements"))?;
                 let value = if inline {
-                    let mut flat = Vec::with_capacity(n as usize);
-                    if size > 0 {
-                        for e in raw.chunks_exact(size) {
-                            let v = h5oxide_format::value::decode(dt, e, &ctx)?;
-                            flat.push(value_json(&v, &mut |a| self.ref_path(a)));
-                        }
-                    }
+                    let vals = h5oxide_format::value::Decoder::new(ctx)
+                        .decode_many(dt, &raw, n as usize)?;
+                    let flat = vals
+                        .iter()
+                        .map(|v| value_json(v, &mut |a| self.ref_path(a)))
+                        .collect();
                     Some(nest(flat, &dims))
                 } else {
                     None
                 };
                 Ok((Some(digest), None, value))
             } else {
-                let mut flat = Vec::with_capacity(n.min(1 << 20) as usize);
-                for e in raw.chunks_exact(size.max(1)) {
-                    let v = h5oxide_format::value::decode(dt, e, &ctx)?;
-                    flat.push(value_json(&v, &mut |a| self.ref_path(a)));
-                }
+                // h5py does not byte-swap big-endian numbers directly inside a vlen sequence; the
+                // canonical form reproduces what h5py shows (the library API reads them right).
+                let odt = super::dtype::oracle_read_type(dt);
+                let vals =
+                    h5oxide_format::value::Decoder::new(ctx).decode_many(&odt, &raw, n as usize)?;
+                let flat: Vec<Json> = vals
+                    .iter()
+                    .map(|v| value_json(v, &mut |a| self.ref_path(a)))
+                    .collect();
                 let whole = nest(flat, &dims);
-                let digest = hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
+                let digest =
+                    super::dtype::hex(&Sha256::digest(whole.to_canonical_string().as_bytes()));
                 Ok((None, Some(digest), if inline { Some(whole) } else { None }))
             }
         })();
@@ -573,29 +639,6 @@ impl Canon {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Nests a flat row-major list by `dims` (scalar → the element itself).
-fn nest(flat: Vec<Json>, dims: &[u64]) -> Json {
-    if dims.is_empty() {
-        return flat.into_iter().next().unwrap_or(Json::Null);
-    }
-    if dims.len() == 1 {
-        return Json::Array(flat);
-    }
-    let step: u64 = dims[1..].iter().product();
-    let step = step.max(1) as usize;
-    let mut out = Vec::new();
-    let mut it = flat.into_iter();
-    for _ in 0..dims[0] {
-        let part: Vec<Json> = it.by_ref().take(step).collect();
-        out.push(nest(part, &dims[1..]));
-    }
-    Json::Array(out)
-}
-
 fn space_keys(space: &Dataspace, d: &mut Map, maxshape: bool) {
     match space {
         Dataspace::Null => {
@@ -614,11 +657,18 @@ fn space_keys(space: &Dataspace, d: &mut Map, maxshape: bool) {
         }
         Dataspace::Simple { dims, max } => {
             d.insert("space".into(), s("simple"));
-            d.insert("shape".into(), Json::Array(dims.iter().map(|&x| int(x)).collect()));
+            d.insert(
+                "shape".into(),
+                Json::Array(dims.iter().map(|&x| int(x)).collect()),
+            );
             if maxshape {
                 d.insert(
                     "maxshape".into(),
-                    Json::Array(max.iter().map(|m| m.map(int).unwrap_or(Json::Null)).collect()),
+                    Json::Array(
+                        max.iter()
+                            .map(|m| m.map(int).unwrap_or(Json::Null))
+                            .collect(),
+                    ),
                 );
             }
         }
