@@ -23,7 +23,7 @@
 //! fails listing one line per distinct failure site.
 //!
 //! Environment: `H5OXIDE_SHARED` (the shared folder), `H5OXIDE_MUTATION_SEED` (default fixed),
-//! `H5OXIDE_MUTATION_ITERS` (default 40000 in release builds, about 45 s; 4000 in debug builds),
+//! `H5OXIDE_MUTATION_ITERS` (default 25000 in release builds, about 60 s; 3000 in debug builds),
 //! `H5OXIDE_MUTATION_SKIP` (comma-separated iteration numbers `#N` to leave out, e.g. to get past
 //! an input that aborts the process on memory before its fix exists).
 
@@ -231,6 +231,38 @@ fn mutate(rng: &mut Rng, seed: &Seed) -> (Vec<u8>, String) {
     (b, ops.join(", "))
 }
 
+/// The failures of one run: `(kind, site key, detail)`.
+fn classify(out: common::Measured<bool>, cpu: Duration) -> Vec<(&'static str, String, String)> {
+    let mut failures = Vec::new();
+    if let Err(p) = &out.result {
+        failures.push((
+            "panic",
+            format!("panic at {}", p.site()),
+            format!(
+                "panicked at {}: {}\n\n{}",
+                p.location, p.message, p.backtrace
+            ),
+        ));
+    }
+    if cpu > CPU_CAP {
+        failures.push((
+            "slow",
+            "slow input (CPU time over the cap)".into(),
+            format!("{cpu:?} of CPU time"),
+        ));
+    }
+    if out.peak > MEMORY_CAP {
+        let bt = out.big_allocation.unwrap_or_default();
+        let site = common::h5oxide_frame(&bt).unwrap_or_else(|| "<unknown>".into());
+        failures.push((
+            "memory",
+            format!("memory blow-up (peak heap over the cap) at {site}"),
+            format!("peak live heap {} bytes above the baseline; {bt}", out.peak),
+        ));
+    }
+    failures
+}
+
 #[derive(Default)]
 struct Site {
     count: usize,
@@ -254,7 +286,7 @@ fn mutated_corpus_files_never_panic_hang_or_blow_up() {
                 .parse()
                 .expect("H5OXIDE_MUTATION_ITERS is a number")
         })
-        .unwrap_or(if cfg!(debug_assertions) { 4000 } else { 40000 });
+        .unwrap_or(if cfg!(debug_assertions) { 3000 } else { 25000 });
     let fail_dir = common::target_dir().join("mutation-failures");
     std::fs::create_dir_all(&fail_dir).expect("create target/mutation-failures");
     // Keep any rayon pool of the reader to one thread: the machine is shared, and CPU time is
@@ -313,33 +345,7 @@ fn mutated_corpus_files_never_panic_hang_or_blow_up() {
         if out.peak > max_peak.0 {
             max_peak = (out.peak, origin.clone());
         }
-        let mut failures = Vec::new();
-        if let Err(p) = &out.result {
-            failures.push((
-                "panic",
-                format!("panic at {}", p.site()),
-                format!(
-                    "panicked at {}: {}\n\n{}",
-                    p.location, p.message, p.backtrace
-                ),
-            ));
-        }
-        if cpu > CPU_CAP {
-            failures.push((
-                "slow",
-                "slow input (CPU time over the cap)".into(),
-                format!("{cpu:?} of CPU time"),
-            ));
-        }
-        if out.peak > MEMORY_CAP {
-            let bt = out.big_allocation.unwrap_or_default();
-            let site = common::h5oxide_frame(&bt).unwrap_or_else(|| "<unknown>".into());
-            failures.push((
-                "memory",
-                format!("memory blow-up (peak heap over the cap) at {site}"),
-                format!("peak live heap {} bytes above the baseline; {bt}", out.peak),
-            ));
-        }
+        let failures = classify(out, cpu);
         for (kind, key, detail) in failures {
             let site = sites.entry(key.clone()).or_default();
             site.count += 1;
@@ -452,5 +458,72 @@ fn harness_detects_panics_hangs_and_memory() {
         )
         .is_none(),
         "a hang is reported"
+    );
+}
+
+/// Minimises a failing input: `H5OXIDE_MINIMISE=FILE cargo test --release -p h5oxide --test
+/// mutation -- --ignored minimise` writes `FILE.min`, the shortest prefix of `FILE` with as many
+/// 4-byte groups zeroed as possible that still fails at the same site (same kind and location).
+#[test]
+#[ignore = "a tool: run with H5OXIDE_MINIMISE=FILE"]
+fn minimise() {
+    let _serial = common::serial();
+    let path = std::env::var("H5OXIDE_MINIMISE").expect("set H5OXIDE_MINIMISE=FILE");
+    let original = std::fs::read(&path).expect("read the input");
+    let worker = Worker::new().watch_heap(MEMORY_CAP);
+    let sites = |bytes: &[u8]| -> Vec<String> {
+        let b = bytes.to_vec();
+        let t0 = Instant::now();
+        match worker.run(move || h5oxide::canonical::dump_bytes(b).1, HANG_CAP) {
+            None => vec!["hang".to_string()],
+            Some(out) => {
+                let cpu = out.cpu.unwrap_or_else(|| t0.elapsed());
+                classify(out, cpu).into_iter().map(|f| f.1).collect()
+            }
+        }
+    };
+    let want = sites(&original);
+    assert!(!want.is_empty(), "{path} does not fail");
+    if want == ["hang"] {
+        panic!("{path} hangs; it cannot be minimised in-process");
+    }
+    let target = &want[0];
+    let fails = |b: &[u8]| sites(b).contains(target);
+    // Shortest failing prefix (binary search; failing is usually monotone in the length).
+    let (mut lo, mut hi) = (0usize, original.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fails(&original[..mid]) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let mut cur = original[..hi].to_vec();
+    if !fails(&cur) {
+        cur = original.clone();
+    }
+    // Zero what does not matter, coarse to fine.
+    for block in [256usize, 32, 4] {
+        let mut at = 0;
+        while at < cur.len() {
+            let end = (at + block).min(cur.len());
+            if cur[at..end].iter().any(|&b| b != 0) {
+                let mut trial = cur.clone();
+                trial[at..end].fill(0);
+                if fails(&trial) {
+                    cur = trial;
+                }
+            }
+            at = end;
+        }
+    }
+    let out = format!("{path}.min");
+    std::fs::write(&out, &cur).expect("write the minimised input");
+    eprintln!(
+        "minimise: {} -> {} bytes ({} non-zero), still failing with {target}; wrote {out}",
+        original.len(),
+        cur.len(),
+        cur.iter().filter(|&&b| b != 0).count()
     );
 }

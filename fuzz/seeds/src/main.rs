@@ -9,7 +9,8 @@
 //!   such message of every object header reached from the root group, plus v2 headers found by
 //!   their `OHDR` signature.
 //! * `value`: `[sizes][len][datatype][element bytes]` from attribute messages.
-//! * `filter_*`: nothing from files (libFuzzer starts from the empty input); see fuzz/README.md.
+//! * `filter_*`: sample buffers encoded with the filter's own `encode` (for filters that can
+//!   encode), with typical `cd_values`.
 //!
 //! File names are content hashes, so rerunning adds only new seeds.
 #![forbid(unsafe_code)]
@@ -133,6 +134,34 @@ fn seed_file(out: &mut Out, bytes: &[u8]) {
     }
 }
 
+/// Seeds for the filter targets: a few sample buffers through each filter's encoder.
+fn seed_filters(out: &mut Out) {
+    let registry = h5oxide_filters::Registry::default();
+    let ramp: Vec<u8> = (0..4096u32).map(|i| (i / 7) as u8).collect();
+    let floats: Vec<u8> = (0..512)
+        .flat_map(|i| (i as f32 * 0.25).to_le_bytes())
+        .collect();
+    let samples: [&[u8]; 4] = [&[], &[0u8; 64], &ramp, &floats];
+    for name in h5oxide_fuzz::TARGETS {
+        let Some(id) = h5oxide_fuzz::filter_id(name) else {
+            continue;
+        };
+        let Some(f) = registry.get(id) else { continue };
+        for cd in [
+            &[][..],
+            &[4][..],
+            &[1, 0, 4, 4096][..],
+            &[2, 2, 0, 4096, 4, 1, 1][..],
+        ] {
+            for s in samples {
+                if let Ok(enc) = f.encode(s, cd) {
+                    out.put(name, &h5oxide_fuzz::FilterInput::encode(cd, s.len(), &enc));
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
@@ -159,6 +188,7 @@ fn main() {
         let _ =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seed_file(&mut out, &bytes)));
     }
+    seed_filters(&mut out);
     eprintln!(
         "seeds: {} new seed files from {files} corpus files",
         out.written
