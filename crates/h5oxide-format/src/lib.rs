@@ -22,6 +22,7 @@ pub mod checksum;
 pub mod chunk_index;
 pub mod cursor;
 pub mod datatype;
+pub mod encode;
 pub mod error;
 pub mod fractal_heap;
 pub mod global_heap;

@@ -19,6 +19,12 @@ pub trait Source: Send + Sync {
 
     /// Number of addressable bytes (the file size minus the base address).
     fn size(&self) -> u64;
+
+    /// The whole address space as one borrowed slice, for sources that hold it in memory
+    /// (memory maps, buffers); `None` otherwise. Enables zero-copy views.
+    fn as_bytes(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 impl Source for [u8] {

@@ -1,7 +1,11 @@
-//! Development probe: prints the chunk records of the dataset whose object header is at ADDR.
+//! Development probe: prints the chunk records of the dataset whose object header is at ADDR
+//! and times reading it whole.
 //! Usage: chunks_dump FILE ADDR
+use h5oxide::chunked::{read_chunked, Hyperslab};
+use h5oxide_filters::Registry;
 use h5oxide_format::chunk_index::chunk_records;
 use h5oxide_format::messages::dataspace::Dataspace;
+use h5oxide_format::messages::filter_pipeline::FilterPipeline;
 use h5oxide_format::messages::layout::DataLayout;
 use h5oxide_format::object_header::{body, msg, ObjectHeader};
 use h5oxide_format::source::{Ctx, Offset};
@@ -36,6 +40,31 @@ fn main() -> Result<(), h5oxide_format::Error> {
                 "{:?} @{} size {} mask {}",
                 r.offset, r.address, r.size, r.filter_mask
             );
+        }
+        let pipeline = oh
+            .find(msg::FILTER_PIPELINE)
+            .map(|m| FilterPipeline::decode(&mut body(&ctx, m, "pipeline")))
+            .transpose()?;
+        let es = cl.element_size as usize;
+        let sel = Hyperslab::all(dims);
+        let mut out = vec![0u8; sel.num_elements().unwrap_or(0) as usize * es];
+        let reg = Registry::default();
+        let fill = vec![0; es];
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            read_chunked(
+                &ctx,
+                cl,
+                pipeline.as_ref(),
+                &reg,
+                dims,
+                max,
+                es,
+                &fill,
+                &sel,
+                &mut out,
+            )?;
+            println!("read {} bytes in {:?}", out.len(), t.elapsed());
         }
     }
     Ok(())

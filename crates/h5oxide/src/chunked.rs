@@ -17,6 +17,7 @@
 //! filter mask), and an unregistered filter is [`Error::Unsupported`] naming its id and name.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use h5oxide_filters::Registry;
 use h5oxide_format::chunk_index::{ChunkIndex, ChunkRecord, Geometry};
@@ -261,11 +262,7 @@ fn scatter(
                     let cb = usize::try_from(c + r.chunk).map_err(|_| short_chunk())? * elem;
                     dst.copy_from_slice(s.get(cb..cb + n).ok_or_else(short_chunk)?);
                 }
-                None => {
-                    for e in dst.chunks_exact_mut(elem) {
-                        e.copy_from_slice(fill);
-                    }
-                }
+                None => fill_run(dst, fill),
             }
         }
         // Odometer over the outer dims.
@@ -281,6 +278,24 @@ fn scatter(
             }
             pos[d] = 0;
         }
+    }
+}
+
+/// Fills `dst` (a whole number of elements) with copies of the element `fill`.
+fn fill_run(dst: &mut [u8], fill: &[u8]) {
+    if fill.iter().all(|&b| b == 0) {
+        dst.fill(0);
+        return;
+    }
+    let Some(first) = dst.get_mut(..fill.len()) else {
+        return;
+    };
+    first.copy_from_slice(fill);
+    let mut done = fill.len();
+    while done < dst.len() {
+        let n = done.min(dst.len() - done);
+        dst.copy_within(0..n, done);
+        done += n;
     }
 }
 
@@ -337,6 +352,28 @@ pub fn read_chunked(
     fill: &[u8],
     selection: &Hyperslab,
     out: &mut [u8],
+) -> Result<()> {
+    read_chunked_cached(
+        ctx, layout, pipeline, registry, dims, max_dims, elem_size, fill, selection, out, None,
+    )
+}
+
+/// [`read_chunked`] with a cache of decoded chunks: reads that touch at most
+/// [`CACHED_READ_MAX_CHUNKS`] chunks take them from `cache` when present and leave them there,
+/// so repeated small reads (rows, points) decode each chunk once. Larger reads bypass the cache.
+#[allow(clippy::too_many_arguments)]
+pub fn read_chunked_cached(
+    ctx: &Ctx<'_>,
+    layout: &ChunkedLayout,
+    pipeline: Option<&FilterPipeline>,
+    registry: &Registry,
+    dims: &[u64],
+    max_dims: &[Option<u64>],
+    elem_size: usize,
+    fill: &[u8],
+    selection: &Hyperslab,
+    out: &mut [u8],
+    cache: Option<&ChunkCache>,
 ) -> Result<()> {
     if elem_size as u64 != layout.element_size {
         return Err(Error::Invalid(format!(
@@ -478,10 +515,28 @@ pub fn read_chunked(
         .collect();
     let threads = rayon::current_num_threads().max(1) as u64;
     let per_batch = (MAX_BYTES_IN_FLIGHT / geom.chunk_bytes.max(1)).max(threads) as usize;
+    let cache = cache.filter(|_| present.len() <= CACHED_READ_MAX_CHUNKS);
     for batch in present.chunks(per_batch.max(1)) {
-        let decoded: Vec<Result<Vec<u8>>> = batch
+        let decoded: Vec<Result<Arc<Vec<u8>>>> = batch
             .par_iter()
-            .map(|(_, rec)| load_chunk(ctx, &geom, layout, pipeline, registry, rec, chunk_bytes))
+            .map(|(_, rec)| {
+                if let Some(hit) = cache.and_then(|c| c.get(rec.address)) {
+                    return Ok(hit);
+                }
+                let data = Arc::new(load_chunk(
+                    ctx,
+                    &geom,
+                    layout,
+                    pipeline,
+                    registry,
+                    rec,
+                    chunk_bytes,
+                )?);
+                if let Some(c) = cache {
+                    c.insert(rec.address, data.clone());
+                }
+                Ok(data)
+            })
             .collect();
         for ((scaled, _), data) in batch.iter().zip(decoded) {
             let data = data?;
@@ -497,6 +552,73 @@ pub fn read_chunked(
         }
     }
     Ok(())
+}
+
+/// Reads touching at most this many chunks go through the chunk cache.
+pub const CACHED_READ_MAX_CHUNKS: usize = 8;
+
+/// A cache of decoded chunks keyed by their file address, bounded in bytes, evicting the least
+/// recently used. Shared by every dataset of a file; safe to use from many threads (one short
+/// lock per lookup, never held while decoding).
+#[derive(Debug)]
+pub struct ChunkCache {
+    budget: u64,
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    map: HashMap<u64, (Arc<Vec<u8>>, u64)>,
+    bytes: u64,
+    tick: u64,
+}
+
+impl ChunkCache {
+    /// A cache holding at most `budget` bytes of decoded chunks (0 disables it).
+    pub fn new(budget: u64) -> Self {
+        ChunkCache {
+            budget,
+            inner: std::sync::Mutex::new(CacheInner::default()),
+        }
+    }
+
+    /// The configured budget in bytes.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// The decoded chunk stored at `address`, if cached.
+    pub fn get(&self, address: u64) -> Option<Arc<Vec<u8>>> {
+        let mut g = self.inner.lock().ok()?;
+        g.tick += 1;
+        let t = g.tick;
+        let e = g.map.get_mut(&address)?;
+        e.1 = t;
+        Some(e.0.clone())
+    }
+
+    /// Caches a decoded chunk (ignored when larger than the budget).
+    pub fn insert(&self, address: u64, data: Arc<Vec<u8>>) {
+        let size = data.len() as u64;
+        if size > self.budget {
+            return;
+        }
+        let Ok(mut g) = self.inner.lock() else { return };
+        g.tick += 1;
+        let t = g.tick;
+        if let Some(old) = g.map.insert(address, (data, t)) {
+            g.bytes -= old.0.len() as u64;
+        }
+        g.bytes += size;
+        while g.bytes > self.budget {
+            let Some((&victim, _)) = g.map.iter().min_by_key(|(_, (_, t))| *t) else {
+                break;
+            };
+            if let Some((d, _)) = g.map.remove(&victim) {
+                g.bytes -= d.len() as u64;
+            }
+        }
+    }
 }
 
 /// Reads one chunk's stored bytes and undoes its filters.
@@ -576,6 +698,113 @@ pub fn chunk_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use h5oxide_format::messages::filter_pipeline::FilterDesc;
+    use std::sync::Arc;
+
+    /// Test filter: decoding adds `cd_values[0]` to every byte.
+    struct AddFilter(u16);
+    impl h5oxide_filters::Filter for AddFilter {
+        fn id(&self) -> u16 {
+            self.0
+        }
+        fn name(&self) -> &str {
+            "add"
+        }
+        fn decode(&self, input: &[u8], cd: &[u32], _hint: usize) -> Result<Vec<u8>> {
+            let k = cd.first().copied().unwrap_or(0) as u8;
+            Ok(input.iter().map(|b| b.wrapping_add(k)).collect())
+        }
+    }
+
+    fn pipeline(ids: &[(u16, u32)]) -> FilterPipeline {
+        FilterPipeline {
+            version: 2,
+            filters: ids
+                .iter()
+                .map(|&(id, k)| FilterDesc {
+                    id,
+                    name: Some(b"my filter".to_vec()),
+                    flags: 0,
+                    cd_values: vec![k],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn pipeline_reverse_mask_and_unknown() {
+        let mut reg = Registry::empty();
+        reg.register(Arc::new(AddFilter(300)));
+        reg.register(Arc::new(AddFilter(301)));
+        let p = pipeline(&[(300, 1), (301, 10)]);
+        assert_eq!(
+            decode_chunk(vec![0, 0], Some(&p), &reg, 0, 2).unwrap(),
+            vec![11, 11]
+        );
+        // bit 1 set: filter 301 skipped
+        assert_eq!(
+            decode_chunk(vec![0, 0], Some(&p), &reg, 2, 2).unwrap(),
+            vec![1, 1]
+        );
+        // short output is zero padded to the chunk size
+        assert_eq!(
+            decode_chunk(vec![0], Some(&p), &reg, 3, 3).unwrap(),
+            vec![0, 0, 0]
+        );
+        let p = pipeline(&[(32013, 0)]);
+        let e = decode_chunk(vec![0], Some(&p), &reg, 0, 1).unwrap_err();
+        assert_eq!(e.kind(), "unsupported");
+        assert!(e.to_string().contains("32013") && e.to_string().contains("my filter"));
+        // masked out, the unknown filter is not needed
+        assert!(decode_chunk(vec![0], Some(&p), &reg, 1, 1).is_ok());
+    }
+
+    #[test]
+    fn selection_validation() {
+        let dims = [10u64, 10];
+        assert!(Hyperslab::all(&dims).validate(&dims).is_ok());
+        let mut h = Hyperslab::new_box(&[5, 5], &[5, 6]);
+        assert!(h.validate(&dims).is_err());
+        h.count = vec![5, 5];
+        assert!(h.validate(&dims).is_ok());
+        assert!(Hyperslab::all(&[3]).validate(&dims).is_err());
+        let h = Hyperslab {
+            start: vec![0, 0],
+            stride: vec![1, 1],
+            count: vec![2, 1],
+            block: vec![2, 1],
+        };
+        assert!(h.validate(&dims).is_err(), "overlapping blocks");
+        let h = Hyperslab {
+            start: vec![u64::MAX, 0],
+            stride: vec![1, 1],
+            count: vec![1, 1],
+            block: vec![2, 1],
+        };
+        assert!(h.validate(&dims).is_err(), "overflow");
+    }
+
+    #[test]
+    fn fill_runs() {
+        let mut b = vec![0u8; 12];
+        fill_run(&mut b, &[1, 2, 3]);
+        assert_eq!(b, [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
+    }
+
+    #[test]
+    fn chunk_cache_is_lru_and_bounded() {
+        let c = ChunkCache::new(30);
+        c.insert(1, Arc::new(vec![1; 10]));
+        c.insert(2, Arc::new(vec![2; 10]));
+        c.insert(3, Arc::new(vec![3; 10]));
+        assert_eq!(c.get(1).map(|d| d[0]), Some(1)); // 1 is now the most recent
+        c.insert(4, Arc::new(vec![4; 10])); // evicts 2, the least recently used
+        assert!(c.get(2).is_none());
+        assert!(c.get(1).is_some() && c.get(3).is_some() && c.get(4).is_some());
+        c.insert(5, Arc::new(vec![5; 31])); // larger than the budget: not cached
+        assert!(c.get(5).is_none());
+        assert!(ChunkCache::new(0).get(1).is_none());
+    }
 
     #[test]
     fn touched_and_runs() {

@@ -337,6 +337,143 @@ impl Dataset {
         crate::select::shape_result(block, &plans, &new_axes)
     }
 
+    /// Reads arbitrary points (one coordinate per point) in the given order. Cost grows as
+    /// O(n log n) in the number of points: they are sorted and grouped so each chunk is decoded
+    /// once, and contiguous data is read in merged spans.
+    pub fn read_points<T: H5Type>(&self, coords: &[Vec<u64>]) -> Result<Vec<T>> {
+        let es = self.info.dtype.size() as usize;
+        let mut raw = vec![0u8; coords.len().saturating_mul(es)];
+        crate::select::read_points(&self.file, &self.info, coords, &mut raw)?;
+        let mut v = vec![T::default(); coords.len()];
+        if !coords.is_empty() {
+            T::convert(&self.info.dtype, &raw, &mut v)?;
+        }
+        Ok(v)
+    }
+
+    /// Orthogonal ("fancy") indexing as h5py and NumPy do it: one [`crate::select::AxisIndex`]
+    /// per axis (index lists, boolean masks or whole axes); the result has one axis per
+    /// selection axis, in the order the indices were given.
+    pub fn read_fancy<T: H5Type>(&self, axes: &[crate::select::AxisIndex]) -> Result<ArrayD<T>> {
+        use crate::select::AxisIndex;
+        let dims = self.info.space.dims();
+        if axes.len() != dims.len() {
+            return Err(Error::Invalid(format!(
+                "{} axis selections for a dataset of rank {}",
+                axes.len(),
+                dims.len()
+            )));
+        }
+        let lists: Vec<Vec<u64>> = axes
+            .iter()
+            .zip(dims)
+            .map(|(a, &n)| match a {
+                AxisIndex::All => Ok((0..n).collect()),
+                AxisIndex::List(v) => Ok(v.clone()),
+                AxisIndex::Mask(m) if m.len() as u64 == n => Ok(m
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b)
+                    .map(|(i, _)| i as u64)
+                    .collect()),
+                AxisIndex::Mask(m) => Err(Error::Invalid(format!(
+                    "mask of length {} for an axis of {n}",
+                    m.len()
+                ))),
+            })
+            .collect::<Result<_>>()?;
+        let shape: Vec<usize> = lists.iter().map(|l| l.len()).collect();
+        let total: usize = shape.iter().product();
+        if (total as u64).saturating_mul(self.info.dtype.size() as u64)
+            > self.file.limits.max_data_bytes
+        {
+            return Err(Error::Limit {
+                what: "fancy selection",
+                requested: total as u64,
+                limit: self.file.limits.max_data_bytes,
+            });
+        }
+        let mut coords = Vec::with_capacity(total);
+        let mut idx = vec![0usize; lists.len()];
+        if total > 0 {
+            'outer: loop {
+                coords.push(
+                    idx.iter()
+                        .zip(&lists)
+                        .map(|(&i, l)| l[i])
+                        .collect::<Vec<u64>>(),
+                );
+                let mut d = lists.len();
+                loop {
+                    if d == 0 {
+                        break 'outer;
+                    }
+                    d -= 1;
+                    idx[d] += 1;
+                    if idx[d] < lists[d].len() {
+                        break;
+                    }
+                    idx[d] = 0;
+                }
+            }
+        }
+        let v = self.read_points::<T>(&coords)?;
+        ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Borrows a contiguous, unfiltered dataset straight from a memory-mapped (or in-memory)
+    /// file as an array view, without reading or copying: for native-layout numeric types only.
+    ///
+    /// Fails with [`Error::Invalid`] when the file is not mapped, the dataset is not contiguous
+    /// and allocated, `T` is not the stored layout, or the data is not aligned for `T`.
+    ///
+    /// ```no_run
+    /// let f = h5oxide::OpenOptions::new().mmap(true).open("myfile.h5")?;
+    /// let ds = f.dataset("/experiment1/array1")?;
+    /// let view = ds.view::<f64>()?; // ndarray::ArrayViewD<f64> into the mapping
+    /// println!("{}", view.sum());
+    /// # Ok::<(), h5oxide::Error>(())
+    /// ```
+    pub fn view<T: H5Type + bytemuck::Pod>(&self) -> Result<ndarray::ArrayViewD<'_, T>> {
+        use h5oxide_format::Source;
+        if !T::is_native(&self.info.dtype) {
+            return Err(Error::Invalid(format!(
+                "the stored type is not {}'s native layout",
+                T::NAME
+            )));
+        }
+        let DataLayout::Contiguous { address, .. } = self.info.layout else {
+            return Err(Error::Invalid(
+                "only contiguous datasets can be viewed without copying".into(),
+            ));
+        };
+        if address == UNDEF || self.info.external.is_some() {
+            return Err(Error::Invalid(
+                "the dataset has no storage in this file".into(),
+            ));
+        }
+        let bytes = self.file.src.as_bytes().ok_or_else(|| {
+            Error::Invalid("the file is not memory-mapped (OpenOptions::mmap)".into())
+        })?;
+        let n = self.info.num_bytes()?;
+        let start =
+            usize::try_from(address).map_err(|_| Error::Invalid("address too large".into()))?;
+        let end = address
+            .checked_add(n)
+            .and_then(|e| usize::try_from(e).ok())
+            .ok_or_else(|| Error::Invalid("address too large".into()))?;
+        let raw = bytes.get(start..end).ok_or(Error::OutOfBounds {
+            structure: "raw data",
+            addr: address,
+            len: n,
+            size: bytes.len() as u64,
+        })?;
+        let typed: &[T] = bytemuck::try_cast_slice(raw)
+            .map_err(|e| Error::Invalid(format!("cannot view the data as {}: {e}", T::NAME)))?;
+        ndarray::ArrayViewD::from_shape(IxDyn(&self.shape()), typed)
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
     /// Reads the whole dataset into a caller's buffer of exactly `size()` elements, with no
     /// intermediate copy when the stored type is `T`'s native layout.
     pub fn read_into<T: H5Type>(&self, out: &mut [T]) -> Result<()> {

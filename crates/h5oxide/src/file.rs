@@ -25,7 +25,11 @@ pub struct OpenOptions {
     limits: Limits,
     mmap: bool,
     registry: Option<Registry>,
+    chunk_cache_bytes: Option<u64>,
 }
+
+/// Default budget of a file's decoded-chunk cache.
+pub const DEFAULT_CHUNK_CACHE_BYTES: u64 = 64 << 20;
 
 impl OpenOptions {
     /// Default options: positional reads, default limits, every built-in filter.
@@ -42,6 +46,14 @@ impl OpenOptions {
     /// Memory-map the file instead of reading it with `pread`.
     pub fn mmap(mut self, yes: bool) -> Self {
         self.mmap = yes;
+        self
+    }
+
+    /// Byte budget of the file's cache of decoded chunks (default
+    /// [`DEFAULT_CHUNK_CACHE_BYTES`]; 0 disables it). Small reads (rows, points) of chunked
+    /// datasets decode each chunk once while it stays cached.
+    pub fn chunk_cache_bytes(mut self, bytes: u64) -> Self {
+        self.chunk_cache_bytes = Some(bytes);
         self
     }
 
@@ -75,6 +87,7 @@ pub struct FileInner {
     pub(crate) limits: Limits,
     pub(crate) path: Option<PathBuf>,
     pub(crate) registry: Registry,
+    pub(crate) chunk_cache: crate::chunked::ChunkCache,
     headers: RwLock<HashMap<u64, Arc<ObjectHeader>>>,
     externals: Mutex<HashMap<PathBuf, Arc<FileInner>>>,
     sohm: OnceLock<Option<SharedMessageTable>>,
@@ -305,6 +318,9 @@ impl File {
             limits: opts.limits,
             path,
             registry,
+            chunk_cache: crate::chunked::ChunkCache::new(
+                opts.chunk_cache_bytes.unwrap_or(DEFAULT_CHUNK_CACHE_BYTES),
+            ),
             headers: RwLock::new(HashMap::new()),
             externals: Mutex::new(HashMap::new()),
             sohm: OnceLock::new(),

@@ -25,6 +25,7 @@ pub mod select;
 pub mod storage;
 mod strings;
 pub mod types;
+pub mod write;
 
 pub use attribute::Attribute;
 pub use dataset::Dataset;
@@ -35,3 +36,4 @@ pub use h5oxide_format::{Error, Limits, Result};
 pub use object::{Object, ObjectKind};
 pub use select::Hyperslab;
 pub use types::{dtype_name, H5Type};
+pub use write::FileWriter;

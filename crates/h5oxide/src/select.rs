@@ -100,7 +100,7 @@ pub(crate) fn read_selection(
         return Ok(());
     }
     match &info.layout {
-        DataLayout::Chunked(c) => crate::chunked::read_chunked(
+        DataLayout::Chunked(c) => crate::chunked::read_chunked_cached(
             &file.ctx(),
             c,
             info.pipeline.as_ref(),
@@ -111,6 +111,7 @@ pub(crate) fn read_selection(
             &info.fill_bytes(),
             sel,
             out,
+            Some(&file.chunk_cache),
         ),
         DataLayout::Contiguous { address, .. } if info.external.is_none() && *address != UNDEF => {
             // One read of the whole span when the selection is dense enough, else a read per run.
@@ -284,4 +285,181 @@ pub(crate) fn shape_result<T: Clone>(
     }
     let v: Vec<T> = a.iter().cloned().collect();
     ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// Element bytes picked from one chunk, with the point index each belongs to.
+type Picked = Vec<(usize, Vec<u8>)>;
+
+/// Reads arbitrary points (`coords[i]` is the coordinate of point *i*) into `out`, in the
+/// order given. Points are sorted once (O(n log n)) and grouped, so every chunk is read and
+/// decoded once however many points fall in it, and contiguous data is read in merged spans.
+pub(crate) fn read_points(
+    file: &FileInner,
+    info: &DatasetInfo,
+    coords: &[Vec<u64>],
+    out: &mut [u8],
+) -> Result<()> {
+    use rayon::prelude::*;
+    let dims = info.space.dims();
+    let rank = dims.len();
+    let es = info.dtype.size() as usize;
+    if out.len() != coords.len().saturating_mul(es) {
+        return Err(Error::Invalid(format!(
+            "buffer of {} bytes for {} points",
+            out.len(),
+            coords.len()
+        )));
+    }
+    let mut lin = Vec::with_capacity(coords.len());
+    for c in coords {
+        if c.len() != rank {
+            return Err(Error::Invalid(format!(
+                "point {c:?} has rank {}, the dataset {rank}",
+                c.len()
+            )));
+        }
+        let mut l = 0u64;
+        for (d, (&x, &n)) in c.iter().zip(dims).enumerate() {
+            if x >= n {
+                return Err(Error::Invalid(format!(
+                    "index {x} out of range for axis {d} of length {n}"
+                )));
+            }
+            l = l * n + x;
+        }
+        lin.push(l);
+    }
+    match &info.layout {
+        DataLayout::Chunked(c) => {
+            let cd = &c.chunk_dims;
+            // Sort by (chunk, position) so each chunk's points are adjacent.
+            let key = |i: usize| -> (Vec<u64>, u64) {
+                (
+                    coords[i]
+                        .iter()
+                        .zip(cd.iter())
+                        .map(|(&x, &k)| x / k.max(1))
+                        .collect(),
+                    lin[i],
+                )
+            };
+            let mut order: Vec<usize> = (0..coords.len()).collect();
+            order.sort_by_cached_key(|&i| key(i));
+            let mut groups: Vec<&[usize]> = Vec::new();
+            let mut start = 0;
+            for i in 1..=order.len() {
+                let split = i == order.len() || {
+                    let (a, b) = (&coords[order[i - 1]], &coords[order[i]]);
+                    a.iter()
+                        .zip(b)
+                        .zip(cd)
+                        .any(|((&x, &y), &k)| x / k.max(1) != y / k.max(1))
+                };
+                if split {
+                    groups.push(&order[start..i]);
+                    start = i;
+                }
+            }
+            let results: Vec<Result<Picked>> = groups
+                .par_iter()
+                .map(|g| {
+                    let first = &coords[g[0]];
+                    let cstart: Vec<u64> = first
+                        .iter()
+                        .zip(cd)
+                        .map(|(&x, &k)| x / k.max(1) * k)
+                        .collect();
+                    let count: Vec<u64> = cstart
+                        .iter()
+                        .zip(cd)
+                        .zip(dims)
+                        .map(|((&s, &k), &n)| k.min(n - s))
+                        .collect();
+                    let sel = Hyperslab::new_box(&cstart, &count);
+                    let nbytes = sel.num_elements().unwrap_or(0) as usize * es;
+                    let mut buf = vec![0u8; nbytes];
+                    read_selection(file, info, &sel, &mut buf)?;
+                    let mut picked = Vec::with_capacity(g.len());
+                    for &i in g.iter() {
+                        let mut off = 0u64;
+                        for d in 0..rank {
+                            off = off * count[d] + (coords[i][d] - cstart[d]);
+                        }
+                        let b = buf
+                            .get(off as usize * es..(off as usize + 1) * es)
+                            .unwrap_or(&[])
+                            .to_vec();
+                        picked.push((i, b));
+                    }
+                    Ok(picked)
+                })
+                .collect();
+            for r in results {
+                for (i, b) in r? {
+                    if let Some(dst) = out.get_mut(i * es..(i + 1) * es) {
+                        dst.copy_from_slice(&b);
+                    }
+                }
+            }
+            Ok(())
+        }
+        DataLayout::Contiguous { address, .. } if info.external.is_none() && *address != UNDEF => {
+            let mut order: Vec<usize> = (0..coords.len()).collect();
+            order.sort_by_key(|&i| lin[i]);
+            // Merge points into spans with gaps of at most 64 KiB.
+            let gap = (65536 / es.max(1)) as u64;
+            let mut i = 0;
+            while i < order.len() {
+                let lo = lin[order[i]];
+                let mut j = i + 1;
+                while j < order.len() && lin[order[j]] <= lin[order[j - 1]] + gap {
+                    j += 1;
+                }
+                let hi = lin[order[j - 1]] + 1;
+                let data = file.src_read(address + lo * es as u64, ((hi - lo) as usize) * es)?;
+                for &p in &order[i..j] {
+                    let off = ((lin[p] - lo) as usize) * es;
+                    if let (Some(src), Some(dst)) =
+                        (data.get(off..off + es), out.get_mut(p * es..(p + 1) * es))
+                    {
+                        dst.copy_from_slice(src);
+                    }
+                }
+                i = j;
+            }
+            Ok(())
+        }
+        _ => {
+            let total = info.num_bytes()?;
+            if total > file.limits.max_data_bytes {
+                return Err(Error::Limit {
+                    what: "dataset read",
+                    requested: total,
+                    limit: file.limits.max_data_bytes,
+                });
+            }
+            let mut all = vec![0u8; total as usize];
+            crate::read::read_all(file, info, &mut all)?;
+            for (p, &l) in lin.iter().enumerate() {
+                let off = l as usize * es;
+                if let (Some(src), Some(dst)) =
+                    (all.get(off..off + es), out.get_mut(p * es..(p + 1) * es))
+                {
+                    dst.copy_from_slice(src);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One axis of an orthogonal ("fancy") selection, as in h5py / NumPy `ds[idx, mask, :]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AxisIndex {
+    /// The whole axis.
+    All,
+    /// These indices, in this order (duplicates allowed).
+    List(Vec<u64>),
+    /// The indices where the mask is true.
+    Mask(Vec<bool>),
 }

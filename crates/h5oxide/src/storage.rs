@@ -91,6 +91,9 @@ impl Source for MemStorage {
     fn size(&self) -> u64 {
         self.data.len() as u64
     }
+    fn as_bytes(&self) -> Option<&[u8]> {
+        Some(&self.data)
+    }
 }
 
 /// A memory-mapped file.
@@ -124,6 +127,9 @@ impl Source for MmapStorage {
     fn size(&self) -> u64 {
         self.map.len() as u64
     }
+    fn as_bytes(&self) -> Option<&[u8]> {
+        Some(&self.map)
+    }
 }
 
 /// A source shifted by the superblock's base address, owning its inner source.
@@ -144,5 +150,10 @@ impl Source for Based {
     }
     fn size(&self) -> u64 {
         self.inner.size().saturating_sub(self.base)
+    }
+    fn as_bytes(&self) -> Option<&[u8]> {
+        self.inner
+            .as_bytes()
+            .and_then(|b| b.get(usize::try_from(self.base).ok()?..))
     }
 }

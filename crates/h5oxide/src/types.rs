@@ -14,6 +14,18 @@ pub trait H5Type: Copy + Send + Sync + Default + 'static {
 
     /// Converts `src` (whole elements of `dtype`, as stored) into `out`.
     fn convert(dtype: &Datatype, src: &[u8], out: &mut [Self]) -> Result<()>;
+
+    /// True when elements of `dtype` are stored exactly as `Self` is laid out in memory on this
+    /// machine (same size, signedness or float layout, and byte order), so they can be borrowed.
+    fn is_native(dtype: &Datatype) -> bool;
+}
+
+fn native_order(o: ByteOrder) -> bool {
+    match o {
+        ByteOrder::LittleEndian => cfg!(target_endian = "little"),
+        ByteOrder::BigEndian => cfg!(target_endian = "big"),
+        ByteOrder::Vax => false,
+    }
 }
 
 /// Reads an element's stored bytes as an unsigned little-endian integer of up to 16 bytes
@@ -222,6 +234,18 @@ macro_rules! int_impl {
                     other => Err(type_error(other, Self::NAME)),
                 }
             }
+            fn is_native(dtype: &Datatype) -> bool {
+                match dtype {
+                    Datatype::FixedPoint(fp) => {
+                        fp.bit_offset == 0
+                            && fp.size as usize == std::mem::size_of::<$t>()
+                            && fp.precision as usize == 8 * std::mem::size_of::<$t>()
+                            && fp.signed == (<$t>::MIN != 0)
+                            && (fp.size == 1 || native_order(fp.order))
+                    }
+                    _ => false,
+                }
+            }
         }
     };
 }
@@ -275,6 +299,31 @@ macro_rules! float_impl {
                     }
                     Datatype::Enum { base, .. } => Self::convert(base, src, out),
                     other => Err(type_error(other, Self::NAME)),
+                }
+            }
+            fn is_native(dtype: &Datatype) -> bool {
+                use h5oxide_format::datatype::MantissaNorm;
+                let size = std::mem::size_of::<$t>();
+                match dtype {
+                    Datatype::Float(fl) => {
+                        let (e, m, bias) = if size == 8 {
+                            (11, 52, 1023)
+                        } else {
+                            (8, 23, 127)
+                        };
+                        fl.size as usize == size
+                            && fl.bit_offset == 0
+                            && fl.precision as usize == 8 * size
+                            && fl.exponent_size == e
+                            && fl.mantissa_size == m
+                            && fl.exponent_bias == bias
+                            && fl.mantissa_location == 0
+                            && fl.exponent_location as usize == m as usize
+                            && fl.sign_location as usize == 8 * size - 1
+                            && fl.norm == MantissaNorm::Implied
+                            && native_order(fl.order)
+                    }
+                    _ => false,
                 }
             }
         }

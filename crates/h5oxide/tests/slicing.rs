@@ -159,3 +159,82 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+#[test]
+fn fancy_selection_on_ten_million_elements() {
+    let dir = tempdir();
+    let path = dir.join("fancy.h5");
+    let script = r#"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.create_dataset("big", data=np.arange(10_000_000, dtype="<i4"), chunks=(65536,), compression="gzip", compression_opts=1)
+    f.create_dataset("flat", data=np.arange(10_000_000, dtype="<i4"))
+    f.create_dataset("grid", data=np.arange(50 * 60, dtype="<f4").reshape(50, 60), chunks=(8, 16))
+"#;
+    let st = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .status()
+        .expect("run python");
+    assert!(st.success());
+    let f = h5oxide::File::open(&path).unwrap();
+    // 100,000 pseudo-random indices (a fixed LCG), unsorted and with repeats.
+    let mut x: u64 = 12345;
+    let idx: Vec<u64> = (0..100_000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % 10_000_000
+        })
+        .collect();
+    for name in ["big", "flat"] {
+        let ds = f.dataset(name).unwrap();
+        let got = ds
+            .read_fancy::<i64>(&[h5oxide::select::AxisIndex::List(idx.clone())])
+            .unwrap();
+        assert_eq!(got.len(), idx.len());
+        for (g, &i) in got.iter().zip(&idx) {
+            assert_eq!(*g as u64, i, "{name}");
+        }
+    }
+    let grid = f.dataset("grid").unwrap();
+    let mask: Vec<bool> = (0..60).map(|j| j % 7 == 3).collect();
+    let rows = vec![49u64, 0, 17, 17, 3];
+    let got = grid
+        .read_fancy::<f64>(&[
+            h5oxide::select::AxisIndex::List(rows.clone()),
+            h5oxide::select::AxisIndex::Mask(mask.clone()),
+        ])
+        .unwrap();
+    let cols: Vec<u64> = (0..60).filter(|j| j % 7 == 3).collect();
+    assert_eq!(got.shape(), &[rows.len(), cols.len()]);
+    for (i, &r) in rows.iter().enumerate() {
+        for (j, &c) in cols.iter().enumerate() {
+            assert_eq!(got[[i, j]], (r * 60 + c) as f64);
+        }
+    }
+}
+
+#[test]
+fn mmap_zero_copy_view() {
+    let dir = tempdir();
+    let path = make_file(&dir);
+    let f = h5oxide::OpenOptions::new().mmap(true).open(&path).unwrap();
+    let ds = f.dataset("contig").unwrap();
+    let view = ds.view::<f64>().unwrap();
+    assert_eq!(view, expected(&[100, 37]).view());
+    // Same values through the copying path, and refusals where a view is impossible.
+    assert_eq!(ds.read::<f64>().unwrap(), view.to_owned());
+    assert!(ds.view::<f32>().is_err(), "wrong type");
+    assert!(
+        f.dataset("chunked").unwrap().view::<i32>().is_err(),
+        "chunked"
+    );
+    let plain = h5oxide::File::open(&path).unwrap();
+    assert!(
+        plain.dataset("contig").unwrap().view::<f64>().is_err(),
+        "not mapped"
+    );
+}

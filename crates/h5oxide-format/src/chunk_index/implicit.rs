@@ -7,6 +7,7 @@
 use crate::chunk_index::{down_products, linear, ChunkRecord, Geometry};
 use crate::cursor::UNDEF;
 use crate::messages::layout::ChunkedLayout;
+use crate::source::Ctx;
 use crate::{Error, Result};
 
 fn max_down(geom: &Geometry, addr: u64) -> Result<Vec<u64>> {
@@ -39,7 +40,7 @@ fn at(geom: &Geometry, base: u64, down: &[u64], scaled: &[u64]) -> Result<Option
 }
 
 /// Every chunk of the current-dims grid.
-pub fn records(layout: &ChunkedLayout, geom: &Geometry) -> Result<Vec<ChunkRecord>> {
+pub fn records(ctx: &Ctx<'_>, layout: &ChunkedLayout, geom: &Geometry) -> Result<Vec<ChunkRecord>> {
     let base = layout.index_address();
     if base == UNDEF || geom.dims.contains(&0) {
         return Ok(Vec::new());
@@ -47,14 +48,15 @@ pub fn records(layout: &ChunkedLayout, geom: &Geometry) -> Result<Vec<ChunkRecor
     let down = max_down(geom, base)?;
     let grid = geom.grid();
     let n = grid.iter().try_fold(1u64, |a, &g| a.checked_mul(g));
-    // Each record costs well over 32 bytes; bound by the visit budget.
+    // Nothing in the file bounds this count: charge it to the visit budget.
+    let limit = ctx.limits.max_visits;
     match n {
-        Some(n) if n <= crate::Limits::default().max_visits => {}
+        Some(n) if n <= limit => {}
         _ => {
             return Err(Error::Limit {
                 what: "chunks of an implicit index",
                 requested: n.unwrap_or(u64::MAX),
-                limit: crate::Limits::default().max_visits,
+                limit,
             })
         }
     }

@@ -195,8 +195,10 @@ enum State {
 
 impl<'a> ChunkIndex<'a> {
     /// Opens the index of `layout` for a dataset of current dims `dims` and maximum dims
-    /// `max_dims`. `filtered` says whether the dataset has a non-empty filter pipeline (used to
-    /// cross-check the index's own record format).
+    /// `max_dims` (`None` = unlimited; an empty slice means "same as `dims`"). `filtered` says
+    /// whether the dataset has a non-empty filter pipeline; the fixed-array, extensible-array and
+    /// v2 B-tree indexes take the record format from their own headers (client id / record type)
+    /// instead, so a disagreement does not stop reading.
     pub fn open(
         ctx: &Ctx<'a>,
         layout: &ChunkedLayout,
@@ -266,7 +268,7 @@ impl<'a> ChunkIndex<'a> {
             State::Empty => Vec::new(),
             State::BTreeV1 => btree_v1::records(ctx, &self.layout, &self.geom)?,
             State::Single => single::records(&self.layout, &self.geom)?,
-            State::Implicit => implicit::records(&self.layout, &self.geom)?,
+            State::Implicit => implicit::records(ctx, &self.layout, &self.geom)?,
             State::FixedArray(fa) => fa.records(ctx, &self.geom)?,
             State::ExtensibleArray(ea) => ea.records(ctx, &self.geom, reported)?,
             State::BTreeV2(bt) => bt.records(ctx, &self.geom)?,

@@ -1,0 +1,542 @@
+//! Serialization of the in-memory tree at close: a bump allocator that appends every structure
+//! to the file in post-order (children before the symbol table nodes and headers that point to
+//! them), then writes the superblock at address 0.
+//!
+//! Variable-length elements go to a pending global heap collection (spec §III.E) whose space
+//! is reserved when it is opened and which is written in place when full or at the end, so
+//! small strings of many attributes share one 4 KiB collection as in libhdf5 files.
+
+use std::borrow::Cow;
+use std::fs;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+
+use h5oxide_filters::Registry;
+use h5oxide_format::encode::btree_v1::{chunk_node_size, ChunkKey, ChunkNode, CHUNK_NODE_CAPACITY};
+use h5oxide_format::encode::btree_v1::{GroupNode, GROUP_NODE_CAPACITY, GROUP_NODE_SIZE};
+use h5oxide_format::encode::fill_value::{self, Fill};
+use h5oxide_format::encode::global_heap::CollectionBuilder;
+use h5oxide_format::encode::local_heap::LocalHeapBuilder;
+use h5oxide_format::encode::object_header::{self, msg_type, Message, FLAG_CONSTANT};
+use h5oxide_format::encode::superblock::{self, SUPERBLOCK_V0_SIZE};
+use h5oxide_format::encode::symbol_table::{
+    self, EntryCache, SymbolTableEntry, SNOD_CAPACITY, SNOD_SIZE,
+};
+use h5oxide_format::encode::{
+    attribute, dataspace, datatype, filter_pipeline, layout, pad8, UNDEF,
+};
+use h5oxide_format::{Error, Result};
+
+use super::value::{Elements, Value};
+use super::{Attrs, Chunked, DatasetWriter, GroupWriter, Member};
+
+/// Largest global heap collection opened for small objects; a bigger object gets a collection
+/// of its own size.
+const GHEAP_CAPACITY: usize = 4096;
+
+struct PendingHeap {
+    addr: u64,
+    capacity: usize,
+    builder: CollectionBuilder,
+}
+
+struct Serializer {
+    out: BufWriter<fs::File>,
+    pos: u64,
+    gheap: Option<PendingHeap>,
+}
+
+/// Writes `root` and everything below it to `file` (empty, freshly truncated).
+pub(crate) fn write_file(file: fs::File, root: &GroupWriter) -> Result<()> {
+    let mut s = Serializer {
+        out: BufWriter::with_capacity(1 << 20, file),
+        pos: 0,
+        gheap: None,
+    };
+    s.write(&[0; SUPERBLOCK_V0_SIZE])?;
+    let (header, btree, heap) = s.group(root)?;
+    s.flush_gheap()?;
+    let eof = s.pos;
+    let root_entry = SymbolTableEntry {
+        name_offset: 0,
+        header_addr: header,
+        cache: EntryCache::Group { btree, heap },
+    };
+    let sb = superblock::encode_v0(&root_entry, eof);
+    s.write_at(0, &sb)?;
+    let file = s
+        .out
+        .into_inner()
+        .map_err(|e| Error::Io(e.error().to_string()))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Splits `len` items into `parts` runs whose lengths differ by at most one.
+fn even_runs(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    if parts == 0 {
+        return Vec::new();
+    }
+    let mut runs = Vec::with_capacity(parts);
+    let (base, extra) = (len / parts, len % parts);
+    let mut start = 0;
+    for i in 0..parts {
+        let n = base + usize::from(i < extra);
+        runs.push(start..start + n);
+        start += n;
+    }
+    runs
+}
+
+impl Serializer {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes)?;
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Pads to a multiple of 8 and returns the address of the next allocation.
+    fn next_addr(&mut self) -> Result<u64> {
+        let pad = pad8(self.pos as usize) as u64 - self.pos;
+        if pad > 0 {
+            self.write(&[0; 8][..pad as usize])?;
+        }
+        Ok(self.pos)
+    }
+
+    /// Appends `bytes` at the next 8-aligned address and returns that address.
+    fn alloc(&mut self, bytes: &[u8]) -> Result<u64> {
+        let addr = self.next_addr()?;
+        self.write(bytes)?;
+        Ok(addr)
+    }
+
+    fn write_at(&mut self, addr: u64, bytes: &[u8]) -> Result<()> {
+        self.out.seek(SeekFrom::Start(addr))?;
+        self.out.write_all(bytes)?;
+        self.out.seek(SeekFrom::Start(self.pos))?;
+        Ok(())
+    }
+
+    fn flush_gheap(&mut self) -> Result<()> {
+        if let Some(p) = self.gheap.take() {
+            let bytes = p.builder.encode(p.capacity)?;
+            self.write_at(p.addr, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Stores one variable-length object; returns its collection address and index.
+    fn gheap_put(&mut self, data: &[u8]) -> Result<(u64, u32)> {
+        let fits = match &self.gheap {
+            Some(p) => p.builder.fits(data.len(), p.capacity),
+            None => false,
+        };
+        if !fits {
+            self.flush_gheap()?;
+            let builder = CollectionBuilder::new();
+            let capacity =
+                (builder.used() + CollectionBuilder::object_size(data.len())).max(GHEAP_CAPACITY);
+            let addr = self.next_addr()?;
+            let zeros = vec![0; capacity];
+            self.write(&zeros)?;
+            self.gheap = Some(PendingHeap {
+                addr,
+                capacity,
+                builder,
+            });
+        }
+        let p = self
+            .gheap
+            .as_mut()
+            .ok_or_else(|| Error::Invalid("global heap".into()))?;
+        let index = p.builder.add(data)?;
+        Ok((p.addr, index))
+    }
+
+    /// The stored bytes of a value's elements (heap references for variable-length ones).
+    fn element_bytes<'v>(&mut self, v: &'v Value) -> Result<Cow<'v, [u8]>> {
+        match &v.elements {
+            Elements::Raw(r) => Ok(Cow::Borrowed(r)),
+            Elements::VarLen(items) => {
+                let mut out = Vec::with_capacity(items.len() * 16);
+                for it in items {
+                    let len = u32::try_from(it.len()).map_err(|_| {
+                        Error::Invalid("variable-length element larger than 4 GiB".into())
+                    })?;
+                    let (addr, index) = self.gheap_put(it)?;
+                    out.extend_from_slice(&len.to_le_bytes());
+                    out.extend_from_slice(&addr.to_le_bytes());
+                    out.extend_from_slice(&index.to_le_bytes());
+                }
+                Ok(Cow::Owned(out))
+            }
+        }
+    }
+
+    fn attr_messages(&mut self, attrs: &Attrs) -> Result<Vec<Message>> {
+        let mut msgs = Vec::with_capacity(attrs.0.len());
+        for (name, v) in &attrs.0 {
+            let data = self.element_bytes(v)?;
+            let dt = datatype::encode(&v.dtype)?;
+            let ds = dataspace::encode(&v.space)?;
+            // h5py (libhdf5 default bounds) writes version 1 even for non-ASCII names.
+            let body = attribute::encode_v1(name, &dt, &ds, &data)?;
+            if body.len() > u16::MAX as usize - 8 {
+                return Err(Error::unsupported(format!(
+                    "attribute {name:?}: {} bytes exceed the 64 KiB limit of compact attribute \
+                     storage (dense attribute storage is not written yet)",
+                    body.len()
+                )));
+            }
+            msgs.push(Message::new(msg_type::ATTRIBUTE, 0, body));
+        }
+        Ok(msgs)
+    }
+
+    fn header(&mut self, msgs: &[Message]) -> Result<u64> {
+        let bytes = object_header::encode_v1(msgs, 1, 0)?;
+        self.alloc(&bytes)
+    }
+
+    /// Writes a dataset; returns its object header address.
+    fn dataset(&mut self, d: &DatasetWriter) -> Result<u64> {
+        let v = &d.value;
+        let data = self.element_bytes(v)?;
+        let mut pipeline = None;
+        let (alloc_time, layout) = if let Some(c) = &d.chunked {
+            let elem = v.dtype.size();
+            let fill = d.fill.clone().unwrap_or_else(|| vec![0; elem as usize]);
+            let btree = self.chunks(&data, v.shape(), elem as usize, c, &fill)?;
+            if !c.filters.is_empty() {
+                pipeline = Some(filter_pipeline::encode_v1(&c.filters)?);
+            }
+            let dims: Vec<u32> = c.dims.iter().map(|&x| x as u32).collect();
+            (
+                fill_value::ALLOC_INCREMENTAL,
+                layout::encode_chunked(btree, &dims, elem)?,
+            )
+        } else if d.compact {
+            (fill_value::ALLOC_EARLY, layout::encode_compact(&data)?)
+        } else {
+            let size = data.len() as u64;
+            let addr = if data.is_empty() {
+                UNDEF
+            } else {
+                let data = data.into_owned();
+                self.alloc(&data)?
+            };
+            (
+                fill_value::ALLOC_LATE,
+                layout::encode_contiguous(addr, size),
+            )
+        };
+        let fill_time = if v.dtype.has_variable_parts() {
+            fill_value::FILL_ON_ALLOC
+        } else {
+            fill_value::FILL_IF_SET
+        };
+        let fill = match &d.fill {
+            Some(bytes) => Fill::Value(bytes.clone()),
+            None => Fill::Default,
+        };
+        let mut msgs = vec![
+            Message::new(msg_type::DATASPACE, 0, dataspace::encode(&v.space)?),
+            Message::new(
+                msg_type::DATATYPE,
+                FLAG_CONSTANT,
+                datatype::encode(&v.dtype)?,
+            ),
+            Message::new(
+                msg_type::FILL_VALUE,
+                FLAG_CONSTANT,
+                fill_value::encode_v2(alloc_time, fill_time, &fill)?,
+            ),
+        ];
+        if let Some(bytes) = &d.fill {
+            msgs.push(Message::new(
+                msg_type::FILL_VALUE_OLD,
+                FLAG_CONSTANT,
+                fill_value::encode_old(bytes)?,
+            ));
+        }
+        if let Some(p) = pipeline {
+            msgs.push(Message::new(msg_type::FILTER_PIPELINE, FLAG_CONSTANT, p));
+        }
+        msgs.push(Message::new(msg_type::LAYOUT, 0, layout));
+        msgs.extend(self.attr_messages(&d.attrs)?);
+        self.header(&msgs)
+    }
+
+    /// Writes the chunks of a chunked dataset (all of them, edge chunks padded with `fill`,
+    /// each through the filter pipeline) and their B-tree; returns the B-tree address, or
+    /// [`UNDEF`] when the dataset has no elements.
+    fn chunks(
+        &mut self,
+        data: &[u8],
+        shape: &[u64],
+        elem: usize,
+        c: &Chunked,
+        fill: &[u8],
+    ) -> Result<u64> {
+        let rank = shape.len();
+        if shape.contains(&0) {
+            return Ok(UNDEF);
+        }
+        let grid: Vec<u64> = shape
+            .iter()
+            .zip(&c.dims)
+            .map(|(&d, &k)| d.div_ceil(k))
+            .collect();
+        let n_chunks: u64 = grid.iter().product();
+        let registry = Registry::default();
+        let mut items = Vec::new();
+        let mut origin = vec![0u64; rank];
+        for ci in 0..n_chunks {
+            let mut rem = ci;
+            for d in (0..rank).rev() {
+                origin[d] = (rem % grid[d]) * c.dims[d];
+                rem /= grid[d];
+            }
+            let mut buf = extract_chunk(data, shape, elem, &origin, &c.dims, fill)?;
+            for f in &c.filters {
+                let filter = registry
+                    .get(f.id)
+                    .ok_or_else(|| Error::unsupported(format!("filter {}", f.id)))?;
+                buf = filter.encode(&buf, &f.cd_values)?;
+            }
+            let size = u32::try_from(buf.len())
+                .map_err(|_| Error::Invalid("a stored chunk exceeds 4 GiB".into()))?;
+            let addr = self.alloc(&buf)?;
+            let mut offsets = origin.clone();
+            offsets.push(0);
+            items.push((
+                ChunkKey {
+                    size,
+                    filter_mask: 0,
+                    offsets,
+                },
+                addr,
+            ));
+        }
+        let mut end: Vec<u64> = origin.iter().zip(&c.dims).map(|(o, k)| o + k).collect();
+        end.push(elem as u64);
+        let end = ChunkKey {
+            size: 0,
+            filter_mask: 0,
+            offsets: end,
+        };
+        self.chunk_btree(items, end, rank)
+    }
+
+    /// Builds the chunk B-tree over `items` (first key, address) bottom-up; `end` is the key
+    /// after the last chunk.
+    fn chunk_btree(
+        &mut self,
+        mut items: Vec<(ChunkKey, u64)>,
+        end: ChunkKey,
+        rank: usize,
+    ) -> Result<u64> {
+        let node_size = chunk_node_size(rank) as u64;
+        let mut level = 0u8;
+        loop {
+            let n = items.len().div_ceil(CHUNK_NODE_CAPACITY);
+            let base = self.next_addr()?;
+            let runs = even_runs(items.len(), n);
+            let mut next = Vec::with_capacity(n);
+            for (i, run) in runs.iter().enumerate() {
+                let chunk = &items[run.clone()];
+                let mut keys: Vec<ChunkKey> = chunk.iter().map(|c| c.0.clone()).collect();
+                keys.push(match items.get(run.end) {
+                    Some(next_item) => next_item.0.clone(),
+                    None => end.clone(),
+                });
+                let node = ChunkNode {
+                    level,
+                    left: if i > 0 {
+                        base + (i as u64 - 1) * node_size
+                    } else {
+                        UNDEF
+                    },
+                    right: if i + 1 < n {
+                        base + (i as u64 + 1) * node_size
+                    } else {
+                        UNDEF
+                    },
+                    keys,
+                    children: chunk.iter().map(|c| c.1).collect(),
+                };
+                let addr = self.alloc(&node.encode(rank)?)?;
+                if addr != base + i as u64 * node_size {
+                    return Err(Error::Invalid("B-tree node allocation out of place".into()));
+                }
+                next.push((chunk[0].0.clone(), addr));
+            }
+            if n == 1 {
+                return Ok(base);
+            }
+            items = next;
+            level = level
+                .checked_add(1)
+                .ok_or_else(|| Error::Invalid("chunk B-tree too deep".into()))?;
+        }
+    }
+
+    /// Writes a group; returns its object header, B-tree and local heap addresses.
+    fn group(&mut self, g: &GroupWriter) -> Result<(u64, u64, u64)> {
+        let mut heap = LocalHeapBuilder::new();
+        let mut entries = Vec::with_capacity(g.members.len());
+        for (name, m) in &g.members {
+            let (header_addr, cache) = match m {
+                Member::Group(child) => {
+                    let (h, btree, heap) = self.group(child)?;
+                    (h, EntryCache::Group { btree, heap })
+                }
+                Member::Dataset(d) => (self.dataset(d)?, EntryCache::None),
+            };
+            entries.push(SymbolTableEntry {
+                name_offset: heap.add(name.as_bytes())?,
+                header_addr,
+                cache,
+            });
+        }
+        let heap_addr = self.next_addr()?;
+        let heap_bytes = heap.encode(heap_addr);
+        self.alloc(&heap_bytes)?;
+
+        // Symbol table nodes, evenly filled; each level-0 B-tree child is one node, keyed by
+        // the heap offset of its last (largest) name.
+        let mut leaves = Vec::new();
+        if !entries.is_empty() {
+            let n = entries.len().div_ceil(SNOD_CAPACITY);
+            for run in even_runs(entries.len(), n) {
+                let chunk = &entries[run];
+                let bytes = symbol_table::encode_snod(chunk)?;
+                debug_assert_eq!(bytes.len(), SNOD_SIZE);
+                let addr = self.alloc(&bytes)?;
+                let last = chunk.last().map_or(0, |e| e.name_offset);
+                leaves.push((addr, last));
+            }
+        }
+        let btree = self.btree(leaves)?;
+        let mut msgs = vec![Message::new(
+            msg_type::SYMBOL_TABLE,
+            0,
+            symbol_table::encode_message(btree, heap_addr),
+        )];
+        msgs.extend(self.attr_messages(&g.attrs)?);
+        let header = self.header(&msgs)?;
+        Ok((header, btree, heap_addr))
+    }
+
+    /// Builds the group B-tree over `items` (child address, largest key below it) bottom-up,
+    /// with siblings linked; returns the root node's address.
+    fn btree(&mut self, mut items: Vec<(u64, u64)>) -> Result<u64> {
+        if items.is_empty() {
+            return self.alloc(&GroupNode::empty().encode()?);
+        }
+        let mut level = 0u8;
+        loop {
+            let n = items.len().div_ceil(GROUP_NODE_CAPACITY);
+            let base = self.next_addr()?;
+            let node_addr = |i: usize| base + (i * GROUP_NODE_SIZE) as u64;
+            let mut next = Vec::with_capacity(n);
+            let mut left_key = 0;
+            for (i, run) in even_runs(items.len(), n).into_iter().enumerate() {
+                let chunk = &items[run];
+                let mut keys = Vec::with_capacity(chunk.len() + 1);
+                keys.push(left_key);
+                keys.extend(chunk.iter().map(|c| c.1));
+                let node = GroupNode {
+                    level,
+                    left: if i > 0 { node_addr(i - 1) } else { UNDEF },
+                    right: if i + 1 < n { node_addr(i + 1) } else { UNDEF },
+                    keys,
+                    children: chunk.iter().map(|c| c.0).collect(),
+                };
+                let addr = self.alloc(&node.encode()?)?;
+                if addr != node_addr(i) {
+                    return Err(Error::Invalid("B-tree node allocation out of place".into()));
+                }
+                left_key = chunk.last().map_or(left_key, |c| c.1);
+                next.push((addr, left_key));
+            }
+            if n == 1 {
+                return Ok(base);
+            }
+            items = next;
+            level = level
+                .checked_add(1)
+                .ok_or_else(|| Error::Invalid("group B-tree too deep".into()))?;
+        }
+    }
+}
+
+/// The bytes of the chunk at `origin` (full chunk size; elements outside the dataset are
+/// `fill`), from the row-major `data` of a dataset of `shape`.
+fn extract_chunk(
+    data: &[u8],
+    shape: &[u64],
+    elem: usize,
+    origin: &[u64],
+    cdims: &[u64],
+    fill: &[u8],
+) -> Result<Vec<u8>> {
+    let rank = shape.len();
+    let n: u64 = cdims.iter().product();
+    let n = usize::try_from(n).map_err(|_| Error::Invalid("chunk too large".into()))?;
+    let mut out = Vec::with_capacity(n * elem);
+    for _ in 0..n {
+        out.extend_from_slice(fill);
+    }
+    let mut strides = vec![1u64; rank];
+    for d in (0..rank.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let last = rank - 1;
+    let run = cdims[last].min(shape[last].saturating_sub(origin[last])) as usize;
+    let rows: u64 = cdims[..last].iter().product();
+    'rows: for r in 0..rows {
+        let mut rem = r;
+        let mut src = origin[last];
+        for d in (0..last).rev() {
+            let i = rem % cdims[d];
+            rem /= cdims[d];
+            let g = origin[d] + i;
+            if g >= shape[d] {
+                continue 'rows;
+            }
+            src += g * strides[d];
+        }
+        let src = src as usize * elem;
+        let dst = (r * cdims[last]) as usize * elem;
+        let len = run * elem;
+        let (Some(from), Some(to)) = (data.get(src..src + len), out.get_mut(dst..dst + len)) else {
+            return Err(Error::Invalid("chunk extraction out of range".into()));
+        };
+        to.copy_from_slice(from);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_runs_cover_everything() {
+        assert!(even_runs(5, 0).is_empty());
+        assert_eq!(even_runs(9, 2), vec![0..5, 5..9]);
+        assert_eq!(even_runs(1000, 125).iter().map(|r| r.len()).max(), Some(8));
+    }
+
+    #[test]
+    fn edge_chunks_are_padded_with_fill() -> Result<()> {
+        // 3x5 u8 dataset, 2x2 chunks; the chunk at (2, 4) holds one element.
+        let data: Vec<u8> = (0..15).collect();
+        let c = extract_chunk(&data, &[3, 5], 1, &[0, 2], &[2, 2], &[0xff])?;
+        assert_eq!(c, vec![2, 3, 7, 8]);
+        let c = extract_chunk(&data, &[3, 5], 1, &[2, 4], &[2, 2], &[0xff])?;
+        assert_eq!(c, vec![14, 0xff, 0xff, 0xff]);
+        Ok(())
+    }
+}

@@ -1,0 +1,395 @@
+//! Values to write: a datatype, a shape and the elements ([`Value`]), and the conversions from
+//! Rust data ([`IntoValue`]).
+//!
+//! Conversions follow h5py: Rust numbers map to the little-endian HDF5 integer and IEEE float
+//! types, `bool` to h5py's `FALSE`/`TRUE` enumeration over `int8`, [`num_complex::Complex`]
+//! to h5py's compound of `r` and `i`; `&str`/`String` become a scalar variable-length UTF-8 string (what h5py stores for
+//! `attrs["date"] = "2018-01-01"`); slices and vectors are 1-D; `ndarray` arrays keep their
+//! shape (elements taken in logical, row-major order).
+
+use h5oxide_format::datatype::{CharSet, Datatype, StringPad};
+use h5oxide_format::encode::datatype as dt;
+use h5oxide_format::messages::dataspace::Dataspace;
+use h5oxide_format::{Error, Result};
+use ndarray::{ArrayBase, Data, Dimension};
+use num_complex::Complex;
+
+/// A Rust number that is written as an HDF5 element.
+pub trait H5Write: Copy {
+    /// The HDF5 datatype this number is stored as.
+    fn h5_dtype() -> Datatype;
+    /// Appends the element's little-endian bytes.
+    fn put_le(&self, out: &mut Vec<u8>);
+}
+
+macro_rules! h5write_int {
+    ($($t:ty, $size:expr, $signed:expr);*) => {$(
+        impl H5Write for $t {
+            fn h5_dtype() -> Datatype {
+                dt::int_le($size, $signed)
+            }
+            fn put_le(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+h5write_int!(i8, 1, true; i16, 2, true; i32, 4, true; i64, 8, true;
+             u8, 1, false; u16, 2, false; u32, 4, false; u64, 8, false);
+
+impl H5Write for f32 {
+    fn h5_dtype() -> Datatype {
+        dt::f32_le()
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl H5Write for bool {
+    /// h5py's boolean: an `int8` enumeration `FALSE = 0`, `TRUE = 1`.
+    fn h5_dtype() -> Datatype {
+        dt::h5py_bool()
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(*self));
+    }
+}
+
+impl H5Write for Complex<f32> {
+    /// h5py's `complex64`: a compound of `r` and `i`, two IEEE binary32.
+    fn h5_dtype() -> Datatype {
+        dt::h5py_complex(dt::f32_le())
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.re.to_le_bytes());
+        out.extend_from_slice(&self.im.to_le_bytes());
+    }
+}
+
+impl H5Write for Complex<f64> {
+    /// h5py's `complex128`: a compound of `r` and `i`, two IEEE binary64.
+    fn h5_dtype() -> Datatype {
+        dt::h5py_complex(dt::f64_le())
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.re.to_le_bytes());
+        out.extend_from_slice(&self.im.to_le_bytes());
+    }
+}
+
+impl H5Write for f64 {
+    fn h5_dtype() -> Datatype {
+        dt::f64_le()
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+/// The elements of a [`Value`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Elements {
+    /// Fixed-size elements, as stored (little-endian), `element size × count` bytes.
+    Raw(Vec<u8>),
+    /// Variable-length elements (strings), one byte vector each; stored in the global heap.
+    VarLen(Vec<Vec<u8>>),
+}
+
+/// Data to write as a dataset or an attribute: datatype, dataspace and elements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub(crate) dtype: Datatype,
+    pub(crate) space: Dataspace,
+    pub(crate) elements: Elements,
+}
+
+fn space_for(shape: &[u64]) -> Dataspace {
+    if shape.is_empty() {
+        Dataspace::Scalar
+    } else {
+        Dataspace::Simple {
+            dims: shape.to_vec(),
+            max: shape.iter().map(|&d| Some(d)).collect(),
+        }
+    }
+}
+
+fn count(shape: &[u64]) -> Result<u64> {
+    shape.iter().try_fold(1u64, |a, &d| {
+        a.checked_mul(d)
+            .ok_or_else(|| Error::Invalid(format!("shape {shape:?} overflows")))
+    })
+}
+
+fn check_count(shape: &[u64], n: usize) -> Result<()> {
+    if count(shape)? != n as u64 {
+        return Err(Error::Invalid(format!(
+            "shape {shape:?} does not match {n} elements"
+        )));
+    }
+    if shape.len() > 32 {
+        return Err(Error::Invalid(format!("rank {} exceeds 32", shape.len())));
+    }
+    Ok(())
+}
+
+impl Value {
+    /// Numbers from a slice with a shape (`[]` for a scalar); the slice length must match.
+    pub fn from_slice<T: H5Write>(data: &[T], shape: &[u64]) -> Result<Value> {
+        check_count(shape, data.len())?;
+        let dtype = T::h5_dtype();
+        let mut raw = Vec::with_capacity(data.len() * dtype.size() as usize);
+        for v in data {
+            v.put_le(&mut raw);
+        }
+        Ok(Value {
+            dtype,
+            space: space_for(shape),
+            elements: Elements::Raw(raw),
+        })
+    }
+
+    /// Raw little-endian element bytes of `dtype` (any fixed-size type the encoder supports)
+    /// with a shape.
+    pub fn from_raw(dtype: Datatype, raw: Vec<u8>, shape: &[u64]) -> Result<Value> {
+        if dtype.has_variable_parts() {
+            return Err(Error::Invalid(
+                "raw bytes cannot hold variable-length elements".into(),
+            ));
+        }
+        let n = count(shape)?;
+        if n.checked_mul(dtype.size() as u64) != Some(raw.len() as u64) {
+            return Err(Error::Invalid(format!(
+                "{} bytes do not hold shape {shape:?} of {}-byte elements",
+                raw.len(),
+                dtype.size()
+            )));
+        }
+        Ok(Value {
+            dtype,
+            space: space_for(shape),
+            elements: Elements::Raw(raw),
+        })
+    }
+
+    /// Variable-length strings in `cset` with a shape (`[]` for a scalar), h5py's
+    /// `string_dtype()` when `cset` is UTF-8.
+    pub fn vlen_strings<S: AsRef<str>>(
+        strings: &[S],
+        shape: &[u64],
+        cset: CharSet,
+    ) -> Result<Value> {
+        check_count(shape, strings.len())?;
+        let mut els = Vec::with_capacity(strings.len());
+        for s in strings {
+            let s = s.as_ref();
+            if cset == CharSet::Ascii && !s.is_ascii() {
+                return Err(Error::Invalid(format!("string {s:?} is not ASCII")));
+            }
+            els.push(s.as_bytes().to_vec());
+        }
+        Ok(Value {
+            dtype: dt::vlen_string(cset),
+            space: space_for(shape),
+            elements: Elements::VarLen(els),
+        })
+    }
+
+    /// Fixed-length strings of `size` bytes (0: the longest string's length, at least 1), each
+    /// padded as `pad` says — numpy's `S` type is `size`, [`StringPad::NullPad`],
+    /// [`CharSet::Ascii`]. A longer string is an error.
+    pub fn fixed_strings<S: AsRef<[u8]>>(
+        strings: &[S],
+        shape: &[u64],
+        size: usize,
+        pad: StringPad,
+        cset: CharSet,
+    ) -> Result<Value> {
+        check_count(shape, strings.len())?;
+        let longest = strings.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);
+        let size = if size == 0 { longest.max(1) } else { size };
+        let fill = if pad == StringPad::SpacePad { b' ' } else { 0 };
+        let mut raw = Vec::with_capacity(size * strings.len());
+        for s in strings {
+            let s = s.as_ref();
+            if s.len() > size {
+                return Err(Error::Invalid(format!(
+                    "string of {} bytes exceeds the fixed size {size}",
+                    s.len()
+                )));
+            }
+            if cset == CharSet::Ascii && !s.is_ascii() {
+                return Err(Error::Invalid("string is not ASCII".into()));
+            }
+            raw.extend_from_slice(s);
+            raw.resize(raw.len() + size - s.len(), fill);
+        }
+        let size = u32::try_from(size)
+            .map_err(|_| Error::Invalid(format!("string size {size} too large")))?;
+        Ok(Value {
+            dtype: dt::fixed_string(size, pad, cset),
+            space: space_for(shape),
+            elements: Elements::Raw(raw),
+        })
+    }
+
+    /// The same elements with another shape of the same element count.
+    pub fn reshape(mut self, shape: &[u64]) -> Result<Value> {
+        let n = match &self.elements {
+            Elements::Raw(r) => r.len() / (self.dtype.size().max(1) as usize),
+            Elements::VarLen(v) => v.len(),
+        };
+        check_count(shape, n)?;
+        self.space = space_for(shape);
+        Ok(self)
+    }
+
+    /// The datatype.
+    pub fn dtype(&self) -> &Datatype {
+        &self.dtype
+    }
+
+    /// The shape (empty for a scalar).
+    pub fn shape(&self) -> &[u64] {
+        self.space.dims()
+    }
+}
+
+/// Rust data that can be written as a dataset or attribute.
+pub trait IntoValue {
+    /// Converts into a [`Value`].
+    fn into_value(self) -> Result<Value>;
+}
+
+impl IntoValue for Value {
+    fn into_value(self) -> Result<Value> {
+        Ok(self)
+    }
+}
+
+impl IntoValue for &Value {
+    fn into_value(self) -> Result<Value> {
+        Ok(self.clone())
+    }
+}
+
+macro_rules! into_value_num {
+    ($($t:ty),*) => {$(
+        impl IntoValue for $t {
+            fn into_value(self) -> Result<Value> {
+                Value::from_slice(&[self], &[])
+            }
+        }
+        impl IntoValue for &[$t] {
+            fn into_value(self) -> Result<Value> {
+                Value::from_slice(self, &[self.len() as u64])
+            }
+        }
+        impl<const N: usize> IntoValue for [$t; N] {
+            fn into_value(self) -> Result<Value> {
+                Value::from_slice(&self, &[N as u64])
+            }
+        }
+        impl<const N: usize> IntoValue for &[$t; N] {
+            fn into_value(self) -> Result<Value> {
+                Value::from_slice(self, &[N as u64])
+            }
+        }
+        impl IntoValue for Vec<$t> {
+            fn into_value(self) -> Result<Value> {
+                Value::from_slice(&self, &[self.len() as u64])
+            }
+        }
+        impl IntoValue for &Vec<$t> {
+            fn into_value(self) -> Result<Value> {
+                Value::from_slice(self, &[self.len() as u64])
+            }
+        }
+    )*};
+}
+into_value_num!(
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    bool,
+    Complex<f32>,
+    Complex<f64>
+);
+
+impl<T: H5Write, S: Data<Elem = T>, D: Dimension> IntoValue for &ArrayBase<S, D> {
+    fn into_value(self) -> Result<Value> {
+        array_value(self)
+    }
+}
+
+impl<T: H5Write, S: Data<Elem = T>, D: Dimension> IntoValue for ArrayBase<S, D> {
+    fn into_value(self) -> Result<Value> {
+        array_value(&self)
+    }
+}
+
+fn array_value<T: H5Write, S: Data<Elem = T>, D: Dimension>(a: &ArrayBase<S, D>) -> Result<Value> {
+    let shape: Vec<u64> = a.shape().iter().map(|&d| d as u64).collect();
+    let dtype = T::h5_dtype();
+    let mut raw = Vec::with_capacity(a.len() * dtype.size() as usize);
+    if let Some(s) = a.as_slice() {
+        for v in s {
+            v.put_le(&mut raw);
+        }
+    } else {
+        for v in a.iter() {
+            v.put_le(&mut raw);
+        }
+    }
+    Value::from_raw(dtype, raw, &shape)
+}
+
+impl IntoValue for &str {
+    fn into_value(self) -> Result<Value> {
+        Value::vlen_strings(&[self], &[], CharSet::Utf8)
+    }
+}
+
+impl IntoValue for String {
+    fn into_value(self) -> Result<Value> {
+        Value::vlen_strings(&[self], &[], CharSet::Utf8)
+    }
+}
+
+impl IntoValue for &String {
+    fn into_value(self) -> Result<Value> {
+        Value::vlen_strings(&[self], &[], CharSet::Utf8)
+    }
+}
+
+impl IntoValue for &[&str] {
+    fn into_value(self) -> Result<Value> {
+        Value::vlen_strings(self, &[self.len() as u64], CharSet::Utf8)
+    }
+}
+
+impl IntoValue for Vec<&str> {
+    fn into_value(self) -> Result<Value> {
+        Value::vlen_strings(&self, &[self.len() as u64], CharSet::Utf8)
+    }
+}
+
+impl IntoValue for &[String] {
+    fn into_value(self) -> Result<Value> {
+        Value::vlen_strings(self, &[self.len() as u64], CharSet::Utf8)
+    }
+}
+
+impl IntoValue for Vec<String> {
+    fn into_value(self) -> Result<Value> {
+        Value::vlen_strings(&self, &[self.len() as u64], CharSet::Utf8)
+    }
+}
