@@ -549,6 +549,7 @@ impl Canon {
         if status != FillStatus::Undefined
             && !dt.has_variable_parts()
             && dt.size() > 0
+            && u64::from(dt.size()) <= DATA_BYTES_LIMIT
             && raw_hashable(dt)
             && leaves(dt) <= LEAF_LIMIT
         {
