@@ -1025,7 +1025,9 @@ impl<'a> Decoder<'a> {
         }
         match dtype {
             Datatype::FixedPoint(fp)
-                if fp.bit_offset == 0 && u64::from(fp.precision) == 8 * u64::from(fp.size) && size <= 8 =>
+                if fp.bit_offset == 0
+                    && u64::from(fp.precision) == 8 * u64::from(fp.size)
+                    && size <= 8 =>
             {
                 let be = fp.order == ByteOrder::BigEndian;
                 Ok(data
