@@ -39,7 +39,10 @@ static WATCHED: AtomicBool = AtomicBool::new(false);
 /// Backtrace of the allocation that first passed `WATCH_ABOVE` during the current input.
 static BIG_ALLOCATION: Mutex<Option<String>> = Mutex::new(None);
 /// The input being run and where to save it, for the abort path of the allocator.
-static CURRENT: Mutex<Option<(Arc<Vec<u8>>, String, PathBuf)>> = Mutex::new(None);
+static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
+
+/// The input being run: its bytes, where it came from, and the folder to save it in.
+type Current = (Arc<Vec<u8>>, String, PathBuf);
 
 impl Counting {
     fn grow(size: usize) {
