@@ -160,8 +160,12 @@ impl Filter for ScaleOffset {
                     .read(minbits)
                     .ok_or_else(|| corrupt(NAME, "truncated"))?
             };
+            // With a fill value defined, the all-ones offset marks a fill element. For
+            // `minbits == 0` that is every element (offset 0 == 2^0 - 1): the encoder only
+            // writes minbits 0 with a fill value when the whole chunk is fill, and libhdf5
+            // decodes it so.
             let bits = match fill {
-                Some(f) if minbits > 0 && v == all_ones => f,
+                Some(f) if v == all_ones => f,
                 _ if class == 0 => v.wrapping_add(minval) & wmask,
                 _ if size == 4 => {
                     let min = f32::from_bits(minval as u32);

@@ -95,6 +95,38 @@ pub fn visit_leaves(
     walk(ctx, root, node_type, key_size, None, 0, &mut guard, f)
 }
 
+/// Reads every node of the tree rooted at `root` the way libhdf5 measures a tree: level by
+/// level, from the leftmost node along the right-sibling chain, then down the first child.
+pub fn check_levels(ctx: &Ctx<'_>, root: u64, node_type: u8, key_size: usize) -> Result<()> {
+    let mut guard = WalkGuard::new(&ctx.limits);
+    let mut start = root;
+    let mut depth = 0;
+    while start != UNDEF {
+        let mut addr = start;
+        let mut next_level = UNDEF;
+        let mut first = true;
+        while addr != UNDEF {
+            guard.visit("v1 B-tree node", addr, depth)?;
+            let node = BTreeV1Node::read(ctx, addr, key_size)?;
+            if node.node_type != node_type {
+                return Err(Error::corrupt(
+                    "v1 B-tree node",
+                    addr,
+                    format!("node type {}, expected {node_type}", node.node_type),
+                ));
+            }
+            if first && node.level > 0 {
+                next_level = node.children.first().copied().unwrap_or(UNDEF);
+            }
+            first = false;
+            addr = node.right_sibling;
+        }
+        start = next_level;
+        depth += 1;
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn walk(
     ctx: &Ctx<'_>,

@@ -410,6 +410,9 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
     let f = c.array::<3>()?;
     let flags = u32::from_le_bytes([f[0], f[1], f[2], 0]);
     let size = c.u32()?;
+    if size == 0 {
+        return Err(c.corrupt("invalid datatype size 0"));
+    }
     match class {
         0 | 4 => {
             let order = read_order(c, flags, false)?;
@@ -535,6 +538,9 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
                     padded_name(c)?
                 });
             }
+            if names.iter().any(|n| n.is_empty()) {
+                return Err(c.corrupt("enumeration member with an empty name"));
+            }
             let mut members = Vec::with_capacity(n);
             for name in names {
                 members.push(EnumMember {
@@ -577,6 +583,9 @@ fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype> {
                 c.skip(rank * 4)?; // permutation indices (never used)
             }
             let base = parse_at(c, depth + 1)?;
+            if dims.contains(&0) {
+                return Err(c.corrupt("array datatype with a zero-sized dimension"));
+            }
             let count = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
             let expect = count.and_then(|n| n.checked_mul(base.size() as u64));
             if base.size() == 0 || expect != Some(size as u64) {
@@ -624,6 +633,9 @@ fn parse_compound(
     depth: u32,
 ) -> Result<Datatype> {
     let n = (flags & 0xffff) as usize;
+    if n == 0 {
+        return Err(c.corrupt("compound datatype with no members"));
+    }
     // The smallest member encoding is 1 name byte + 1 offset byte + an 8-byte datatype header.
     if n.saturating_mul(10) > c.remaining() {
         return Err(c.truncated(n.saturating_mul(10)));
@@ -661,6 +673,9 @@ fn parse_compound(
             (name, offset, dims)
         };
         let mut dtype = parse_at(c, depth + 1)?;
+        if dims.contains(&0) {
+            return Err(c.corrupt("compound member array with a zero-sized dimension"));
+        }
         if !dims.is_empty() {
             if dtype.size() == 0 {
                 return Err(c.corrupt("compound array member of zero-size elements"));

@@ -334,3 +334,57 @@ fn symbol_table_lookup(
         depth += 1;
     }
 }
+
+/// The storage form as libhdf5's group-info query reports it: it needs the link count, so a
+/// symbol-table group must have a readable B-tree and symbol nodes (the local heap is not
+/// needed), a dense group a readable name index. Errors where that query fails.
+pub fn counted_storage(ctx: &Ctx<'_>, oh: &ObjectHeader) -> Result<GroupStorage> {
+    if let Some(li) = link_info(ctx, oh)? {
+        if li.is_dense() {
+            if li.name_index_address != UNDEF {
+                crate::btree_v2::BTreeV2Header::read(ctx, li.name_index_address)?;
+            }
+            return Ok(GroupStorage::Dense);
+        }
+        return Ok(GroupStorage::Compact);
+    }
+    let st = symbol_table(ctx, oh)?.ok_or_else(|| not_a_group(oh))?;
+    let mut snods = WalkGuard::new(&ctx.limits);
+    btree_v1::visit_leaves(
+        ctx,
+        st.btree_address,
+        0,
+        ctx.sizes.length as usize,
+        &mut |node| {
+            for &child in &node.children {
+                snods.visit("symbol table node", child, 0)?;
+                SymbolTableNode::read(ctx, child)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(GroupStorage::SymbolTable)
+}
+
+/// Loads the structures libhdf5 sizes when asked for a group's index and heap sizes (part of
+/// its "native info" query): the fractal heap and v2 B-tree headers of a dense group, or every
+/// node of a symbol table's B-tree (level by level, along the sibling chains) and its local
+/// heap. Errors where that query fails.
+pub fn check_index_structures(ctx: &Ctx<'_>, oh: &ObjectHeader) -> Result<()> {
+    if let Some(li) = link_info(ctx, oh)? {
+        if li.fractal_heap_address != UNDEF {
+            crate::fractal_heap::FractalHeapHeader::read(ctx, li.fractal_heap_address)?;
+        }
+        if li.name_index_address != UNDEF {
+            crate::btree_v2::BTreeV2Header::read(ctx, li.name_index_address)?;
+        }
+        if let Some(a) = li.creation_order_index_address.filter(|&a| a != UNDEF) {
+            crate::btree_v2::BTreeV2Header::read(ctx, a)?;
+        }
+        return Ok(());
+    }
+    let st = symbol_table(ctx, oh)?.ok_or_else(|| not_a_group(oh))?;
+    btree_v1::check_levels(ctx, st.btree_address, 0, ctx.sizes.length as usize)?;
+    LocalHeap::check_for_size(ctx, st.heap_address)?;
+    Ok(())
+}

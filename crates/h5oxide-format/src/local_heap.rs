@@ -25,7 +25,63 @@ pub struct LocalHeap {
     pub data: Vec<u8>,
 }
 
+/// Walks the free list of a data segment: every block must lie inside the segment and the
+/// chain must end (offset 1 or UNDEF), as libhdf5 requires when it loads a heap.
+fn check_free_list(ctx: &Ctx<'_>, addr: u64, head: u64, data: &[u8]) -> Result<()> {
+    let len = ctx.sizes.length as usize;
+    let size = data.len() as u64;
+    let mut off = head;
+    let mut steps = 0u64;
+    while off != 1 && off != u64::MAX {
+        steps += 1;
+        if off >= size || steps > size {
+            return Err(Error::corrupt("local heap", addr, "bad heap free list"));
+        }
+        let at = off as usize;
+        let entry = data
+            .get(at..at.saturating_add(2 * len))
+            .ok_or_else(|| Error::corrupt("local heap", addr, "bad heap free list"))?;
+        let mut c = ctx.cursor(entry, addr, "local heap");
+        let next = c.length()?;
+        let block = c.length()?;
+        if next == 0 || off.checked_add(block).is_none_or(|end| end > size) {
+            return Err(Error::corrupt("local heap", addr, "bad heap free list"));
+        }
+        off = next;
+    }
+    Ok(())
+}
+
 impl LocalHeap {
+    /// Loads what libhdf5 loads to measure a heap (its "heap size" query): the header, and
+    /// the data segment with its free list only when the segment directly follows the header
+    /// (libhdf5 then caches both as one object). Errors where that query fails.
+    pub fn check_for_size(ctx: &Ctx<'_>, addr: u64) -> Result<()> {
+        const S: &str = "local heap";
+        let len = 8 + 2 * ctx.sizes.length as u64 + ctx.sizes.offset as u64;
+        let buf = ctx.read(addr, len, S)?;
+        let mut c = ctx.cursor(&buf, addr, S);
+        c.signature(b"HEAP")?;
+        let version = c.u8()?;
+        if version != 0 {
+            return Err(Error::UnsupportedVersion {
+                structure: S,
+                version: version as u32,
+            });
+        }
+        c.skip(3)?;
+        let data_segment_size = c.length()?;
+        c.length()?;
+        let data_segment_address = c.offset()?;
+        if data_segment_size > 0 && data_segment_address == u64::MAX {
+            return Err(c.corrupt("data segment address undefined"));
+        }
+        if addr.checked_add(len) == Some(data_segment_address) {
+            LocalHeap::read(ctx, addr)?;
+        }
+        Ok(())
+    }
+
     /// Reads the heap header at `addr` and its data segment.
     pub fn read(ctx: &Ctx<'_>, addr: u64) -> Result<LocalHeap> {
         const S: &str = "local heap";
@@ -56,6 +112,7 @@ impl LocalHeap {
                 Cow::Owned(v) => v,
             }
         };
+        check_free_list(ctx, addr, free_list_head, &data)?;
         Ok(LocalHeap {
             addr,
             data_segment_size,

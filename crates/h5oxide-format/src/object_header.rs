@@ -196,13 +196,35 @@ impl ObjectHeader {
                 let size = c.u16()? as usize;
                 let flags = c.u8()?;
                 c.skip(3)?;
+                // Version 1 messages are padded to multiples of 8 bytes.
+                if !size.is_multiple_of(8) {
+                    return Err(c.corrupt("message size is not a multiple of 8"));
+                }
                 let maddr = c.addr();
                 let data = c.bytes(size)?;
                 total += 1;
                 oh.push(ctx, kind, flags, None, maddr, data, &mut chunks)?;
             }
+            if c.remaining() != 0 {
+                return Err(c.corrupt("gap at the end of a version 1 header chunk"));
+            }
+            // The prefix counts every message (NIL and continuation included); the first
+            // chunk alone holding more than that means the prefix or the chunk is corrupt.
+            if i == 1 && total > nmessages as usize {
+                return Err(Error::corrupt(
+                    "object header",
+                    addr,
+                    format!("bad object header message count: {nmessages} in the prefix, {total} in the first chunk"),
+                ));
+            }
         }
-        let _ = (nmessages, total);
+        if oh.has(msg::REFCOUNT) {
+            return Err(Error::corrupt(
+                "object header",
+                addr,
+                "version 1 object header has a reference count message",
+            ));
+        }
         Ok(oh)
     }
 
@@ -272,6 +294,7 @@ impl ObjectHeader {
             }
             let end = buf.len().saturating_sub(4);
             let hdr = if flags & 0x04 != 0 { 6 } else { 4 };
+            let mut nulls = 0usize;
             while end.saturating_sub(c.pos()) >= hdr {
                 let kind = c.u8()? as u16;
                 let size = c.u16()? as usize;
@@ -286,7 +309,15 @@ impl ObjectHeader {
                 }
                 let maddr = c.addr();
                 let data = c.bytes(size)?;
+                if kind == msg::NIL {
+                    nulls += 1;
+                }
                 oh.push(ctx, kind, mflags, corder, maddr, data, &mut chunks)?;
+            }
+            // A gap (too short for a message header) is only legal in a chunk without NIL
+            // messages.
+            if c.pos() < end && nulls != 0 {
+                return Err(c.corrupt("gap in an object header chunk that has NIL messages"));
             }
         }
         if let Some(m) = oh.find(msg::REFCOUNT) {
@@ -314,6 +345,8 @@ impl ObjectHeader {
         data: &[u8],
         chunks: &mut Vec<(u64, u64)>,
     ) -> Result<()> {
+        check_flags(kind, flags)
+            .map_err(|reason| Error::corrupt("object header message", addr, reason))?;
         match kind {
             msg::NIL => {}
             msg::CONTINUATION => {
@@ -326,7 +359,8 @@ impl ObjectHeader {
                 chunks.push((caddr, clen));
             }
             _ => {
-                if kind >= msg::MDC_IMAGE && flags & FLAG_FAIL_IF_UNKNOWN_ALWAYS != 0 {
+                let unknown = kind == msg::BOGUS || kind >= msg::MDC_IMAGE;
+                if unknown && flags & FLAG_FAIL_IF_UNKNOWN_ALWAYS != 0 {
                     let what = if kind == msg::MDC_IMAGE {
                         " (metadata cache image)"
                     } else {
@@ -354,6 +388,42 @@ impl ObjectHeader {
         }
         Ok(())
     }
+}
+
+/// Message types whose messages may be shared (flag bit 6 "shareable" is only legal on them).
+fn shareable_kind(kind: u16) -> bool {
+    matches!(
+        kind,
+        msg::DATASPACE
+            | msg::DATATYPE
+            | msg::FILL_VALUE_OLD
+            | msg::FILL_VALUE
+            | msg::FILTER_PIPELINE
+            | msg::ATTRIBUTE
+    )
+}
+
+/// The consistency rules on a message's flags (spec §IV.A.2 "Header Message Flags").
+fn check_flags(kind: u16, flags: u8) -> std::result::Result<(), &'static str> {
+    const SHARED: u8 = 0x02;
+    const DONT_SHARE: u8 = 0x04;
+    const FAIL_IF_UNKNOWN_WRITE: u8 = 0x08;
+    const MARK_IF_UNKNOWN: u8 = 0x10;
+    const WAS_UNKNOWN: u8 = 0x20;
+    const SHAREABLE: u8 = 0x40;
+    if flags & SHARED != 0 && flags & DONT_SHARE != 0 {
+        return Err("message flagged both shared and not shareable");
+    }
+    if flags & WAS_UNKNOWN != 0
+        && (flags & FAIL_IF_UNKNOWN_WRITE != 0 || flags & MARK_IF_UNKNOWN == 0)
+    {
+        return Err("bad combination of the unknown-message flags");
+    }
+    let known = kind != msg::BOGUS && kind < msg::MDC_IMAGE;
+    if known && flags & (SHARED | SHAREABLE) != 0 && !shareable_kind(kind) {
+        return Err("message of an unshareable type flagged as shareable");
+    }
+    Ok(())
 }
 
 /// A cursor over a message body, for the message decoders.

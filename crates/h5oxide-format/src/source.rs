@@ -112,6 +112,9 @@ pub struct Ctx<'a> {
     pub sizes: Sizes,
     /// Budgets.
     pub limits: Limits,
+    /// Group leaf node K from a version 0/1 superblock: a symbol table node holds at most
+    /// 2K entries. 0 when the superblock does not store it (no check).
+    pub group_leaf_k: u16,
 }
 
 impl<'a> Ctx<'a> {
@@ -121,6 +124,7 @@ impl<'a> Ctx<'a> {
             src,
             sizes,
             limits: Limits::default(),
+            group_leaf_k: 0,
         }
     }
 

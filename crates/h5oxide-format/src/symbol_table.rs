@@ -98,6 +98,12 @@ impl SymbolTableNode {
         }
         c.skip(1)?;
         let n = c.u16()? as u64;
+        if ctx.group_leaf_k != 0 && n > 2 * ctx.group_leaf_k as u64 {
+            return Err(c.corrupt(format!(
+                "{n} entries in a node of at most {}",
+                2 * ctx.group_leaf_k as u64
+            )));
+        }
         let es = SymbolTableEntry::encoded_size(ctx.sizes) as u64;
         let body_addr = addr
             .checked_add(8)

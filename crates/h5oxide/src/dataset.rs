@@ -190,6 +190,11 @@ impl Dataset {
         self.addr
     }
 
+    /// The file the dataset belongs to (for decoding variable-length data and references).
+    pub fn file_inner(&self) -> &Arc<FileInner> {
+        &self.file
+    }
+
     /// What the header says about the values.
     pub fn info(&self) -> &DatasetInfo {
         &self.info

@@ -110,6 +110,11 @@ impl FileInner {
             src: &self.src,
             sizes: self.sb.sizes,
             limits: self.limits,
+            group_leaf_k: if self.sb.version <= 1 {
+                self.sb.group_leaf_node_k
+            } else {
+                0
+            },
         }
     }
 
@@ -296,6 +301,11 @@ impl File {
         let src = Based {
             inner: storage,
             base: sb.base_address,
+            eoa: if sb.eof_address == h5oxide_format::UNDEF {
+                u64::MAX
+            } else {
+                sb.eof_address
+            },
         };
         let phys = src.inner.size();
         if sb.eof_address != h5oxide_format::UNDEF

@@ -101,6 +101,11 @@ impl Group {
         self.addr
     }
 
+    /// The file the group belongs to.
+    pub fn file_inner(&self) -> &Arc<FileInner> {
+        &self.file
+    }
+
     /// The group's links, in ascending name order.
     pub fn links(&self) -> Result<Vec<Link>> {
         let oh = self.file.header(self.addr)?;

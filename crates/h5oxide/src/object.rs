@@ -60,6 +60,12 @@ impl Object {
         }
     }
 
+    /// Opens the object whose header is at `addr` in `file` (e.g. the target of an object
+    /// reference), naming it `name`.
+    pub fn at(file: &Arc<FileInner>, addr: u64, name: String) -> Result<Object> {
+        Object::open(file.clone(), addr, name)
+    }
+
     /// The object's path as opened.
     pub fn name(&self) -> &str {
         match self {
@@ -109,6 +115,16 @@ impl NamedDatatype {
     /// Address of the object header.
     pub fn addr(&self) -> u64 {
         self.addr
+    }
+
+    /// The datatype's path as opened.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file the datatype belongs to.
+    pub fn file_inner(&self) -> &Arc<FileInner> {
+        &self.file
     }
 }
 

@@ -136,6 +136,9 @@ impl Source for MmapStorage {
 pub(crate) struct Based {
     pub inner: Box<dyn Source>,
     pub base: u64,
+    /// End of the allocated address space (the superblock's end-of-file address, relative to
+    /// the base); nothing at or past it is read, as libhdf5 refuses such addresses.
+    pub eoa: u64,
 }
 
 impl Source for Based {
@@ -146,10 +149,21 @@ impl Source for Based {
             len: len as u64,
             size: self.size(),
         })?;
+        if addr
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.eoa)
+        {
+            return Err(Error::OutOfBounds {
+                structure: "file (past the end-of-allocation address)",
+                addr,
+                len: len as u64,
+                size: self.size(),
+            });
+        }
         self.inner.read(a, len)
     }
     fn size(&self) -> u64 {
-        self.inner.size().saturating_sub(self.base)
+        self.inner.size().saturating_sub(self.base).min(self.eoa)
     }
     fn as_bytes(&self) -> Option<&[u8]> {
         self.inner

@@ -45,8 +45,11 @@ pub(crate) fn read_strings(
             let ctx = file.ctx();
             let size = dtype.size() as usize;
             let mut out = Vec::new();
+            // One decoder for all elements: its global heap cache reads and parses each
+            // collection once, instead of once per string.
+            let mut dec = h5oxide_format::value::Decoder::new(ctx);
             for c in data.chunks_exact(size.max(1)) {
-                let v = h5oxide_format::value::decode(dtype, c, &ctx)?;
+                let v = dec.decode(dtype, c)?;
                 match v {
                     h5oxide_format::value::Value::String(b) => {
                         out.push(String::from_utf8_lossy(&b).into_owned())

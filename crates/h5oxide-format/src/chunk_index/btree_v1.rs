@@ -31,7 +31,8 @@ struct Node {
     children: Vec<u64>,
 }
 
-fn read_node(ctx: &Ctx<'_>, addr: u64, rank: usize) -> Result<Node> {
+fn read_node(ctx: &Ctx<'_>, addr: u64, geom: &Geometry, element_size: u64) -> Result<Node> {
+    let rank = geom.rank();
     let o = ctx.sizes.offset as u64;
     let head_len = 8 + 2 * o;
     let head = ctx.read(addr, head_len, STRUCTURE)?;
@@ -60,7 +61,17 @@ fn read_node(ctx: &Ctx<'_>, addr: u64, rank: usize) -> Result<Node> {
         for _ in 0..rank {
             offset.push(c.u64()?);
         }
-        c.skip(8)?;
+        let element_offset = c.u64()?;
+        // Every key (the sentinel included) must lie on the chunk grid, in the element-size
+        // dimension too; libhdf5 refuses the whole node otherwise.
+        let on_grid = offset
+            .iter()
+            .zip(&geom.chunk_dims)
+            .all(|(&o, &d)| d != 0 && o.is_multiple_of(d))
+            && (element_size == 0 || element_offset.is_multiple_of(element_size));
+        if !on_grid {
+            return Err(c.corrupt(format!("key {i}: chunk offset not on the chunk grid")));
+        }
         keys.push(Key { size, mask, offset });
         if i < nn {
             children.push(c.offset()?);
@@ -99,13 +110,24 @@ pub fn records(ctx: &Ctx<'_>, layout: &ChunkedLayout, geom: &Geometry) -> Result
         return Ok(out);
     }
     let mut guard = WalkGuard::new(&ctx.limits);
-    walk(ctx, geom, root, None, 0, &mut guard, &mut out)?;
+    walk(
+        ctx,
+        geom,
+        layout.element_size,
+        root,
+        None,
+        0,
+        &mut guard,
+        &mut out,
+    )?;
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn walk(
     ctx: &Ctx<'_>,
     geom: &Geometry,
+    element_size: u64,
     addr: u64,
     expect_level: Option<u8>,
     depth: u32,
@@ -113,7 +135,7 @@ fn walk(
     out: &mut Vec<ChunkRecord>,
 ) -> Result<()> {
     guard.visit(STRUCTURE, addr, depth)?;
-    let node = read_node(ctx, addr, geom.rank())?;
+    let node = read_node(ctx, addr, geom, element_size)?;
     if let Some(l) = expect_level {
         if node.level != l {
             return Err(Error::corrupt(
@@ -132,6 +154,7 @@ fn walk(
             walk(
                 ctx,
                 geom,
+                element_size,
                 child,
                 Some(node.level - 1),
                 depth + 1,
@@ -162,7 +185,7 @@ pub fn lookup(
     let mut expect: Option<u8> = None;
     loop {
         guard.visit(STRUCTURE, addr, depth)?;
-        let node = read_node(ctx, addr, geom.rank())?;
+        let node = read_node(ctx, addr, geom, layout.element_size)?;
         if expect.is_some_and(|l| l != node.level) {
             return Err(Error::corrupt(STRUCTURE, addr, "inconsistent node level"));
         }

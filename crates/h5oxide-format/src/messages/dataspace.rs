@@ -58,9 +58,16 @@ impl Dataspace {
         } else {
             max.extend(dims.iter().map(|&d| Some(d)));
         }
+        if version >= 2 && kind != 1 && rank != 0 {
+            return Err(c.corrupt(format!(
+                "invalid rank {rank} for a scalar or null dataspace"
+            )));
+        }
         match kind {
             0 => Ok(Dataspace::Scalar),
-            1 if rank == 0 => Ok(Dataspace::Scalar),
+            // Version 1 has no type field: rank 0 means scalar. A version 2 simple dataspace of
+            // rank 0 stays simple (one element, shape []), as libhdf5 reports it.
+            1 if rank == 0 && version == 1 => Ok(Dataspace::Scalar),
             1 => Ok(Dataspace::Simple { dims, max }),
             2 => Ok(Dataspace::Null),
             k => Err(c.corrupt(format!("dataspace type {k}"))),

@@ -67,6 +67,45 @@ pub fn dump_bytes(bytes: Vec<u8>) -> (Json, bool) {
 }
 
 fn run(f: &File) -> (Json, bool) {
+    // Superblock v3 status flags: bit 0 = open for write, bit 2 = open for SWMR write. A plain
+    // read-only open is refused when either is set; the oracle then retries as a SWMR reader,
+    // which libhdf5 only allows when the writer announced SWMR (bit 2).
+    let sb = &f.inner.sb;
+    if sb.version >= 3 && sb.consistency_flags & 0x05 != 0 && sb.consistency_flags & 0x04 == 0 {
+        let e = Error::corrupt(
+            "superblock",
+            0,
+            "file is already open for write (status flags set without SWMR write access)",
+        );
+        return (failure(&e), false);
+    }
+    // libhdf5 reads the superblock extension at open; a metadata cache image it announces is
+    // loaded then, so one lying past the end of the allocated space makes the open fail.
+    if sb.extension_address != h5oxide_format::UNDEF {
+        let check = || -> Result<()> {
+            let ctx = f.inner.ctx();
+            // An extension we cannot read stays a lazy problem (only the SOHM table needs it).
+            let Ok(oh) = ObjectHeader::read(&ctx, sb.extension_address) else {
+                return Ok(());
+            };
+            if let Some(m) = oh.find(h5oxide_format::object_header::msg::MDC_IMAGE) {
+                let mut c =
+                    h5oxide_format::object_header::body(&ctx, m, "metadata cache image message");
+                c.u8()?;
+                let addr = c.offset()?;
+                let len = c.length()?;
+                if addr.checked_add(len).is_none_or(|end| end > sb.eof_address) {
+                    return Err(c.corrupt(
+                        "metadata cache image lies past the end of the file's allocated space",
+                    ));
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = check() {
+            return (failure(&e), false);
+        }
+    }
     let mut c = Canon {
         file: f.inner.clone(),
         paths: HashMap::new(),
@@ -75,7 +114,11 @@ fn run(f: &File) -> (Json, bool) {
     };
     let root = f.inner.sb.root_object_header_address;
     // The root must be readable as a group, or the file is not usable at all.
-    let root_oh = match c.file.header(root) {
+    let root_oh = match c
+        .file
+        .header(root)
+        .and_then(|oh| c.open_check(&oh).map(|()| oh))
+    {
         Ok(oh) => oh,
         Err(e) => return (failure(&e), false),
     };
@@ -161,12 +204,94 @@ impl Canon {
             let Ok(oh) = self.file.header(a) else {
                 continue;
             };
+            if self.open_check(&oh).is_err() {
+                continue;
+            }
             let p = join(path, &name_of(&l.name));
             self.paths.insert(a, p.clone());
             if kind_of(&oh) == Some(ObjectKind::Group) {
                 self.index(a, &p, depth + 1);
             }
         }
+    }
+
+    /// What libhdf5 checks when it opens an object: every datatype, dataspace, fill value,
+    /// layout, filter pipeline, modification time and link info message of the header must
+    /// decode, and a dataset's messages must agree with each other. The library API stays
+    /// lazy; the canonical walk treats an object failing this as unopenable, as the oracle does.
+    fn open_check(&self, oh: &ObjectHeader) -> Result<()> {
+        use h5oxide_format::messages::fill_value::FillValue;
+        use h5oxide_format::messages::filter_pipeline::FilterPipeline;
+        use h5oxide_format::messages::link_info::LinkInfoMessage;
+        use h5oxide_format::object_header::{body, msg};
+        let ctx = self.file.ctx();
+        for m in oh.messages.iter().filter(|m| !m.is_shared()) {
+            match m.kind {
+                msg::DATATYPE => {
+                    Datatype::from_bytes(&m.data, m.addr, ctx.sizes)?;
+                }
+                msg::DATASPACE => {
+                    Dataspace::decode(&mut body(&ctx, m, "dataspace message"))?;
+                }
+                msg::FILL_VALUE => {
+                    FillValue::decode(&mut body(&ctx, m, "fill value message"))?;
+                }
+                msg::FILL_VALUE_OLD => {
+                    FillValue::decode_old(&mut body(&ctx, m, "old fill value message"))?;
+                }
+                msg::LAYOUT => {
+                    DataLayout::decode(&mut body(&ctx, m, "data layout message"))?;
+                }
+                msg::FILTER_PIPELINE => {
+                    FilterPipeline::decode(&mut body(&ctx, m, "filter pipeline message"))?;
+                }
+                msg::MTIME => {
+                    let mut c = body(&ctx, m, "modification time message");
+                    let v = c.u8()?;
+                    if v != 1 {
+                        return Err(Error::UnsupportedVersion {
+                            structure: "modification time message",
+                            version: v as u32,
+                        });
+                    }
+                    c.skip(3)?;
+                    c.u32()?;
+                }
+                msg::LINK_INFO => {
+                    let li = LinkInfoMessage::decode(&mut body(&ctx, m, "link info message"))?;
+                    // The maximum creation index is a signed 64-bit value.
+                    if li.max_creation_index.is_some_and(|v| v > i64::MAX as u64) {
+                        return Err(Error::corrupt(
+                            "link info message",
+                            m.addr,
+                            "negative maximum creation index",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if kind_of(oh) == Some(ObjectKind::Dataset) {
+            let info = DatasetInfo::from_header(&self.file, oh)?;
+            let fixed = !info.dtype.has_variable_parts();
+            if let Some(v) = info.fill.as_ref().and_then(|f| f.value.as_ref()) {
+                if fixed && !v.is_empty() && v.len() != info.dtype.size() as usize {
+                    return Err(Error::corrupt(
+                        "fill value message",
+                        oh.addr,
+                        format!(
+                            "fill value of {} bytes for a datatype of {}",
+                            v.len(),
+                            info.dtype.size()
+                        ),
+                    ));
+                }
+            }
+            if matches!(info.layout, DataLayout::Contiguous { .. }) && fixed {
+                info.num_bytes()?;
+            }
+        }
+        Ok(())
     }
 
     fn ref_path(&self, addr: u64) -> Json {
@@ -179,32 +304,92 @@ impl Canon {
         }
     }
 
-    fn common(&mut self, oh: &ObjectHeader, d: &mut Map, track_attr_order: bool) {
+    /// Whether libhdf5's native-info query for index/heap sizes succeeds on the object:
+    /// `structures_ok` covers the object's own structures (group B-tree and heaps, chunk
+    /// index, external-file heap); dense attribute storage is checked here.
+    fn native_meta_ok(&self, oh: &ObjectHeader, structures_ok: bool) -> bool {
+        use h5oxide_format::messages::attribute_info::AttributeInfoMessage;
+        if !structures_ok {
+            return false;
+        }
+        let ctx = self.file.ctx();
+        let Some(m) = oh.find(h5oxide_format::object_header::msg::ATTRIBUTE_INFO) else {
+            return true;
+        };
+        if oh.version < 2 {
+            return true;
+        }
+        let check = || -> Result<()> {
+            let ai = AttributeInfoMessage::decode(&mut h5oxide_format::object_header::body(
+                &ctx,
+                m,
+                "attribute info message",
+            ))?;
+            if ai.fractal_heap_address != h5oxide_format::UNDEF {
+                h5oxide_format::fractal_heap::FractalHeapHeader::read(
+                    &ctx,
+                    ai.fractal_heap_address,
+                )?;
+            }
+            if ai.name_index_address != h5oxide_format::UNDEF {
+                h5oxide_format::btree_v2::BTreeV2Header::read(&ctx, ai.name_index_address)?;
+            }
+            if let Some(a) = ai
+                .creation_order_index_address
+                .filter(|&a| a != h5oxide_format::UNDEF)
+            {
+                h5oxide_format::btree_v2::BTreeV2Header::read(&ctx, a)?;
+            }
+            Ok(())
+        };
+        check().is_ok()
+    }
+
+    fn common(
+        &mut self,
+        oh: &ObjectHeader,
+        d: &mut Map,
+        track_attr_order: bool,
+        structures_ok: bool,
+    ) {
         d.insert("ohdr_version".into(), int(oh.version as u64));
-        match h5oxide_format::attributes::attribute_messages_with(
+        let meta_ok = self.native_meta_ok(oh, structures_ok);
+        let listed = h5oxide_format::attributes::attribute_messages_with(
             &self.file.ctx(),
             oh,
             self.file.sohm(),
-        ) {
-            Ok(attrs) => {
-                d.insert("attr_storage".into(), s(attrs.storage.as_str()));
+        );
+        // libhdf5 decodes every attribute message (name, datatype, dataspace, data) before
+        // iterating, so one undecodable attribute makes the whole iteration fail.
+        let decoded = listed.and_then(|attrs| {
+            let list = attrs
+                .attributes
+                .iter()
+                .map(|a| {
+                    crate::attribute::Attribute::from_message(&self.file, &a.message)
+                        .map(|x| (name_of(&a.message.name), x))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((attrs.storage, attrs.attr_order, list))
+        });
+        match decoded {
+            Ok((storage, attr_order, list)) => {
+                d.insert(
+                    "attr_storage".into(),
+                    if meta_ok {
+                        s(storage.as_str())
+                    } else {
+                        Json::Null
+                    },
+                );
                 let mut out = Map::new();
-                for a in &attrs.attributes {
-                    let m = &a.message;
-                    let name = name_of(&m.name);
-                    let a = match crate::attribute::Attribute::from_message(&self.file, m) {
-                        Ok(a) => self.attribute(&a),
-                        Err(e) => {
-                            let mut em = Map::new();
-                            em.insert("error".into(), err_text(&e));
-                            Json::Object(em)
-                        }
-                    };
-                    out.insert(name, a);
+                for (name, a) in &list {
+                    let a = self.attribute(a);
+                    out.insert(name.clone(), a);
                 }
                 d.insert("attrs".into(), Json::Object(out));
                 if track_attr_order {
-                    let order = match &attrs.attr_order {
+                    let order = match &attr_order {
                         Some(o) => Json::Array(o.iter().map(|n| s(&name_of(n))).collect()),
                         None => Json::Null,
                     };
@@ -212,7 +397,14 @@ impl Canon {
                 }
             }
             Err(e) => {
-                d.insert("attr_storage".into(), Json::Null);
+                // The storage form comes from the native-info query, which does not decode
+                // attribute messages; only a broken attribute info message defeats it.
+                let storage = if meta_ok {
+                    attr_storage_kind(&self.file.ctx(), oh)
+                } else {
+                    Json::Null
+                };
+                d.insert("attr_storage".into(), storage);
                 let mut em = Map::new();
                 let mut inner = Map::new();
                 inner.insert("error".into(), err_text(&e));
@@ -246,12 +438,18 @@ impl Canon {
                 return Json::Object(m);
             }
         };
-        self.common(&oh, &mut d, oh.tracks_attr_creation_order());
+        let structures_ok =
+            h5oxide_format::group::check_index_structures(&self.file.ctx(), &oh).is_ok();
+        self.common(&oh, &mut d, oh.tracks_attr_creation_order(), structures_ok);
         let gl = self.group_links(addr);
         let gl = match gl {
             Ok(gl) => gl,
             Err(e) => {
-                d.insert("storage".into(), Json::Null);
+                let storage = h5oxide_format::group::counted_storage(&self.file.ctx(), &oh);
+                d.insert(
+                    "storage".into(),
+                    storage.map(|st| s(st.as_str())).unwrap_or(Json::Null),
+                );
                 d.insert("links".into(), Json::Object(Map::new()));
                 d.insert("error".into(), err_text(&e));
                 return Json::Object(d);
@@ -296,7 +494,11 @@ impl Canon {
             }
             LinkTarget::Hard(a) => {
                 let a = *a;
-                let oh = match self.file.header(a) {
+                let oh = match self
+                    .file
+                    .header(a)
+                    .and_then(|oh| self.open_check(&oh).map(|()| oh))
+                {
                     Ok(oh) => oh,
                     Err(e) => {
                         d.insert("kind".into(), s("error"));
@@ -333,7 +535,7 @@ impl Canon {
     fn datatype(&mut self, oh: &ObjectHeader) -> Json {
         let mut d = Map::new();
         d.insert("kind".into(), s("datatype"));
-        self.common(oh, &mut d, false);
+        self.common(oh, &mut d, false, true);
         let dt = oh
             .find(h5oxide_format::object_header::msg::DATATYPE)
             .ok_or_else(|| Error::NotFound("datatype message".into()))
@@ -364,7 +566,45 @@ impl Canon {
         };
         let mut d = Map::new();
         d.insert("kind".into(), s("dataset"));
-        self.common(oh, &mut d, oh.tracks_attr_creation_order());
+        let chunk_summary = match &info.layout {
+            DataLayout::Chunked(c) => {
+                let filtered = info
+                    .pipeline
+                    .as_ref()
+                    .is_some_and(|p| !p.filters.is_empty());
+                let max = crate::read::max_dims(&info);
+                Some(crate::chunked::chunk_summary(
+                    &self.file.ctx(),
+                    c,
+                    info.space.dims(),
+                    &max,
+                    filtered,
+                ))
+            }
+            _ => None,
+        };
+        // libhdf5 sizes the chunk index (a v1 B-tree is walked node by node) and the
+        // external-file name heap when asked for the object's native info.
+        let mut structures_ok = true;
+        if let (DataLayout::Chunked(c), Some(Err(_))) = (&info.layout, &chunk_summary) {
+            if matches!(
+                c.index,
+                h5oxide_format::messages::layout::ChunkIndexKind::BTreeV1 { .. }
+            ) {
+                structures_ok = false;
+            }
+        }
+        if let Some(efl) = &info.external {
+            if h5oxide_format::local_heap::LocalHeap::check_for_size(
+                &self.file.ctx(),
+                efl.heap_address,
+            )
+            .is_err()
+            {
+                structures_ok = false;
+            }
+        }
+        self.common(oh, &mut d, oh.tracks_attr_creation_order(), structures_ok);
         d.insert("dtype".into(), dtype_json(&info.dtype));
         space_keys(&info.space, &mut d, true);
         let (layout, chunks, index) = match &info.layout {
@@ -411,9 +651,9 @@ impl Canon {
                     info.num_bytes().unwrap_or(0)
                 } else if *address == h5oxide_format::UNDEF {
                     0
-                } else if matches!(info.space, Dataspace::Simple { .. } | Dataspace::Scalar) {
-                    info.num_bytes().unwrap_or(*size)
                 } else {
+                    // libhdf5 reports the size stored in the layout message (versions 1 and 2
+                    // store none; the decoder derives it from the stored dimensions).
                     *size
                 };
                 d.insert("storage_size".into(), int(sz));
@@ -474,7 +714,8 @@ impl Canon {
                         .and_then(|h| h.string_at(sl.name_offset).ok())
                         .unwrap_or(&[]);
                     m.insert("name".into(), Json::text(name));
-                    m.insert("offset".into(), int(sl.offset));
+                    // libhdf5 keeps external offsets as a signed off_t.
+                    m.insert("offset".into(), Json::Int(sl.offset as i64 as i128));
                     m.insert(
                         "size".into(),
                         if sl.size == u64::MAX {
@@ -640,6 +881,24 @@ impl Canon {
                 d.insert("read_error".into(), err_text(&e));
             }
         }
+    }
+}
+
+/// `"dense"` when the header's attribute info message names a fractal heap, else `"compact"`;
+/// `null` when that message cannot be decoded.
+fn attr_storage_kind(ctx: &h5oxide_format::source::Ctx<'_>, oh: &ObjectHeader) -> Json {
+    use h5oxide_format::messages::attribute_info::AttributeInfoMessage;
+    match oh.find(h5oxide_format::object_header::msg::ATTRIBUTE_INFO) {
+        None => s("compact"),
+        Some(m) => match AttributeInfoMessage::decode(&mut h5oxide_format::object_header::body(
+            ctx,
+            m,
+            "attribute info message",
+        )) {
+            Ok(ai) if ai.fractal_heap_address != h5oxide_format::UNDEF => s("dense"),
+            Ok(_) => s("compact"),
+            Err(_) => Json::Null,
+        },
     }
 }
 

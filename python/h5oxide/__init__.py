@@ -1,0 +1,1044 @@
+"""h5oxide: an h5py-compatible API over a pure-Rust HDF5 implementation (no libhdf5).
+
+``import h5oxide as h5py`` and existing reading code runs::
+
+    import h5oxide as h5py
+    with h5py.File("data.h5") as f:
+        for name, obj in f.items():
+            print(name, obj)
+        a = f["group/dataset"][10:20]
+        units = f["group/dataset"].attrs["units"]
+
+This version reads files (mode ``'r'``); writing is not implemented yet.
+"""
+
+import os
+import posixpath
+from collections.abc import ItemsView, KeysView, Mapping, ValuesView
+
+import numpy
+
+from . import _h5oxide
+
+__all__ = [
+    "File", "Group", "Dataset", "Datatype", "AttributeManager",
+    "SoftLink", "ExternalLink", "HardLink", "Empty", "Reference", "RegionReference",
+    "string_dtype", "vlen_dtype", "enum_dtype", "check_string_dtype", "check_vlen_dtype",
+    "check_enum_dtype", "check_ref_dtype", "check_dtype", "special_dtype", "ref_dtype",
+    "regionref_dtype",
+]
+
+__version__ = "0.1.0"
+
+_MODES = ("r", "r+", "w", "w-", "x", "a")
+
+
+# ---------------------------------------------------------------------------------------------
+# small value types
+# ---------------------------------------------------------------------------------------------
+
+class Empty:
+    """An empty (null dataspace) dataset or attribute value: a dtype and no data."""
+
+    shape = None
+    size = None
+
+    def __init__(self, dtype):
+        self.dtype = numpy.dtype(dtype)
+
+    def __eq__(self, other):
+        return isinstance(other, Empty) and self.dtype == other.dtype
+
+    def __hash__(self):
+        return hash(("Empty", self.dtype.str))
+
+    def __repr__(self):
+        return f"Empty(dtype={self.dtype!r})"
+
+
+class Reference:
+    """An object reference, as stored in a dataset or attribute of reference type.
+
+    Use it as a key of any group of the same file (``f[ref]``) to get the object.
+    """
+
+    def __init__(self, token=None, addr=None):
+        self._token = token
+        self._addr = addr
+
+    typecode = 0
+
+    def __bool__(self):
+        return self._addr is not None
+
+    def __eq__(self, other):
+        return (isinstance(other, Reference) and type(other) is type(self)
+                and self._addr == other._addr and _ident(self._token) == _ident(other._token))
+
+    def __hash__(self):
+        return hash((type(self).__name__, self._addr, _ident(self._token)))
+
+    def __repr__(self):
+        return f"<HDF5 object reference{'' if self else ' (null)'}>"
+
+
+class RegionReference(Reference):
+    """A dataset region reference (the dataset it points to, and a selection description)."""
+
+    typecode = 1
+
+    def __init__(self, token=None, addr=None, selection=None):
+        super().__init__(token, addr)
+        self._selection = selection
+
+    def __repr__(self):
+        return f"<HDF5 region reference{'' if self else ' (null)'}>"
+
+
+def _ident(token):
+    return None if token is None else token.ident()
+
+
+class SoftLink:
+    """A soft link: a path, resolved when followed."""
+
+    def __init__(self, path):
+        self._path = str(path)
+
+    @property
+    def path(self):
+        """The path the link points to."""
+        return self._path
+
+    def __repr__(self):
+        return f'<SoftLink to "{self.path}">'
+
+
+class ExternalLink:
+    """A link to an object in another file."""
+
+    def __init__(self, filename, path):
+        self._filename = os.fspath(filename)
+        self._path = path
+
+    @property
+    def path(self):
+        """The path in the other file."""
+        return self._path
+
+    @property
+    def filename(self):
+        """The other file's name, as stored."""
+        return self._filename
+
+    def __repr__(self):
+        return f'<ExternalLink to "{self.path}" in file "{self.filename}"'
+
+
+class HardLink:
+    """A hard link (the object itself)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# dtype helpers (same behaviour as h5py's: metadata on numpy dtypes)
+# ---------------------------------------------------------------------------------------------
+
+ref_dtype = numpy.dtype("O", metadata={"ref": Reference})
+regionref_dtype = numpy.dtype("O", metadata={"ref": RegionReference})
+
+
+class _StringInfo:
+    def __init__(self, encoding, length):
+        self.encoding = encoding
+        self.length = length
+
+    def __repr__(self):
+        return f"string_info(encoding={self.encoding!r}, length={self.length!r})"
+
+    def __eq__(self, other):
+        return (self.encoding, self.length) == (other.encoding, other.length)
+
+
+def string_dtype(encoding="utf-8", length=None):
+    """The dtype of an HDF5 string: fixed ``|S<length>`` or variable-length (object)."""
+    enc = {"utf-8": "utf-8", "utf8": "utf-8", "ascii": "ascii"}.get(encoding.lower())
+    if enc is None:
+        raise ValueError(f"Invalid encoding ({encoding!r}); 'utf-8' or 'ascii' allowed")
+    if length is None:
+        return numpy.dtype("O", metadata={"vlen": str if enc == "utf-8" else bytes})
+    if isinstance(length, int):
+        return numpy.dtype("|S" + str(length), metadata={"h5py_encoding": enc})
+    raise TypeError(f"length must be integer or None (got {length!r})")
+
+
+def vlen_dtype(basetype):
+    """The dtype of a variable-length sequence of ``basetype``."""
+    return numpy.dtype("O", metadata={"vlen": basetype})
+
+
+def enum_dtype(values_dict, basetype=numpy.uint8):
+    """An integer dtype carrying an enumeration's ``{name: value}`` mapping."""
+    dt = numpy.dtype(basetype)
+    if dt.kind not in "iu":
+        raise TypeError("Only integer types can be used as enums")
+    return numpy.dtype(dt, metadata={"enum": dict(values_dict)})
+
+
+def check_string_dtype(dt):
+    """Encoding and length of a string dtype, or ``None`` if it is not one."""
+    vlen = check_vlen_dtype(dt)
+    if vlen is str:
+        return _StringInfo("utf-8", None)
+    if vlen is bytes:
+        return _StringInfo("ascii", None)
+    if dt.kind == "S":
+        enc = (dt.metadata or {}).get("h5py_encoding", "ascii")
+        return _StringInfo(enc, dt.itemsize)
+    return None
+
+
+def check_vlen_dtype(dt):
+    """The base type of a variable-length dtype, or ``None``."""
+    try:
+        return (dt.metadata or {}).get("vlen", None)
+    except AttributeError:
+        return None
+
+
+def check_enum_dtype(dt):
+    """The ``{name: value}`` mapping of an enum dtype, or ``None``."""
+    try:
+        return (dt.metadata or {}).get("enum", None)
+    except AttributeError:
+        return None
+
+
+def check_ref_dtype(dt):
+    """The reference class of a reference dtype, or ``None``."""
+    try:
+        return (dt.metadata or {}).get("ref", None)
+    except AttributeError:
+        return None
+
+
+def check_dtype(**kwds):
+    """Legacy: ``check_dtype(vlen=dt)``, ``check_dtype(enum=dt)`` or ``check_dtype(ref=dt)``."""
+    if len(kwds) != 1:
+        raise TypeError("Exactly one keyword may be provided")
+    (name, dt), = kwds.items()
+    if name not in ("vlen", "enum", "ref"):
+        raise TypeError('Unknown special type "%s"' % name)
+    try:
+        return dt.metadata[name]
+    except (TypeError, KeyError, AttributeError):
+        return None
+
+
+def special_dtype(**kwds):
+    """Legacy: ``special_dtype(vlen=...)``, ``special_dtype(enum=(base, values))``,
+    ``special_dtype(ref=Reference)``."""
+    if len(kwds) != 1:
+        raise TypeError("Exactly one keyword may be provided")
+    (name, val), = kwds.items()
+    if name == "vlen":
+        return vlen_dtype(val)
+    if name == "enum":
+        base, values = val
+        return enum_dtype(values, base)
+    if name == "ref":
+        if val not in (Reference, RegionReference):
+            raise ValueError("Ref class must be Reference or RegionReference")
+        return ref_dtype if val is Reference else regionref_dtype
+    raise TypeError(f'Unknown special type "{name}"')
+
+
+# ---------------------------------------------------------------------------------------------
+# objects
+# ---------------------------------------------------------------------------------------------
+
+class _FileState:
+    """What every object of one open file shares: the File, and whether it is still open."""
+
+    def __init__(self):
+        self.open = True
+        self.file = None
+        self._paths = None
+
+    def path_of(self, addr):
+        """The first path (in h5py's visit order) of the object at ``addr``, or None."""
+        if self._paths is None:
+            root = self.file._n()
+            paths = {root.addr: "/"}
+            for path, node in root.walk():
+                paths.setdefault(node.addr, "/" + path)
+            self._paths = paths
+        return self._paths.get(addr)
+
+
+def _read_only(*_args, **_kwds):
+    raise OSError("h5oxide: the file is open read-only (writing is not implemented yet)")
+
+
+class HLObject:
+    """Base of Group, Dataset and Datatype."""
+
+    _name = None
+
+    def __init__(self, node, state):
+        self._node = node
+        self._state = state
+
+    def _n(self):
+        if not self._state.open:
+            raise ValueError("Not a location (invalid object ID)")
+        return self._node
+
+    @property
+    def name(self):
+        """The path of the object (for an object reached through a reference, the first path
+        that leads to it)."""
+        n = self._n()
+        name = self._name if self._name is not None else n.name
+        if name:
+            if "/." in name or "//" in name:
+                parts = [c for c in name.split("/") if c not in ("", ".")]
+                name = "/" + "/".join(parts)
+            return name
+        return self._state.path_of(n.addr)
+
+    @property
+    def file(self):
+        """The File the object belongs to."""
+        self._n()
+        return self._state.file
+
+    @property
+    def parent(self):
+        """The group containing the object."""
+        return self.file[posixpath.dirname(self.name)]
+
+    @property
+    def attrs(self):
+        """The object's attributes (an AttributeManager)."""
+        return AttributeManager(self)
+
+    @property
+    def ref(self):
+        """An object reference to this object."""
+        n = self._n()
+        return Reference(n.token, n.addr)
+
+    def __bool__(self):
+        return self._state.open
+
+    def __eq__(self, other):
+        if not isinstance(other, HLObject):
+            return NotImplemented
+        return (self._state.open and other._state.open
+                and self._node.addr == other._node.addr
+                and self._node.token.ident() == other._node.token.ident())
+
+    def __ne__(self, other):
+        r = self.__eq__(other)
+        return r if r is NotImplemented else not r
+
+    def __hash__(self):
+        return hash((self._node.addr, self._node.token.ident()))
+
+
+def _wrap(node, state):
+    kind = node.kind
+    if kind == "group":
+        return Group(node, state)
+    if kind == "dataset":
+        return Dataset(node, state)
+    return Datatype(node, state)
+
+
+def _path(name):
+    if isinstance(name, bytes):
+        name = name.decode("utf-8")
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str):
+        raise TypeError(f"Accessing a group is done with bytes or str, not {type(name)}")
+    return name
+
+
+class AttributeManager(Mapping):
+    """Dictionary-style access to an object's attributes (``obj.attrs``)."""
+
+    def __init__(self, parent):
+        self._parent = parent
+
+    def _node(self):
+        return self._parent._n()
+
+    def __getitem__(self, name):
+        v = self._node().attr_value(_path(name))
+        if type(v) is tuple:
+            return Empty(v[1])
+        return v
+
+    def __iter__(self):
+        return iter(self._node().attr_names())
+
+    def __len__(self):
+        return len(self._node().attr_names())
+
+    def __contains__(self, name):
+        try:
+            return _path(name) in self._node().attr_names()
+        except TypeError:
+            return False
+
+    def keys(self):
+        """Attribute names."""
+        return KeysViewHDF5(self)
+
+    def values(self):
+        """Attribute values."""
+        return ValuesViewHDF5(self)
+
+    def items(self):
+        """``(name, value)`` pairs."""
+        return ItemsViewHDF5(self)
+
+    def get_shape_dtype(self, name):
+        """``(shape, dtype)`` of an attribute without reading it (h5oxide extension)."""
+        shape, dt = self._node().attr_info(_path(name))
+        return (None if shape is None else tuple(shape)), dt
+
+    __setitem__ = __delitem__ = create = modify = _read_only
+
+    def __repr__(self):
+        if not self._parent._state.open:
+            return "<Attributes of closed HDF5 object>"
+        return f"<Attributes of HDF5 object at {id(self._parent)}>"
+
+
+class KeysViewHDF5(KeysView):
+    def __str__(self):
+        return "<KeysViewHDF5 {}>".format(list(self))
+
+    __repr__ = __str__
+
+
+class ValuesViewHDF5(ValuesView):
+    """Values of a group or attribute manager (None for a dangling link, as in h5py)."""
+
+    def __iter__(self):
+        for key in self._mapping:
+            yield self._mapping.get(key)
+
+    def __contains__(self, value):
+        return any(v is value or v == value for v in self)
+
+
+class ItemsViewHDF5(ItemsView):
+    """``(name, value)`` pairs (value None for a dangling link, as in h5py)."""
+
+    def __iter__(self):
+        for key in self._mapping:
+            yield (key, self._mapping.get(key))
+
+    def __contains__(self, item):
+        key, val = item
+        return key in self._mapping and val == self._mapping.get(key)
+
+
+class Group(HLObject, Mapping):
+    """A group: a container of named links to groups, datasets and datatypes."""
+
+    def _resolve(self, name):
+        if isinstance(name, Reference):
+            if not name:
+                raise ValueError("Invalid HDF5 object reference")
+            if not isinstance(name._token, _h5oxide.FileToken):
+                raise ValueError("Invalid HDF5 object reference")
+            node = _h5oxide.deref_addr(name._token, name._addr)
+            return _wrap(node, self._state)
+        name = _path(name)
+        n = self._n()
+        if name in ("", "."):
+            node = n
+        else:
+            node = n.get(name)
+        obj = _wrap(node, self._state)
+        if node.token.ident() != n.token.ident():
+            obj._state = _foreign_state(node)
+            # h5py names an object reached through an external link by its path in that file
+            parent, base = posixpath.split(name.rstrip("/"))
+            try:
+                grp = n.get(parent) if parent else n
+                link = grp.link(base) if grp.kind == "group" else None
+            except KeyError:
+                link = None
+            if link is not None and link[1] == "external":
+                obj._name = "/" + link[2].lstrip("/")
+        return obj
+
+    def __getitem__(self, name):
+        return self._resolve(name)
+
+    def get(self, name, default=None, getclass=False, getlink=False):
+        """The object at ``name`` or ``default``; with ``getlink=True``, the link itself
+        (HardLink, SoftLink or ExternalLink); with ``getclass=True``, its class."""
+        if not (getclass or getlink):
+            try:
+                return self[name]
+            except KeyError:
+                return default
+        name = _path(name)
+        if name not in self:
+            return default
+        if getlink:
+            parent, base = posixpath.split(name.rstrip("/"))
+            grp = self[parent] if parent else self
+            if not base:
+                return HardLink if getclass else HardLink()
+            link = grp._n().link(base)
+            if link is None:
+                return default
+            _lname, kind, target, fname = link
+            if kind == "soft":
+                return SoftLink if getclass else SoftLink(target)
+            if kind == "external":
+                return ExternalLink if getclass else ExternalLink(fname, target)
+            if kind == "hard":
+                return HardLink if getclass else HardLink()
+            raise TypeError("Unknown link type")
+        return type(self[name])
+
+    def _link_names(self):
+        return [l[0] for l in self._n().links()]
+
+    def __iter__(self):
+        return iter(self._link_names())
+
+    def __len__(self):
+        return len(self._n().links())
+
+    def __contains__(self, name):
+        try:
+            name = _path(name)
+        except TypeError:
+            return False
+        if name in ("", ".", "/"):
+            return True
+        # like h5py: every component but the last must lead to a group; the last must be a link
+        # (which may dangle)
+        parent, base = posixpath.split(name.rstrip("/"))
+        n = self._n()
+        if parent and parent != name:
+            try:
+                n = n.get(parent)
+            except KeyError:
+                return False
+            if n.kind != "group":
+                return False
+        if not base:
+            return True
+        return n.link(base) is not None
+
+    def keys(self):
+        """Member names (a view)."""
+        return KeysViewHDF5(self)
+
+    def values(self):
+        """Member objects (a view)."""
+        return ValuesViewHDF5(self)
+
+    def items(self):
+        """``(name, object)`` pairs (a view)."""
+        return ItemsViewHDF5(self)
+
+    def visit(self, func):
+        """Calls ``func(name)`` for every object below this group (each object once, names
+        relative to this group); stops and returns the first non-None result."""
+        for path, _node in self._n().walk():
+            r = func(path)
+            if r is not None:
+                return r
+        return None
+
+    def visititems(self, func):
+        """Calls ``func(name, object)`` for every object below this group; stops and returns
+        the first non-None result."""
+        for path, node in self._n().walk():
+            r = func(path, _wrap(node, self._state))
+            if r is not None:
+                return r
+        return None
+
+    def visit_links(self, func):
+        """Calls ``func(name)`` for every link below this group (soft and external links are
+        not followed); stops and returns the first non-None result."""
+        return self.visititems_links(lambda name, _link: func(name))
+
+    def visititems_links(self, func):
+        """Calls ``func(name, link)`` for every link below this group, with link a HardLink,
+        SoftLink or ExternalLink; stops and returns the first non-None result."""
+        seen = {self._n().addr}
+
+        def walk(node, prefix):
+            for lname, kind, target, fname in sorted(node.links()):
+                path = prefix + lname
+                if kind == "soft":
+                    r = func(path, SoftLink(target))
+                elif kind == "external":
+                    r = func(path, ExternalLink(fname, target))
+                else:
+                    r = func(path, HardLink())
+                if r is not None:
+                    return r
+                if kind == "hard" and int(target) not in seen:
+                    seen.add(int(target))
+                    child = node.get(lname)
+                    if child.kind == "group":
+                        r = walk(child, path + "/")
+                        if r is not None:
+                            return r
+            return None
+
+        return walk(self._n(), "")
+
+    __setitem__ = __delitem__ = create_group = create_dataset = require_group = _read_only
+    require_dataset = create_dataset_like = create_virtual_dataset = copy = move = _read_only
+
+    def __repr__(self):
+        if not self._state.open:
+            return "<Closed HDF5 group>"
+        return f'<HDF5 group "{self.name}" ({len(self)} members)>'
+
+
+def _foreign_state(node):
+    """State for an object reached through an external link: its own (read-only) File."""
+    st = _FileState()
+    f = File.__new__(File)
+    Group.__init__(f, _h5oxide.open(node.filename) if node.filename else node, st)
+    f._filename = node.filename
+    st.file = f
+    return st
+
+
+class File(Group):
+    """An HDF5 file, opened read-only: ``File(name, mode='r')``.
+
+    ``name`` is a path (str, bytes or os.PathLike) or a binary file-like object.
+    """
+
+    def __init__(self, name, mode="r", driver=None, libver=None, userblock_size=None,
+                 swmr=False, rdcc_nslots=None, rdcc_nbytes=None, rdcc_w0=None, track_order=None,
+                 fs_strategy=None, fs_persist=False, fs_threshold=1, fs_page_size=None,
+                 page_buf_size=None, min_meta_keep=0, min_raw_keep=0, locking=None,
+                 alignment_threshold=1, alignment_interval=1, meta_block_size=None, **kwds):
+        if mode is None:
+            mode = "r"
+        if mode not in _MODES:
+            raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
+        if mode != "r":
+            raise NotImplementedError(
+                f"h5oxide: mode {mode!r} is not supported yet; only 'r' (read-only) is")
+        if hasattr(name, "read") and hasattr(name, "seek"):
+            name.seek(0)
+            node = _h5oxide.open_bytes(bytes(name.read()))
+            self._filename = getattr(name, "name", repr(name))
+        else:
+            if isinstance(name, bytes):
+                name = os.fsdecode(name)
+            name = os.fspath(name)
+            node = _h5oxide.open(name)
+            self._filename = name
+        state = _FileState()
+        state.file = self
+        super().__init__(node, state)
+
+    @property
+    def filename(self):
+        """The file's name, as given."""
+        return self._filename
+
+    @property
+    def mode(self):
+        """``'r'`` (read-only)."""
+        return "r"
+
+    @property
+    def driver(self):
+        """The low-level driver (always ``'sec2'``-like positional reads)."""
+        return "sec2"
+
+    @property
+    def swmr_mode(self):
+        """Always False."""
+        return False
+
+    @property
+    def libver(self):
+        """The library version bounds (reported like h5py's default)."""
+        return ("earliest", "v200")
+
+    @property
+    def file(self):
+        return self
+
+    @property
+    def name(self):
+        return "/"
+
+    @property
+    def parent(self):
+        return self["/"]
+
+    def close(self):
+        """Closes the file; every object of it becomes invalid."""
+        self._state.open = False
+
+    def flush(self):
+        """Nothing to flush on a read-only file."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        if self._state.open:
+            self.close()
+
+    def __repr__(self):
+        if not self._state.open:
+            return "<Closed HDF5 file>"
+        return f'<HDF5 file "{os.path.basename(self.filename)}" (mode r)>'
+
+
+class Datatype(HLObject):
+    """A committed (named) datatype."""
+
+    @property
+    def dtype(self):
+        """Its NumPy dtype."""
+        return self._n().dtype
+
+    def committed(self):
+        return True
+
+    def __repr__(self):
+        if not self._state.open:
+            return "<Closed HDF5 named type>"
+        return f'<HDF5 named type "{posixpath.basename(self.name)}" (dtype {self.dtype.str})>'
+
+
+def _names_args(args):
+    names = tuple(a for a in args if isinstance(a, str))
+    rest = tuple(a for a in args if not isinstance(a, str))
+    return names, rest
+
+
+class Dataset(HLObject):
+    """A dataset: an n-dimensional array of one dtype."""
+
+    @property
+    def shape(self):
+        """The shape (a tuple), or None for an empty dataset."""
+        n = self._n()
+        s = n.shape
+        if n.is_virtual and None in (n.maxshape or ()):
+            raise OSError("unsupported: extent of a virtual dataset with unlimited dimensions")
+        return None if s is None else tuple(s)
+
+    @property
+    def dtype(self):
+        """The NumPy dtype (in the file's byte order, like h5py)."""
+        return self._n().dtype
+
+    @property
+    def ndim(self):
+        """Number of dimensions."""
+        s = self.shape
+        return 0 if s is None else len(s)
+
+    @property
+    def size(self):
+        """Number of elements (None for an empty dataset)."""
+        s = self.shape
+        if s is None:
+            return None
+        p = 1
+        for d in s:
+            p *= d
+        return p
+
+    @property
+    def nbytes(self):
+        """Bytes of the dataset's elements in memory."""
+        s = self.size
+        return 0 if s is None else s * self.dtype.itemsize
+
+    @property
+    def chunks(self):
+        """The chunk shape, or None if the dataset is not chunked."""
+        c = self._n().chunks
+        return None if c is None else tuple(c)
+
+    @property
+    def maxshape(self):
+        """Maximum shape, None entries being unlimited."""
+        m = self._n().maxshape
+        return None if m is None else tuple(m)
+
+    def _filter(self, fid):
+        for i, cd in self._n().filters:
+            if i == fid:
+                return cd
+        return None
+
+    @property
+    def compression(self):
+        """``'gzip'``, ``'lzf'`` or ``'szip'`` if the dataset uses that filter, ``'unknown'``
+        for another (plugin) filter, else None."""
+        for fid, name in ((1, "gzip"), (32000, "lzf"), (4, "szip")):
+            if self._filter(fid) is not None:
+                return name
+        if any(fid not in (1, 2, 3, 4, 6, 32000) for fid, _cd in self._n().filters):
+            return "unknown"  # a filter from a plugin, as h5py says
+        return None
+
+    @property
+    def compression_opts(self):
+        """The gzip level, or szip's ``(mask, pixels per block)``; None otherwise."""
+        comp = self.compression
+        if comp == "gzip":
+            cd = self._filter(1)
+            return cd[0] if cd else None
+        if comp == "szip":
+            cd = self._filter(4)
+            if cd and len(cd) >= 2:
+                return ("ec" if cd[0] & 4 else "nn" if cd[0] & 32 else cd[0], cd[1])
+        return None
+
+    @property
+    def shuffle(self):
+        """True if the shuffle filter is applied."""
+        return self._filter(2) is not None
+
+    @property
+    def fletcher32(self):
+        """True if the Fletcher-32 checksum filter is applied."""
+        return self._filter(3) is not None
+
+    @property
+    def scaleoffset(self):
+        """The scale-offset filter's factor, or None."""
+        cd = self._filter(6)
+        if cd is None:
+            return None
+        return cd[1] if len(cd) > 1 else 0
+
+    @property
+    def fillvalue(self):
+        """The fill value of unwritten elements."""
+        return self._n().fillvalue()
+
+    @property
+    def is_virtual(self):
+        """True for a virtual dataset."""
+        return self._n().is_virtual
+
+    @property
+    def external(self):
+        return None
+
+    def _read_all(self):
+        return self._n().read()
+
+    def __getitem__(self, args, new_dtype=None):
+        args = args if isinstance(args, tuple) else (args,)
+        if any(a is None for a in args):
+            raise TypeError("Indexing with None (or np.newaxis) is not supported")
+        if self.shape is None:
+            if args == () or (len(args) == 1 and args[0] is Ellipsis):
+                return Empty(self.dtype)
+            raise ValueError("Empty datasets cannot be sliced")
+        names, args = _names_args(args)
+        args = self._expand(args)
+        arr = self._read_all()
+        if names:
+            arr = _select_fields(arr, names[0] if len(names) == 1 else list(names))
+        if new_dtype is not None:
+            arr = arr.astype(new_dtype)
+        out = arr[args] if args != () else arr
+        if isinstance(out, numpy.ndarray) and out.shape == ():
+            return out[()] if args == () else out
+        return out
+
+    def _expand(self, args):
+        """Checks an index against the dataset's rank as h5py does, and makes it address the
+        dataset's dimensions only (not the trailing ones of an array type)."""
+        rank = len(self.shape)
+        for a in args:
+            if isinstance(a, slice) and a.step is not None and a.step < 1:
+                raise ValueError("Step must be >= 1 (got %d)" % a.step)
+        real = [a for a in args if a is not Ellipsis]
+        if len(real) > rank:
+            raise ValueError("%d indexing arguments for %d dimensions" % (len(real), rank))
+        if self.dtype.subdtype is None or args == ():
+            return args
+        out = []
+        for a in args:
+            if a is Ellipsis:
+                out.extend([slice(None)] * (rank - len(real)))
+            else:
+                out.append(a)
+        out.extend([slice(None)] * (rank - len(out)))
+        return tuple(out)
+
+    def __array__(self, dtype=None, copy=None):
+        if copy is False:
+            raise ValueError("Dataset.__array__ received copy=False but memory allocation "
+                             "cannot be avoided on read")
+        arr = self._read_all()
+        if dtype is not None:
+            arr = arr.astype(dtype)
+        return arr
+
+    def len(self):
+        """The size of the first axis; TypeError for a scalar dataset."""
+        s = self.shape
+        if not s:
+            raise TypeError("Attempt to take len() of scalar dataset")
+        return s[0]
+
+    def __len__(self):
+        return self.len()
+
+    def __iter__(self):
+        s = self.shape
+        if not s:
+            raise TypeError("Can't iterate over a scalar dataset")
+        arr = self._read_all()
+        for i in range(s[0]):
+            yield arr[i]
+
+    def read_direct(self, dest, source_sel=None, dest_sel=None):
+        """Reads ``self[source_sel]`` into ``dest[dest_sel]``."""
+        data = self[source_sel] if source_sel is not None else self._read_all()
+        if dest_sel is None:
+            dest[...] = data
+        else:
+            dest[dest_sel] = data
+
+    def asstr(self, encoding=None, errors="strict"):
+        """A wrapper reading string data as ``str`` (decoded with the stored encoding, or
+        ``encoding``)."""
+        info = check_string_dtype(self.dtype)
+        if info is None:
+            raise TypeError("dset.asstr() can only be used on datasets with an HDF5 string datatype")
+        if encoding is None:
+            encoding = info.encoding
+        return _AsStr(self, encoding, errors)
+
+    def astype(self, dtype):
+        """A wrapper reading the data converted to ``dtype``."""
+        return _AsType(self, numpy.dtype(dtype))
+
+    def fields(self, names):
+        """A wrapper reading only the named fields of a compound dataset."""
+        return _Fields(self, names)
+
+    def __setitem__(self, *_args):
+        _read_only()
+
+    resize = write_direct = _read_only
+
+    def __repr__(self):
+        if not self._state.open:
+            return "<Closed HDF5 dataset>"
+        name = "(anonymous)" if self.name is None else f'"{posixpath.basename(self.name)}"'
+        return f'<HDF5 dataset {name}: shape {self.shape}, type "{self.dtype.str}">'
+
+
+class _Wrapper:
+    def __init__(self, dset):
+        self._dset = dset
+
+    def __len__(self):
+        return len(self._dset)
+
+    @property
+    def shape(self):
+        return self._dset.shape
+
+    @property
+    def ndim(self):
+        return self._dset.ndim
+
+    @property
+    def size(self):
+        return self._dset.size
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self[()] if self._dset.ndim else numpy.asarray(self[()])
+        arr = numpy.asarray(arr)
+        return arr if dtype is None else arr.astype(dtype)
+
+
+class _AsStr(_Wrapper):
+    def __init__(self, dset, encoding, errors):
+        super().__init__(dset)
+        self.encoding = encoding
+        self.errors = errors
+
+    @property
+    def dtype(self):
+        return numpy.dtype(object)
+
+    def __getitem__(self, args):
+        data = self._dset[args]
+        if isinstance(data, bytes):
+            return data.decode(self.encoding, self.errors)
+        if isinstance(data, numpy.bytes_):
+            return bytes(data).decode(self.encoding, self.errors)
+        arr = numpy.asarray(data)
+        out = numpy.empty(arr.shape, dtype=object)
+        flat_in = arr.reshape(-1)
+        flat_out = out.reshape(-1)
+        for i in range(flat_in.size):
+            flat_out[i] = bytes(flat_in[i]).decode(self.encoding, self.errors)
+        return out
+
+
+class _AsType(_Wrapper):
+    def __init__(self, dset, dtype):
+        super().__init__(dset)
+        self.dtype = dtype
+
+    def __getitem__(self, args):
+        return self._dset.__getitem__(args, new_dtype=self.dtype)
+
+
+class _Fields(_Wrapper):
+    def __init__(self, dset, names):
+        super().__init__(dset)
+        self._names = names
+
+    @property
+    def dtype(self):
+        if isinstance(self._names, str):
+            return self._dset.dtype.fields[self._names][0]
+        return numpy.dtype([(n, self._dset.dtype.fields[n][0]) for n in self._names])
+
+    def __getitem__(self, args):
+        arr = self._dset._read_all()
+        sel = self._names if isinstance(self._names, str) else list(self._names)
+        return _select_fields(arr, sel)[args]
+
+
+def _select_fields(arr, names):
+    """``arr[names]`` as h5py reads it: one field's array, or a new packed structured array."""
+    if isinstance(names, str):
+        return arr[names]
+    packed = numpy.dtype([(n, arr.dtype.fields[n][0]) for n in names])
+    out = numpy.empty(arr.shape, packed)
+    for n in names:
+        out[n] = arr[n]
+    return out

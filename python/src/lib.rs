@@ -1,0 +1,525 @@
+//! `h5oxide._h5oxide`: the native half of the `h5oxide` Python package.
+//!
+//! It exposes the Rust reader in small pieces that `h5oxide/__init__.py` assembles into an
+//! h5py-compatible API: [`open`] returns a [`Node`] for the root group; a node is a group, a
+//! dataset or a committed datatype and answers questions about itself (links, attributes, shape,
+//! dtype, values). All file I/O and decoding run with the GIL released (`Python::detach`); there
+//! is no lock of our own (the Rust file handle is `Send + Sync`).
+
+use std::sync::Arc;
+
+use h5oxide::file::FileInner;
+use h5oxide::format::messages::dataspace::Dataspace;
+use h5oxide::{Error, LinkKind, Object};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyKeyError, PyOSError, PyPermissionError, PyTypeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+mod convert;
+mod dtype;
+
+use convert::Mode;
+
+/// Maps a Rust error to the exception h5py raises in the same situation.
+pub(crate) fn to_py_err(e: Error) -> PyErr {
+    match e {
+        Error::NotFound(m) => PyKeyError::new_err(format!("Unable to open object ({m})")),
+        Error::Invalid(m) => PyValueError::new_err(m),
+        Error::Io(m) => PyOSError::new_err(m),
+        other => PyOSError::new_err(other.to_string()),
+    }
+}
+
+/// An opaque reference to an open file, carried by `Reference` objects so they can be
+/// dereferenced later.
+#[pyclass(frozen, module = "h5oxide._h5oxide")]
+pub struct FileToken {
+    pub(crate) inner: Arc<FileInner>,
+}
+
+#[pymethods]
+impl FileToken {
+    /// An integer identifying the file (equal for handles of the same open file).
+    fn ident(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+}
+
+/// A link as Python sees it: `(name, kind, target, file)`.
+type LinkTuple = (String, &'static str, String, Option<String>);
+
+/// A link as `(name, kind, target, file)`: kind `"hard"` (target: the address), `"soft"`
+/// (target: the path), `"external"` (target: the path, file: the file name) or `"user"`
+/// (target: the link class).
+fn link_tuple(l: &h5oxide::Link) -> LinkTuple {
+    let (kind, target, file) = match &l.kind {
+        LinkKind::Hard(a) => ("hard", a.to_string(), None),
+        LinkKind::Soft(p) => ("soft", p.clone(), None),
+        LinkKind::External { file, path } => ("external", path.clone(), Some(file.clone())),
+        LinkKind::UserDefined(c) => ("user", c.to_string(), None),
+    };
+    (l.name.clone(), kind, target, file)
+}
+
+/// A group, dataset or committed datatype.
+#[pyclass(frozen, module = "h5oxide._h5oxide")]
+pub struct Node {
+    obj: Object,
+}
+
+impl Node {
+    fn file(&self) -> &Arc<FileInner> {
+        match &self.obj {
+            Object::Group(g) => g.file_inner(),
+            Object::Dataset(d) => d.file_inner(),
+            Object::Datatype(t) => t.file_inner(),
+        }
+    }
+
+    fn group(&self) -> PyResult<&h5oxide::Group> {
+        match &self.obj {
+            Object::Group(g) => Ok(g),
+            _ => Err(PyTypeError::new_err(format!(
+                "{} is not a group",
+                self.obj.name()
+            ))),
+        }
+    }
+
+    fn dataset(&self) -> PyResult<&h5oxide::Dataset> {
+        match &self.obj {
+            Object::Dataset(d) => Ok(d),
+            _ => Err(PyTypeError::new_err(format!(
+                "{} is not a dataset",
+                self.obj.name()
+            ))),
+        }
+    }
+
+    fn attribute(&self, py: Python<'_>, name: &str) -> PyResult<h5oxide::Attribute> {
+        let obj = self.obj.clone();
+        let n = name.to_string();
+        py.detach(move || match &obj {
+            Object::Group(g) => g.attr(&n),
+            Object::Dataset(d) => d.attr(&n),
+            Object::Datatype(_) => obj.attrs().and_then(|v| {
+                v.into_iter()
+                    .find(|a| a.name() == n)
+                    .ok_or(Error::NotFound(format!("attribute {n:?}")))
+            }),
+        })
+        .map_err(|e| match e {
+            Error::NotFound(_) => PyKeyError::new_err(format!(
+                "Can't open attribute (can't locate attribute: '{name}')"
+            )),
+            e => to_py_err(e),
+        })
+    }
+}
+
+#[pymethods]
+impl Node {
+    /// `"group"`, `"dataset"` or `"datatype"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.obj {
+            Object::Group(_) => "group",
+            Object::Dataset(_) => "dataset",
+            Object::Datatype(_) => "datatype",
+        }
+    }
+
+    /// The path the object was opened by.
+    #[getter]
+    fn name(&self) -> String {
+        self.obj.name().to_string()
+    }
+
+    /// Address of the object header.
+    #[getter]
+    fn addr(&self) -> u64 {
+        match &self.obj {
+            Object::Group(g) => g.addr(),
+            Object::Dataset(d) => d.addr(),
+            Object::Datatype(t) => t.addr(),
+        }
+    }
+
+    /// The file holding the object (external links may lead to another file).
+    #[getter]
+    fn token(&self) -> FileToken {
+        FileToken {
+            inner: self.file().clone(),
+        }
+    }
+
+    /// Path of the file holding the object.
+    #[getter]
+    fn filename(&self) -> Option<String> {
+        self.file().path().map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// The group's links, in the order h5py iterates them (creation order when every link
+    /// has one, else by name), as `(name, kind, target, file)` with kind `"hard"`, `"soft"`,
+    /// `"external"` or `"user"`.
+    fn links<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let g = self.group()?.clone();
+        let mut links = py.detach(move || g.links()).map_err(to_py_err)?;
+        if !links.is_empty() && links.iter().all(|l| l.creation_order.is_some()) {
+            links.sort_by_key(|l| l.creation_order);
+        }
+        let out = PyList::empty(py);
+        for l in links {
+            out.append(link_tuple(&l))?;
+        }
+        Ok(out)
+    }
+
+    /// The link called `name` in this group, as `(name, kind, target, file)` (see
+    /// [`Node::links`]), or `None`.
+    fn link(&self, py: Python<'_>, name: &str) -> PyResult<Option<LinkTuple>> {
+        let g = self.group()?;
+        let file = g.file_inner().clone();
+        let addr = g.addr();
+        let n = name.to_string();
+        let found = py
+            .detach(
+                move || -> h5oxide::Result<Option<h5oxide::format::messages::link::Link>> {
+                    let oh = file.header(addr)?;
+                    h5oxide::format::group::lookup(&file.ctx(), &oh, n.as_bytes())
+                },
+            )
+            .map_err(to_py_err)?;
+        Ok(found.map(|l| {
+            use h5oxide::format::messages::link::LinkTarget;
+            let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let kind = match &l.target {
+                LinkTarget::Hard(a) => LinkKind::Hard(*a),
+                LinkTarget::Soft(t) => LinkKind::Soft(s(t)),
+                LinkTarget::External { file, path } => LinkKind::External {
+                    file: s(file),
+                    path: s(path),
+                },
+                LinkTarget::UserDefined { class, .. } => LinkKind::UserDefined(*class),
+            };
+            link_tuple(&h5oxide::Link {
+                name: s(&l.name),
+                kind,
+                creation_order: l.creation_order,
+            })
+        }))
+    }
+
+    /// The object at `path` (relative to this group, or absolute); `KeyError` if there is none.
+    fn get(&self, py: Python<'_>, path: &str) -> PyResult<Node> {
+        let g = self.group()?.clone();
+        let p = path.to_string();
+        let obj = py.detach(move || g.get(&p)).map_err(|e| match e {
+            Error::NotFound(m) => {
+                PyKeyError::new_err(format!("Unable to synchronously open object ({m})"))
+            }
+            // h5py: "Can't find object (too many links)" is a KeyError too
+            e @ Error::Cycle { .. } => {
+                PyKeyError::new_err(format!("Unable to synchronously open object ({e})"))
+            }
+            e => to_py_err(e),
+        })?;
+        Ok(Node { obj })
+    }
+
+    /// True if `path` leads to an object.
+    fn contains(&self, py: Python<'_>, path: &str) -> PyResult<bool> {
+        let g = self.group()?.clone();
+        let p = path.to_string();
+        Ok(py.detach(move || g.contains(&p)))
+    }
+
+    /// Every object below this group, each once, depth-first with members by name (like
+    /// h5py's `visit`, i.e. `H5Ovisit` by name), as `(path relative to this group, node)`.
+    /// Only hard links are followed.
+    fn walk<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let g = self.group()?.clone();
+        let items = py.detach(move || -> h5oxide::Result<Vec<(String, Object)>> {
+            let mut out = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            seen.insert(g.addr());
+            walk_into(&g, "", &mut out, &mut seen, 0)?;
+            Ok(out)
+        });
+        let items = items.map_err(to_py_err)?;
+        let out = PyList::empty(py);
+        for (rel, obj) in items {
+            out.append((rel, Node { obj }))?;
+        }
+        Ok(out)
+    }
+
+    /// Names of the object's attributes in the order h5py lists them: creation order when the
+    /// object tracks it, else by name.
+    fn attr_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let file = self.file().clone();
+        let addr = self.addr();
+        let names = py
+            .detach(move || -> h5oxide::Result<Vec<Vec<u8>>> {
+                let oh = file.header(addr)?;
+                let attrs = h5oxide::format::attributes::attribute_messages_with(
+                    &file.ctx(),
+                    &oh,
+                    file.sohm(),
+                )?;
+                if attrs.creation_order_tracked {
+                    if let Some(order) = attrs.attr_order {
+                        return Ok(order);
+                    }
+                    let mut v: Vec<_> = attrs.attributes.iter().collect();
+                    v.sort_by_key(|a| a.creation_order.unwrap_or(u64::MAX));
+                    return Ok(v.into_iter().map(|a| a.message.name.clone()).collect());
+                }
+                let mut names: Vec<Vec<u8>> = attrs
+                    .attributes
+                    .into_iter()
+                    .map(|a| a.message.name)
+                    .collect();
+                names.sort();
+                Ok(names)
+            })
+            .map_err(to_py_err)?;
+        Ok(names
+            .into_iter()
+            .map(|n| String::from_utf8_lossy(&n).into_owned())
+            .collect())
+    }
+
+    /// The value of attribute `name` as h5py returns it: a NumPy scalar (or `str`/`bytes`) for a
+    /// scalar, an array otherwise; `(None, dtype)` for an empty (null dataspace) attribute.
+    fn attr_value<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let a = self.attribute(py, name)?;
+        if matches!(a.space(), Dataspace::Null) {
+            let dt = dtype::numpy_dtype(py, a.dtype())?;
+            return Ok(PyTuple::new(py, [py.None().into_bound(py), dt])?.into_any());
+        }
+        let arr = convert::to_numpy(
+            py,
+            a.file_inner(),
+            a.dtype(),
+            a.raw().to_vec(),
+            &a.shape(),
+            Mode::Attribute,
+        )?;
+        let ndim: usize = arr.getattr("ndim")?.extract()?;
+        if ndim == 0 {
+            arr.get_item(PyTuple::empty(py))
+        } else {
+            Ok(arr)
+        }
+    }
+
+    /// `(shape, dtype)` of attribute `name`; shape is `None` for a null dataspace.
+    fn attr_info<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<(Option<Vec<usize>>, Bound<'py, PyAny>)> {
+        let a = self.attribute(py, name)?;
+        let shape = if matches!(a.space(), Dataspace::Null) {
+            None
+        } else {
+            Some(a.shape())
+        };
+        Ok((shape, dtype::numpy_dtype(py, a.dtype())?))
+    }
+
+    /// The dataset's shape; `None` for a null dataspace.
+    #[getter]
+    fn shape(&self) -> PyResult<Option<Vec<usize>>> {
+        let d = self.dataset()?;
+        Ok(if matches!(d.info().space, Dataspace::Null) {
+            None
+        } else {
+            Some(d.shape())
+        })
+    }
+
+    /// The dataset's maximum shape (`None` entries are unlimited).
+    #[getter]
+    fn maxshape(&self) -> PyResult<Option<Vec<Option<u64>>>> {
+        let d = self.dataset()?;
+        Ok(match &d.info().space {
+            Dataspace::Null => None,
+            Dataspace::Scalar => Some(Vec::new()),
+            Dataspace::Simple { .. } => Some(d.maxshape()),
+        })
+    }
+
+    /// The dataset's filter pipeline as `(filter id, client data)` pairs, in write order.
+    #[getter]
+    fn filters(&self) -> PyResult<Vec<(u16, Vec<u32>)>> {
+        Ok(self
+            .dataset()?
+            .info()
+            .pipeline
+            .as_ref()
+            .map(|p| {
+                p.filters
+                    .iter()
+                    .map(|f| (f.id, f.cd_values.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// True for a virtual dataset.
+    #[getter]
+    fn is_virtual(&self) -> PyResult<bool> {
+        Ok(matches!(
+            self.dataset()?.info().layout,
+            h5oxide::format::messages::layout::DataLayout::Virtual { .. }
+        ))
+    }
+
+    /// Chunk shape of a chunked dataset, else `None`.
+    #[getter]
+    fn chunks(&self) -> PyResult<Option<Vec<u64>>> {
+        Ok(self.dataset()?.chunks())
+    }
+
+    /// The NumPy dtype of a dataset or committed datatype.
+    #[getter]
+    fn dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.obj {
+            Object::Dataset(d) => dtype::numpy_dtype(py, d.dtype()),
+            Object::Datatype(t) => {
+                let t = t.clone();
+                let dt = py.detach(move || t.dtype()).map_err(to_py_err)?;
+                dtype::numpy_dtype(py, &dt)
+            }
+            Object::Group(_) => Err(PyTypeError::new_err("a group has no dtype")),
+        }
+    }
+
+    /// Reads the whole dataset as a NumPy array (shape = dataset shape + sub-array shape).
+    fn read<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let d = self.dataset()?.clone();
+        let d2 = d.clone();
+        let raw = py.detach(move || d2.read_raw()).map_err(to_py_err)?;
+        convert::to_numpy(
+            py,
+            d.file_inner(),
+            d.dtype(),
+            raw,
+            &d.shape(),
+            Mode::Dataset,
+        )
+    }
+
+    /// The fill value's stored bytes converted like one element.
+    fn fillvalue<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let d = self.dataset()?;
+        let arr = convert::to_numpy(
+            py,
+            d.file_inner(),
+            d.dtype(),
+            d.info().fill_bytes(),
+            &[],
+            Mode::Dataset,
+        )?;
+        arr.get_item(PyTuple::empty(py))
+    }
+}
+
+/// Appends the objects below `g` to `out` (see [`Node::walk`]).
+fn walk_into(
+    g: &h5oxide::Group,
+    prefix: &str,
+    out: &mut Vec<(String, Object)>,
+    seen: &mut std::collections::HashSet<u64>,
+    depth: u32,
+) -> h5oxide::Result<()> {
+    if depth > 4096 {
+        return Err(Error::Cycle {
+            structure: "group tree",
+            addr: g.addr(),
+        });
+    }
+    let mut links = g.links()?;
+    links.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    for l in links {
+        if let LinkKind::Hard(a) = l.kind {
+            if !seen.insert(a) {
+                continue;
+            }
+            let rel = format!("{prefix}{}", l.name);
+            let obj = g.get(&l.name)?;
+            let sub = if let Object::Group(sg) = &obj {
+                Some(sg.clone())
+            } else {
+                None
+            };
+            out.push((rel.clone(), obj));
+            if let Some(sg) = sub {
+                walk_into(&sg, &format!("{rel}/"), out, seen, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens `path` read-only and returns its root group.
+#[pyfunction]
+fn open(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Node> {
+    if let Err(e) = std::fs::metadata(&path) {
+        let msg = format!("Unable to synchronously open file (unable to open file: name = '{}', errno = {}, error message = '{e}')", path.display(), e.raw_os_error().unwrap_or(0));
+        return Err(match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                PyFileNotFoundError::new_err((e.raw_os_error().unwrap_or(2), msg))
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                PyPermissionError::new_err((e.raw_os_error().unwrap_or(13), msg))
+            }
+            _ => PyOSError::new_err(msg),
+        });
+    }
+    let p = path.clone();
+    let root = py
+        .detach(move || h5oxide::File::open(&p).and_then(|f| f.root()))
+        .map_err(|e| PyOSError::new_err(format!("Unable to synchronously open file ({e})")))?;
+    Ok(Node {
+        obj: Object::Group(root),
+    })
+}
+
+/// Opens an HDF5 image held in memory (e.g. read from a Python file object) and returns its root
+/// group.
+#[pyfunction]
+fn open_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Node> {
+    let data = data.to_vec();
+    let root = py
+        .detach(move || h5oxide::File::from_bytes(data).and_then(|f| f.root()))
+        .map_err(|e| PyOSError::new_err(format!("Unable to synchronously open file ({e})")))?;
+    Ok(Node {
+        obj: Object::Group(root),
+    })
+}
+
+/// The object whose header is at `addr` in the file of `token` (dereferencing a reference).
+#[pyfunction]
+fn deref_addr(py: Python<'_>, token: &FileToken, addr: u64) -> PyResult<Node> {
+    let f = token.inner.clone();
+    let obj = py
+        .detach(move || Object::at(&f, addr, String::new()))
+        .map_err(to_py_err)?;
+    Ok(Node { obj })
+}
+
+/// The native module.
+#[pymodule]
+fn _h5oxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Node>()?;
+    m.add_class::<FileToken>()?;
+    m.add_function(wrap_pyfunction!(open, m)?)?;
+    m.add_function(wrap_pyfunction!(deref_addr, m)?)?;
+    m.add_function(wrap_pyfunction!(open_bytes, m)?)?;
+    Ok(())
+}
