@@ -114,6 +114,14 @@ pub fn limits() -> Limits {
     }
 }
 
+/// A decoding context over `image` with the fuzzing [`limits`].
+#[allow(clippy::ptr_arg)] // a `Vec<u8>` is a `Source`; a slice cannot become `&dyn Source`
+fn fuzz_ctx(image: &Vec<u8>, sizes: Sizes) -> Ctx<'_> {
+    let mut ctx = Ctx::new(image, sizes);
+    ctx.limits = limits();
+    ctx
+}
+
 fn split_sizes(data: &[u8]) -> Result<(Sizes, &[u8])> {
     let (&s, body) = data
         .split_first()
@@ -174,11 +182,7 @@ pub fn object_header(data: &[u8]) -> Result<()> {
     let sizes = sizes(data[0]);
     let addr = u16::from_le_bytes([data[1], data[2]]) as u64;
     let image: Vec<u8> = data[3..].to_vec();
-    let ctx = Ctx {
-        src: &image,
-        sizes,
-        limits: limits(),
-    };
+    let ctx = fuzz_ctx(&image, sizes);
     let oh = ObjectHeader::read(&ctx, addr)?;
     let links = h5oxide_format::group::links(&ctx, &oh);
     let attrs = h5oxide_format::attributes::attribute_messages(&ctx, &oh);
@@ -236,11 +240,7 @@ pub fn attribute(data: &[u8]) -> Result<()> {
     ))?;
     let _ = space.num_elements();
     let image = body.to_vec();
-    let ctx = Ctx {
-        src: &image,
-        sizes,
-        limits: limits(),
-    };
+    let ctx = fuzz_ctx(&image, sizes);
     let size = dt.size() as usize;
     if size == 0 {
         return Ok(());
@@ -266,11 +266,7 @@ pub fn value(data: &[u8]) -> Result<()> {
     let dt = Datatype::from_bytes(dt_bytes, 3, sizes)?;
     let elements = &data[3 + n..];
     let image = data.to_vec();
-    let ctx = Ctx {
-        src: &image,
-        sizes,
-        limits: limits(),
-    };
+    let ctx = fuzz_ctx(&image, sizes);
     let mut d = h5oxide_format::value::Decoder::new(ctx);
     let size = dt.size() as usize;
     if size == 0 {
