@@ -130,10 +130,12 @@ fn split_sizes(data: &[u8]) -> Result<(Sizes, &[u8])> {
 }
 
 /// The whole file: open the image in memory and walk everything, as `dump --canonical` does.
-/// The result is the error that stops the dump at the top (open, root header, root not a group).
+/// The result is the error of opening it (the superblock, the root group's header, the root being
+/// a group); the dump, which may also refuse files that open (e.g. a bad metadata cache image),
+/// must then fail too.
 pub fn whole_file(data: &[u8]) -> Result<()> {
-    let (doc, ok) = h5oxide::canonical::dump_bytes(data.to_vec());
-    let top = (|| {
+    let (_, ok) = h5oxide::canonical::dump_bytes(data.to_vec());
+    let open = (|| {
         let f = h5oxide::File::from_bytes(data.to_vec())?;
         let root = f.superblock().root_object_header_address;
         let oh = f.inner().header(root)?;
@@ -146,26 +148,13 @@ pub fn whole_file(data: &[u8]) -> Result<()> {
         }
         Ok(())
     })();
-    if let Err(e) = &top {
+    if let Err(e) = &open {
         assert!(
             !ok,
             "dump_bytes gave a document where opening fails with {e}"
         );
-        let text = e.to_string();
-        assert!(
-            doc.to_canonical_string()
-                .contains(&json_escape_probe(&text)),
-            "dump_bytes failed with another error than {text}"
-        );
     }
-    top
-}
-
-/// A prefix of `text` without characters that JSON escapes, to find it in a serialised document.
-fn json_escape_probe(text: &str) -> String {
-    text.chars()
-        .take_while(|c| !c.is_control() && *c != '"' && *c != '\\' && c.is_ascii())
-        .collect()
+    open
 }
 
 /// The superblock search and decoder.
