@@ -709,7 +709,7 @@ fn standard_float(f: &FloatingPoint) -> Option<usize> {
         _ => return None,
     };
     let ok = f.order != ByteOrder::Vax
-        && f.precision as u32 == 8 * f.size
+        && u64::from(f.precision) == 8 * u64::from(f.size)
         && f.bit_offset == 0
         && f.norm == MantissaNorm::Implied
         && (
@@ -742,7 +742,7 @@ fn half_to_f64(b: u16) -> f64 {
 
 fn fixed_value(fp: &FixedPoint, bytes: &[u8]) -> Value {
     if fp.bit_offset == 0
-        && fp.precision as u32 == 8 * fp.size
+        && u64::from(fp.precision) == 8 * u64::from(fp.size)
         && fp.order == ByteOrder::LittleEndian
     {
         match (bytes, fp.signed) {
@@ -1025,7 +1025,9 @@ impl<'a> Decoder<'a> {
         }
         match dtype {
             Datatype::FixedPoint(fp)
-                if fp.bit_offset == 0 && fp.precision as u32 == 8 * fp.size && size <= 8 =>
+                if fp.bit_offset == 0
+                    && u64::from(fp.precision) == 8 * u64::from(fp.size)
+                    && size <= 8 =>
             {
                 let be = fp.order == ByteOrder::BigEndian;
                 Ok(data

@@ -238,12 +238,12 @@ fn scatter(
     out: &mut [u8],
 ) -> Result<()> {
     let too_small = || Error::Invalid("output buffer too small".into());
-    let short_chunk = || Error::Invalid("decoded chunk smaller than the chunk dims".into());
+    let short_chunk = || Error::Invalid("chunk offset overflows".into());
     let Some((inner, outer)) = runs.split_last() else {
         // Scalar: one element.
         let dst = out.get_mut(..elem).ok_or_else(too_small)?;
         match src {
-            Some(s) => dst.copy_from_slice(s.get(..elem).ok_or_else(short_chunk)?),
+            Some(s) => copy_padded(dst, s, 0),
             None => dst.copy_from_slice(fill),
         }
         return Ok(());
@@ -276,8 +276,11 @@ fn scatter(
             let dst = out.get_mut(ob..ob + n).ok_or_else(too_small)?;
             match src {
                 Some(s) => {
-                    let cb = usize::try_from(c + r.chunk).map_err(|_| short_chunk())? * elem;
-                    dst.copy_from_slice(s.get(cb..cb + n).ok_or_else(short_chunk)?);
+                    let cb = usize::try_from(c + r.chunk)
+                        .ok()
+                        .and_then(|c| c.checked_mul(elem))
+                        .ok_or_else(short_chunk)?;
+                    copy_padded(dst, s, cb);
                 }
                 None => fill_run(dst, fill),
             }
@@ -316,10 +319,33 @@ fn fill_run(dst: &mut [u8], fill: &[u8]) {
     }
 }
 
+/// Copies `src[at..at + dst.len()]` into `dst`, with zeros for the part beyond `src`'s end: a
+/// decoded chunk shorter than the chunk dims reads as zero padded (see [`decode_chunk`]) without
+/// making the padding, whose size the file chooses.
+fn copy_padded(dst: &mut [u8], src: &[u8], at: usize) {
+    let have = src.get(at..).unwrap_or(&[]);
+    let k = have.len().min(dst.len());
+    dst[..k].copy_from_slice(&have[..k]);
+    dst[k..].fill(0);
+}
+
 /// Undoes the filter pipeline on one stored chunk. `filter_mask` bit *i* set skips filter *i*;
 /// `chunk_bytes` is the expected decoded size (the result is exactly that long, zero padded if
 /// the stored data is shorter).
 pub fn decode_chunk(
+    raw: Vec<u8>,
+    pipeline: Option<&FilterPipeline>,
+    registry: &Registry,
+    filter_mask: u32,
+    chunk_bytes: usize,
+) -> Result<Vec<u8>> {
+    let mut buf = unfilter(raw, pipeline, registry, filter_mask, chunk_bytes)?;
+    buf.resize(chunk_bytes, 0);
+    Ok(buf)
+}
+
+/// [`decode_chunk`] without the zero padding: the result may be shorter than `chunk_bytes`.
+fn unfilter(
     raw: Vec<u8>,
     pipeline: Option<&FilterPipeline>,
     registry: &Registry,
@@ -343,7 +369,7 @@ pub fn decode_chunk(
             buf = filter.decode(&buf, &f.cd_values, chunk_bytes)?;
         }
     }
-    buf.resize(chunk_bytes, 0);
+    buf.truncate(chunk_bytes);
     Ok(buf)
 }
 
@@ -689,7 +715,7 @@ fn load_chunk(
             ),
         ));
     }
-    decode_chunk(raw, p, registry, rec.filter_mask, chunk_bytes).map_err(|e| match e {
+    unfilter(raw, p, registry, rec.filter_mask, chunk_bytes).map_err(|e| match e {
         Error::Unsupported { .. } | Error::Limit { .. } => e,
         other => Error::corrupt(
             "chunk",

@@ -790,6 +790,7 @@ impl Canon {
         if status != FillStatus::Undefined
             && !dt.has_variable_parts()
             && dt.size() > 0
+            && u64::from(dt.size()) <= DATA_BYTES_LIMIT
             && raw_hashable(dt)
             && leaves(dt) <= LEAF_LIMIT
         {
@@ -817,7 +818,10 @@ impl Canon {
         let n = space.num_elements().unwrap_or(u64::MAX);
         let var = dt.has_variable_parts();
         let per = if var { 16 } else { (dt.size() as u64).max(1) };
-        if n.saturating_mul(per) > DATA_BYTES_LIMIT {
+        // Without elements, a zero extent after large ones still nests into that many empty
+        // arrays (`[k, 0]` is `k` of them); with elements, every prefix product is at most `n`.
+        let empty_arrays = n == 0 && nested_arrays(&dims) > LEAF_LIMIT;
+        if n.saturating_mul(per) > DATA_BYTES_LIMIT || empty_arrays {
             d.insert("data_skipped".into(), s("too large"));
             return;
         }
@@ -932,4 +936,16 @@ fn space_keys(space: &Dataspace, d: &mut Map, maxshape: bool) {
             }
         }
     }
+}
+
+/// How many JSON arrays the nested value of shape `dims` takes: 1 for the outermost, then one per
+/// element of each prefix of the shape.
+fn nested_arrays(dims: &[u64]) -> u64 {
+    let mut arrays = 0u64;
+    let mut outer = 1u64;
+    for &d in dims {
+        arrays = arrays.saturating_add(outer);
+        outer = outer.saturating_mul(d);
+    }
+    arrays
 }

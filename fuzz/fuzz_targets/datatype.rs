@@ -1,0 +1,8 @@
+//! Fuzz target `datatype`: The Datatype message.
+//! Body and input layout: `h5oxide_fuzz::targets::datatype`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = h5oxide_fuzz::datatype(data);
+});

@@ -1,0 +1,8 @@
+//! Fuzz target `filter_blosc2`: the blosc2 filter's `decode` (HDF5 filter id 32026).
+//! Body and input layout: `h5oxide_fuzz::targets::filter`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = h5oxide_fuzz::filter(32026, data);
+});
