@@ -504,5 +504,3 @@ impl Dataset {
         crate::strings::read_strings(&self.file, &self.info.dtype, &raw)
     }
 }
-
-pub(crate) const _UNDEF: u64 = UNDEF;
