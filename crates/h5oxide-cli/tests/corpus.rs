@@ -56,7 +56,7 @@
 //!
 //! * `H5OXIDE_SHARED` — the `shared` folder; default: `../shared` from the workspace root,
 //!   else the first `shared/` with `corpus/MANIFEST.tsv` in an ancestor folder. If none is
-//!   found the test prints a loud SKIPPED message: nothing about conformance was checked.
+//!   found the test prints a loud message and fails: nothing about conformance was checked.
 //! * `H5OXIDE_CORPUS_FILTER=substr` — run only files whose path contains `substr` (stale
 //!   checks and blessing then only concern those files).
 //! * `H5OXIDE_CORPUS_JOBS` (default 2), `H5OXIDE_CORPUS_TIMEOUT` (seconds, default 10).
@@ -151,6 +151,7 @@ fn skipped(what: &str) {
          next to the workspace (set H5OXIDE_SHARED). NOTHING WAS CHECKED: this is not a pass.\n\
          ==================================================================\n\n"
     ));
+    panic!("{what}: the shared corpus was not found, so nothing was checked");
 }
 
 /// The `file` column of every `role == test` row, in manifest order.
