@@ -23,6 +23,7 @@ pub mod datatype;
 pub mod fill_value;
 pub mod filter_pipeline;
 pub mod global_heap;
+pub mod header_rewrite;
 pub mod layout;
 pub mod local_heap;
 pub mod object_header;

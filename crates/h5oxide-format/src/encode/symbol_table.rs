@@ -26,6 +26,11 @@ pub enum EntryCache {
         /// Address of the group's local heap.
         heap: u64,
     },
+    /// Cache type 2: a soft link; the offset of its value in the group's local heap.
+    SoftLink {
+        /// Local heap offset of the link value.
+        offset: u32,
+    },
 }
 
 /// One symbol table entry: a link name (as a local heap offset) and an object header address.
@@ -55,6 +60,12 @@ impl SymbolTableEntry {
                 out.u32(0);
                 out.u64(btree);
                 out.u64(heap);
+            }
+            EntryCache::SoftLink { offset } => {
+                out.u32(2);
+                out.u32(0);
+                out.u32(offset);
+                out.zeros(12);
             }
         }
     }
