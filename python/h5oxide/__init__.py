@@ -9,7 +9,11 @@
         a = f["group/dataset"][10:20]
         units = f["group/dataset"].attrs["units"]
 
-This version reads files (mode ``'r'``); writing is not implemented yet.
+Files open for writing (modes ``'r+'``, ``'w'``, ``'w-'``/``'x'``, ``'a'``) are changed in
+place by the Rust engine (``h5oxide.RwFile``): groups, datasets (contiguous, compact, chunked
+with gzip/lzf/shuffle/fletcher32), attributes, links, slice assignment and resizing. It
+writes the "compatible" profile (what h5py writes by default); ``libver`` is accepted and
+recorded only.
 """
 
 import os
@@ -263,6 +267,31 @@ class _FileState:
         self.open = True
         self.file = None
         self._paths = None
+        self.writer = None     # _h5oxide.Writer when open for writing
+        self.gen = 0           # bumped whenever a changed file is re-read
+        self.dirty = False     # changes not yet visible to the reader view
+        self.root_node = None
+
+    def changed(self):
+        """Records a change: the next read flushes and re-reads."""
+        self.dirty = True
+        self._paths = None
+
+    def fresh(self):
+        """Makes the reader view current (flushing changes); returns its generation."""
+        if self.dirty:
+            self.root_node = self.writer.root()
+            self.gen += 1
+            self.dirty = False
+        return self.gen
+
+    def w(self):
+        """The writer, or ValueError when the file is read-only."""
+        if not self.open:
+            raise ValueError("Not a location (invalid object ID)")
+        if self.writer is None:
+            raise ValueError("Unable to synchronously write (no write intent on file)")
+        return self.writer
 
     def path_of(self, addr):
         """The first path (in h5py's visit order) of the object at ``addr``, or None."""
@@ -276,7 +305,7 @@ class _FileState:
 
 
 def _read_only(*_args, **_kwds):
-    raise OSError("h5oxide: the file is open read-only (writing is not implemented yet)")
+    raise ValueError("Unable to synchronously write (no write intent on file)")
 
 
 class HLObject:
@@ -284,14 +313,37 @@ class HLObject:
 
     _name = None
 
-    def __init__(self, node, state):
+    def __init__(self, node, state, addr=None, name=None):
         self._node = node
         self._state = state
+        self._gen = state.gen
+        self._addr = node.addr if node is not None else addr
+        if name is not None:
+            self._name = name
+        elif node is not None and state.writer is not None:
+            self._name = node.name or None
 
     def _n(self):
-        if not self._state.open:
+        st = self._state
+        if not st.open:
             raise ValueError("Not a location (invalid object ID)")
+        if st.writer is not None:
+            g = st.fresh()
+            if g != self._gen or self._node is None:
+                name = self._name if self._name is not None else ""
+                self._node = _h5oxide.node_at(st.root_node.token, self._addr, name)
+                self._gen = g
         return self._node
+
+    def _w(self):
+        return self._state.w()
+
+    def _abs(self, name):
+        """The absolute path of ``name`` relative to this object."""
+        name = _path(name)
+        base = self.name or "/"
+        p = posixpath.normpath(posixpath.join(base, name))
+        return "/" + p.lstrip("/")
 
     @property
     def name(self):
@@ -334,16 +386,27 @@ class HLObject:
     def __eq__(self, other):
         if not isinstance(other, HLObject):
             return NotImplemented
-        return (self._state.open and other._state.open
-                and self._node.addr == other._node.addr
-                and self._node.token.ident() == other._node.token.ident())
+        if not (self._state.open and other._state.open):
+            return False
+        if self._state is other._state:
+            return self._addr == other._addr
+        return (self._addr == other._addr
+                and self._n().token.ident() == other._n().token.ident())
 
     def __ne__(self, other):
         r = self.__eq__(other)
         return r if r is NotImplemented else not r
 
     def __hash__(self):
-        return hash((self._node.addr, self._node.token.ident()))
+        return hash((self._addr, id(self._state) if self._state.writer else
+                     self._node.token.ident()))
+
+    def __reduce__(self):
+        # Re-opened by file name and path in the unpickling process (read-only), so Dask
+        # workers can use datasets and groups.
+        if self._state.writer is not None:
+            raise TypeError("h5oxide: objects of a file open for writing cannot be pickled")
+        return (_reopen, (self.file.filename, self.name))
 
 
 def _wrap(node, state):
@@ -409,7 +472,37 @@ class AttributeManager(Mapping):
         shape, dt = self._node().attr_info(_path(name))
         return (None if shape is None else tuple(shape)), dt
 
-    __setitem__ = __delitem__ = create = modify = _read_only
+    def __setitem__(self, name, value):
+        self.create(name, value)
+
+    def create(self, name, data, shape=None, dtype=None):
+        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py)."""
+        w = self._parent._w()
+        arr, dt = _as_array(data, dtype)
+        if shape is not None:
+            arr = arr.reshape(shape)
+        w.set_attr(self._parent._addr, _path(name), arr, dt)
+        self._parent._state.changed()
+
+    def modify(self, name, value):
+        """Changes the value of ``name`` keeping its type and shape when it exists."""
+        name = _path(name)
+        if name in self:
+            shape, dt = self.get_shape_dtype(name)
+            if shape is not None:
+                arr = numpy.asarray(value, dtype=dt)
+                if arr.shape == shape:
+                    self.create(name, arr, dtype=dt)
+                    return
+        self.create(name, value)
+
+    def __delitem__(self, name):
+        w = self._parent._w()
+        try:
+            w.del_attr(self._parent._addr, _path(name))
+        except KeyError:
+            raise KeyError(f"Can't delete attribute (can't locate attribute: '{name}')")
+        self._parent._state.changed()
 
     def __repr__(self):
         if not self._parent._state.open:
@@ -603,8 +696,162 @@ class Group(HLObject, Mapping):
 
         return walk(self._n(), "")
 
-    __setitem__ = __delitem__ = create_group = create_dataset = require_group = _read_only
-    require_dataset = create_dataset_like = create_virtual_dataset = copy = move = _read_only
+    def _ensure_parent(self, path):
+        parent = posixpath.dirname(path)
+        if parent not in ("", "/"):
+            self._w().require_group(parent)
+
+    def create_group(self, name, track_order=None):
+        """Creates a group (and missing intermediate groups) and returns it."""
+        w = self._w()
+        path = self._abs(name)
+        self._ensure_parent(path)
+        addr = w.create_group(path)
+        self._state.changed()
+        return Group(None, self._state, addr=addr, name=path)
+
+    def require_group(self, name):
+        """The group ``name``, created if missing."""
+        if name in self:
+            obj = self[name]
+            if not isinstance(obj, Group):
+                raise TypeError(f"Incompatible object ({type(obj).__name__}) already exists")
+            return obj
+        return self.create_group(name)
+
+    def create_dataset(self, name, shape=None, dtype=None, data=None, chunks=None,
+                       maxshape=None, compression=None, compression_opts=None, shuffle=None,
+                       fletcher32=None, fillvalue=None, track_order=None, scaleoffset=None,
+                       track_times=None, external=None, **kwds):
+        """Creates a dataset like h5py's ``create_dataset`` and returns it."""
+        w = self._w()
+        if name is None:
+            raise NotImplementedError("h5oxide: anonymous datasets are not supported")
+        path = self._abs(name)
+        if scaleoffset is not None or external is not None:
+            raise NotImplementedError("h5oxide: scaleoffset and external storage are not "
+                                      "written yet")
+        layout = kwds.pop("layout", None)
+        kwds.pop("allow_unknown_filter", None)
+        kwds.pop("dcpl", None)
+        kwds.pop("efile_prefix", None)
+        kwds.pop("virtual_prefix", None)
+        if kwds:
+            raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(kwds)}")
+        if isinstance(data, Empty) or (data is None and shape is None and dtype is not None):
+            raise NotImplementedError("h5oxide: writing empty (null dataspace) datasets")
+        if data is None and shape is None:
+            raise TypeError("One of data, shape or dtype must be specified")
+        if data is not None:
+            arr, dt = _as_array(data, dtype)
+            if shape is not None:
+                shape = (shape,) if isinstance(shape, int) else tuple(shape)
+                if numpy.prod(shape, dtype=numpy.int64) != arr.size:
+                    raise ValueError("Shape tuple is incompatible with data")
+                arr = arr.reshape(shape)
+            shape = arr.shape
+        else:
+            arr = None
+            dt = numpy.dtype("=f4") if dtype is None else numpy.dtype(dtype)
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if isinstance(maxshape, int):
+            maxshape = (maxshape,)
+        if maxshape is not None:
+            maxshape = tuple(maxshape)
+            if len(maxshape) != len(shape):
+                raise ValueError("Dimensionality of shape and maxshape must match")
+        gzip = None
+        lzf = False
+        if compression is not None:
+            if compression in ("gzip",) or isinstance(compression, int) and \
+                    not isinstance(compression, bool) and 0 <= compression <= 9:
+                gzip = compression_opts if compression == "gzip" else compression
+                if gzip is None:
+                    gzip = 4
+            elif compression == "lzf":
+                lzf = True
+            else:
+                raise ValueError(f'Compression filter "{compression}" is unavailable')
+        if chunks is True or (chunks is None and (maxshape is not None and maxshape != shape
+                                                   or compression is not None or shuffle
+                                                   or fletcher32)):
+            chunks = _guess_chunk(shape, maxshape, dt.itemsize)
+        elif chunks is False:
+            chunks = None
+        if chunks is not None:
+            chunks = tuple(int(c) for c in chunks)
+            if len(chunks) != len(shape):
+                raise ValueError("Chunk shape must have the same rank as the dataset")
+        if maxshape is not None and chunks is None and maxshape != shape:
+            raise ValueError("Chunked format required for given storage options")
+        fill = None
+        if fillvalue is not None:
+            fill, _ = _as_array(fillvalue, dt)
+        self._ensure_parent(path)
+        addr = w.create_dataset(path, dt, list(shape), arr,
+                                chunks=None if chunks is None else list(chunks),
+                                maxshape=None if maxshape is None else list(maxshape),
+                                gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
+                                fletcher32=bool(fletcher32), fill=fill,
+                                compact=layout == "compact")
+        self._state.changed()
+        return Dataset(None, self._state, addr=addr, name=path)
+
+    def require_dataset(self, name, shape, dtype, exact=False, **kwds):
+        """The dataset ``name`` if it exists with a compatible shape and dtype, else a new one."""
+        if name not in self:
+            return self.create_dataset(name, shape, dtype, **kwds)
+        d = self[name]
+        if not isinstance(d, Dataset):
+            raise TypeError(f"Incompatible object ({type(d).__name__}) already exists")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if shape != d.shape:
+            raise TypeError(f"Shapes do not match (existing {d.shape} vs new {shape})")
+        dtype = numpy.dtype(dtype)
+        if exact and dtype != d.dtype:
+            raise TypeError(f"Datatypes do not exactly match (existing {d.dtype} vs new {dtype})")
+        if not numpy.can_cast(dtype, d.dtype):
+            raise TypeError(f"Datatypes cannot be safely cast (existing {d.dtype} vs new {dtype})")
+        return d
+
+    def __setitem__(self, name, obj):
+        w = self._w()
+        path = self._abs(name)
+        if isinstance(obj, SoftLink):
+            self._ensure_parent(path)
+            w.link_soft(path, obj.path)
+        elif isinstance(obj, ExternalLink):
+            self._ensure_parent(path)
+            w.link_external(path, obj.filename, obj.path)
+        elif isinstance(obj, HLObject):
+            if obj._state is not self._state:
+                raise ValueError("Unable to create link (objects are in different files)")
+            self._ensure_parent(path)
+            w.link_hard(path, obj._addr)
+        else:
+            self.create_dataset(name, data=obj)
+            return
+        self._state.changed()
+
+    def __delitem__(self, name):
+        w = self._w()
+        path = self._abs(name)
+        try:
+            w.unlink(path)
+        except KeyError:
+            raise KeyError(f"Couldn't delete link (callback link pointer is NULL (specified link may be '.' or not exist))")
+        self._state.changed()
+
+    def move(self, source, dest):
+        """Moves (renames) the link ``source`` to ``dest``."""
+        w = self._w()
+        src, dst = self._abs(source), self._abs(dest)
+        if src == dst:
+            return
+        w.move_link(src, dst)
+        self._state.changed()
+
+    create_dataset_like = create_virtual_dataset = copy = _read_only
 
     def __repr__(self):
         if not self._state.open:
@@ -637,9 +884,35 @@ class File(Group):
             mode = "r"
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
+        self._libver = libver
         if mode != "r":
-            raise NotImplementedError(
-                f"h5oxide: mode {mode!r} is not supported yet; only 'r' (read-only) is")
+            if hasattr(name, "read") or driver == "core":
+                raise NotImplementedError(
+                    "h5oxide: writing file-like objects and in-memory files is not supported yet")
+            if isinstance(name, bytes):
+                name = os.fsdecode(name)
+            name = os.fspath(name)
+            exists = os.path.exists(name)
+            if mode in ("w-", "x") and exists:
+                raise FileExistsError(
+                    17, f"Unable to synchronously create file (unable to open file: name = "
+                    f"'{name}', errno = 17, error message = 'File exists')")
+            if mode == "r+" and not exists:
+                raise FileNotFoundError(
+                    2, f"Unable to synchronously open file (unable to open file: name = "
+                    f"'{name}', errno = 2, error message = 'No such file or directory')")
+            create = mode in ("w", "w-", "x") or (mode == "a" and not exists)
+            writer = _h5oxide.Writer(name, "w" if create else "r+")
+            self._filename = name
+            self._mode = "r+"
+            state = _FileState()
+            state.file = self
+            state.writer = writer
+            state.root_node = writer.root()
+            super().__init__(state.root_node, state)
+            self._name = "/"
+            return
+        self._mode = "r"
         if hasattr(name, "read") and hasattr(name, "seek"):
             name.seek(0)
             node = _h5oxide.open_bytes(bytes(name.read()))
@@ -661,8 +934,8 @@ class File(Group):
 
     @property
     def mode(self):
-        """``'r'`` (read-only)."""
-        return "r"
+        """``'r'`` (read-only) or ``'r+'`` (writable), as h5py reports it."""
+        return self._mode
 
     @property
     def driver(self):
@@ -692,11 +965,17 @@ class File(Group):
         return self["/"]
 
     def close(self):
-        """Closes the file; every object of it becomes invalid."""
-        self._state.open = False
+        """Closes the file (writing everything first); every object of it becomes invalid."""
+        st = self._state
+        if st.open and st.writer is not None:
+            st.open = False
+            st.writer.close()
+        st.open = False
 
     def flush(self):
-        """Nothing to flush on a read-only file."""
+        """Writes everything changed so far, so other readers see it."""
+        if self._state.writer is not None and self._state.open:
+            self._state.writer.flush()
 
     def __enter__(self):
         return self
@@ -708,7 +987,7 @@ class File(Group):
     def __repr__(self):
         if not self._state.open:
             return "<Closed HDF5 file>"
-        return f'<HDF5 file "{os.path.basename(self.filename)}" (mode r)>'
+        return f'<HDF5 file "{os.path.basename(self.filename)}" (mode {self.mode})>'
 
 
 class Datatype(HLObject):
@@ -851,6 +1130,44 @@ class Dataset(HLObject):
     def _read_all(self):
         return self._n().read()
 
+    def _slab(self, args):
+        """``(start, count, step, keep)`` for an index of ints, slices and Ellipsis (``keep``:
+        the axes that stay in the result), or None for other (fancy) indexes."""
+        shape = self.shape
+        rank = len(shape)
+        if any(a is Ellipsis for a in args):
+            if sum(a is Ellipsis for a in args) > 1:
+                raise ValueError("Only one Ellipsis may be used")
+            i = next(k for k, a in enumerate(args) if a is Ellipsis)
+            fill = (slice(None),) * (rank - len(args) + 1)
+            args = args[:i] + fill + args[i + 1:]
+        if len(args) > rank:
+            raise ValueError("%d indexing arguments for %d dimensions" % (len(args), rank))
+        args = tuple(args) + (slice(None),) * (rank - len(args))
+        start, count, step, keep = [], [], [], []
+        for d, (a, n) in enumerate(zip(args, shape)):
+            if isinstance(a, slice):
+                b, e, st = a.indices(n)
+                if st < 1:
+                    raise ValueError("Step must be >= 1 (got %d)" % st)
+                c = max(0, (e - b + st - 1) // st)
+                start.append(b if c else 0)
+                count.append(c)
+                step.append(st)
+                keep.append(d)
+            elif isinstance(a, (int, numpy.integer)) and not isinstance(a, (bool, numpy.bool_)):
+                i = int(a)
+                if i < 0:
+                    i += n
+                if not 0 <= i < n:
+                    raise IndexError("Index (%d) out of range for (0-%d)" % (int(a), n - 1))
+                start.append(i)
+                count.append(1)
+                step.append(1)
+            else:
+                return None
+        return start, count, step, keep
+
     def __getitem__(self, args, new_dtype=None):
         args = args if isinstance(args, tuple) else (args,)
         if any(a is None for a in args):
@@ -860,6 +1177,22 @@ class Dataset(HLObject):
                 return Empty(self.dtype)
             raise ValueError("Empty datasets cannot be sliced")
         names, args = _names_args(args)
+        if not names and args != ():
+            slab = self._slab(args)
+            if slab is not None:
+                start, count, step, keep = slab
+                shape = self.shape
+                if 0 in count:
+                    out = numpy.empty(tuple(count[d] for d in keep) + self.dtype.shape,
+                                      self.dtype.base)
+                else:
+                    out = self._n().read_slab(start, count, step)
+                    out = out.reshape(tuple(count[d] for d in keep) + out.shape[len(shape):])
+                if new_dtype is not None:
+                    out = out.astype(new_dtype)
+                if not keep and not (len(shape) == 0 and any(a is Ellipsis for a in args)):
+                    return out[()]
+                return out
         args = self._expand(args)
         arr = self._read_all()
         if names:
@@ -945,10 +1278,85 @@ class Dataset(HLObject):
         """A wrapper reading only the named fields of a compound dataset."""
         return _Fields(self, names)
 
-    def __setitem__(self, *_args):
-        _read_only()
+    def __setitem__(self, args, val):
+        w = self._w()
+        args = args if isinstance(args, tuple) else (args,)
+        names, args = _names_args(args)
+        if names:
+            raise NotImplementedError("h5oxide: writing single fields of a compound dataset")
+        if self.shape is None:
+            raise TypeError("Empty datasets cannot be written")
+        dt = self.dtype
+        slab = self._slab(args) if args != () else self._slab((Ellipsis,))
+        if slab is None:
+            # fancy selection: read, assign with NumPy, write back
+            arr = self._read_all()
+            arr[self._expand(args)] = val
+            slab = self._slab((Ellipsis,))
+            val = arr
+        start, count, step, keep = slab
+        if 0 in count:
+            return
+        sel_shape = tuple(count[d] for d in keep) + dt.shape
+        if check_vlen_dtype(dt) in (str, bytes):
+            arr = numpy.empty(sel_shape, dtype=object)
+            arr[...] = val
+        else:
+            arr = numpy.asarray(val, dtype=dt.base if dt.shape else dt)
+            arr = numpy.broadcast_to(arr, sel_shape)
+        arr = numpy.ascontiguousarray(arr).reshape(tuple(count) + dt.shape)
+        w.write(self._addr, start, count, step, arr, dt)
+        self._state.changed()
 
-    resize = write_direct = _read_only
+    def resize(self, size, axis=None):
+        """Changes the shape (within ``maxshape``); the dataset must be chunked."""
+        w = self._w()
+        if self.chunks is None:
+            raise TypeError("Only chunked datasets can be resized")
+        if axis is not None:
+            if not 0 <= axis < len(self.shape):
+                raise ValueError("Invalid axis (0 to %s allowed)" % (len(self.shape) - 1))
+            new = list(self.shape)
+            new[axis] = int(size)
+        else:
+            new = [size] if isinstance(size, (int, numpy.integer)) else [int(x) for x in size]
+            if len(new) != len(self.shape):
+                raise TypeError("New shape length (%d) must match dataset rank (%d)"
+                                % (len(new), len(self.shape)))
+        w.resize(self._addr, new)
+        self._state.changed()
+
+    def write_direct(self, source, source_sel=None, dest_sel=None):
+        """Writes ``source[source_sel]`` into ``self[dest_sel]``."""
+        data = source if source_sel is None else source[source_sel]
+        self[() if dest_sel is None else dest_sel] = data
+
+    def iter_chunks(self, sel=None):
+        """Yields, for every chunk the selection touches, the tuple of slices of the part of
+        the selection inside that chunk (chunked datasets only)."""
+        if self.chunks is None:
+            raise TypeError("Dataset is not chunked")
+        shape = self.shape
+        if sel is None:
+            sel = tuple(slice(0, n) for n in shape)
+        sel = sel if isinstance(sel, tuple) else (sel,)
+        bounds = []
+        for (a, n) in zip(sel + (slice(None),) * (len(shape) - len(sel)), shape):
+            b, e, st = a.indices(n)
+            if st != 1:
+                raise ValueError("iter_chunks: step must be 1")
+            bounds.append((b, e))
+        import itertools
+        axes = []
+        for (b, e), c in zip(bounds, self.chunks):
+            ax = []
+            k = b // c * c
+            while k < e:
+                ax.append(slice(max(k, b), min(k + c, e)))
+                k += c
+            axes.append(ax)
+        for t in itertools.product(*axes):
+            yield t
 
     def __repr__(self):
         if not self._state.open:
@@ -1042,3 +1450,74 @@ def _select_fields(arr, names):
     for n in names:
         out[n] = arr[n]
     return out
+
+
+def _as_array(data, dtype=None):
+    """``(array, dtype)`` as h5py converts a value to store: str becomes a variable-length
+    UTF-8 string, NumPy unicode arrays too; other values go through ``numpy.asarray``."""
+    if dtype is not None:
+        dt = numpy.dtype(dtype)
+        if check_vlen_dtype(dt) in (str, bytes):
+            arr = numpy.empty(numpy.shape(data), dtype=object)
+            arr[...] = data
+            return arr, dt
+        return numpy.asarray(data, dtype=dt), dt
+    if isinstance(data, HLObject):
+        raise TypeError("h5oxide: storing object references is not supported yet")
+    if type(data) is bytes:  # like h5py's guess_dtype: variable-length ASCII
+        arr = numpy.empty((), dtype=object)
+        arr[()] = data
+        return arr, string_dtype("ascii")
+    arr = numpy.asarray(data)
+    if arr.dtype.kind == "U":
+        out = numpy.empty(arr.shape, dtype=object)
+        out[...] = arr.tolist() if arr.shape else str(arr[()])
+        return out, string_dtype()
+    if arr.dtype.kind == "O":
+        vlen = check_vlen_dtype(arr.dtype)
+        if vlen is None:
+            flat = arr.reshape(-1)
+            if all(isinstance(x, str) for x in flat):
+                return arr, string_dtype()
+            if all(isinstance(x, bytes) for x in flat):
+                return arr, string_dtype("ascii")
+            raise TypeError("Object dtype dtype('O') has no native HDF5 equivalent")
+    return arr, arr.dtype
+
+
+def _guess_chunk(shape, maxshape, typesize):
+    """h5py's chunk shape heuristic: about 16 KiB–1 MiB, halving axes in turn."""
+    import math
+    shape = tuple((x if x != 0 else 1024) for i, x in enumerate(shape))
+    ndims = len(shape)
+    if ndims == 0:
+        raise ValueError("Chunks not allowed for scalar datasets.")
+    chunks = numpy.array(shape, dtype="=f8")
+    if not numpy.all(numpy.isfinite(chunks)):
+        raise ValueError("Illegal value in chunk tuple")
+    dset_size = numpy.prod(chunks) * typesize
+    target_size = 16 * 1024 * (2 ** numpy.log10(dset_size / (1024. * 1024)))
+    target_size = min(max(target_size, 8 * 1024), 1024 * 1024)
+    idx = 0
+    while True:
+        chunk_bytes = numpy.prod(chunks) * typesize
+        if (chunk_bytes < target_size or abs(chunk_bytes - target_size) / target_size < 0.5) \
+                and chunk_bytes < 1024 * 1024:
+            break
+        if numpy.prod(chunks) == 1:
+            break
+        chunks[idx % ndims] = math.ceil(chunks[idx % ndims] / 2.0)
+        idx += 1
+    return tuple(int(x) for x in chunks)
+
+
+_REOPENED = {}
+
+
+def _reopen(filename, name):
+    """Unpickling: the object ``name`` of ``filename`` opened read-only (one File per name
+    per process)."""
+    f = _REOPENED.get(filename)
+    if f is None or not f:
+        f = _REOPENED[filename] = File(filename, "r")
+    return f if name == "/" else f[name]

@@ -270,17 +270,62 @@ impl RwFile {
                 ))
             }
             (Storage::SymbolTable { .. }, Target::External { .. } | Target::UserDefined { .. }) => {
-                return Err(Error::unsupported(
-                    "external or user-defined links in an old-style (symbol table) group",
-                ))
+                // libhdf5 converts the group to link messages (new-style, compact) first.
+                self.convert_to_compact(group)?;
             }
             _ => {}
         }
+        let st = self.group_state(group)?;
         let order = st.tracked.then_some(st.next_order);
         st.next_order += 1;
         let cset = u8::from(!name.is_ascii());
         st.links.insert(name, (target, order, cset));
         st.dirty = true;
+        Ok(())
+    }
+
+    /// Converts an old-style group to new-style compact storage (Link Info, Group Info and Link
+    /// messages in its header), as libhdf5 does before storing an external link in it. The old
+    /// B-tree, symbol table nodes and local heap become unreferenced (not reclaimed). A parent's
+    /// cached symbol-table addresses of the group are cleared.
+    fn convert_to_compact(&mut self, group: u64) -> Result<()> {
+        let n = self.group_state(group)?.links.len();
+        if n >= 8 {
+            return Err(Error::unsupported(format!(
+                "converting an old-style group of {n} links to new-style storage (needs dense \
+                 link storage)"
+            )));
+        }
+        let h = self.header_mut(group)?;
+        h.msgs.retain(|m| m.kind != msg::SYMBOL_TABLE);
+        let mut li = vec![0u8, 0u8];
+        li.extend_from_slice(&UNDEF.to_le_bytes());
+        li.extend_from_slice(&UNDEF.to_le_bytes());
+        h.msgs.push(RawMessage {
+            kind: msg::LINK_INFO,
+            flags: 0,
+            creation_order: 0,
+            body: li,
+        });
+        h.msgs.push(RawMessage {
+            kind: msg::GROUP_INFO,
+            flags: 0,
+            creation_order: 0,
+            body: vec![0, 0],
+        });
+        if let Some(st) = self.groups.get_mut(&group) {
+            st.storage = Storage::Compact;
+            st.dirty = true;
+        }
+        if group == self.root_addr() {
+            self.clear_root_cache()?;
+        } else if let Some((parent, name)) = self.parents.get(&group).cloned() {
+            let pst = self.group_state(parent)?;
+            if let Some((Target::Hard { cache, .. }, _, _)) = pst.links.get_mut(&name) {
+                *cache = None;
+                pst.dirty = true;
+            }
+        }
         Ok(())
     }
 

@@ -240,6 +240,8 @@ pub struct RwFile {
     groups: HashMap<u64, GroupState>,
     chunks: HashMap<u64, ChunkState>,
     gheap: Option<PendingHeap>,
+    /// Parent group and link name by which each group was reached (for cache updates).
+    parents: HashMap<u64, (u64, Vec<u8>)>,
     reader: Option<File>,
     dirty: bool,
     closed: bool,
@@ -330,6 +332,7 @@ impl RwFile {
             groups: HashMap::new(),
             chunks: HashMap::new(),
             gheap: None,
+            parents: HashMap::new(),
             reader: None,
             dirty: false,
             closed: false,
@@ -624,6 +627,19 @@ impl RwFile {
         Ok(())
     }
 
+    /// Clears the symbol-table cache of the root entry of a version 0/1 superblock (when the
+    /// root group stops being an old-style group).
+    pub(crate) fn clear_root_cache(&mut self) -> Result<()> {
+        if self.sb.version <= 1 {
+            use std::os::unix::fs::FileExt;
+            let entry = self.sb_offset + if self.sb.version == 0 { 56 } else { 60 };
+            // link name offset (8), header address (8), then cache type (4), reserved (4),
+            // scratch pad (16)
+            self.io.file.write_all_at(&[0u8; 24], entry + 16)?;
+        }
+        Ok(())
+    }
+
     /// Flushes and closes the file.
     pub fn close(mut self) -> Result<()> {
         self.finish()
@@ -664,7 +680,12 @@ impl RwFile {
         for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
             let target = self.group_state(cur)?.get(part.as_bytes()).cloned();
             cur = match target {
-                Some(group::Target::Hard { addr, .. }) => addr,
+                Some(group::Target::Hard { addr, .. }) => {
+                    self.parents
+                        .entry(addr)
+                        .or_insert_with(|| (cur, part.as_bytes().to_vec()));
+                    addr
+                }
                 Some(group::Target::Soft(to)) => {
                     let to = String::from_utf8_lossy(&to).into_owned();
                     self.resolve_from(cur, &to, depth + 1)?

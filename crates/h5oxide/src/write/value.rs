@@ -196,6 +196,17 @@ impl Value {
         })
     }
 
+    /// Variable-length strings given as bytes (UTF-8 when `cset` says so, unchecked), with a
+    /// shape (`[]` for a scalar).
+    pub fn vlen_bytes(items: Vec<Vec<u8>>, shape: &[u64], cset: CharSet) -> Result<Value> {
+        check_count(shape, items.len())?;
+        Ok(Value {
+            dtype: dt::vlen_string(cset),
+            space: space_for(shape),
+            elements: Elements::VarLen(items),
+        })
+    }
+
     /// Fixed-length strings of `size` bytes (0: the longest string's length, at least 1), each
     /// padded as `pad` says — numpy's `S` type is `size`, [`StringPad::NullPad`],
     /// [`CharSet::Ascii`]. A longer string is an error.

@@ -1,0 +1,450 @@
+//! Writing: [`Writer`] wraps an [`h5oxide::RwFile`] (h5py modes `r+`, `w`, `w-`/`x`, `a`) and
+//! converts NumPy arrays to HDF5 values the way h5py does (same datatypes for the same dtypes).
+//!
+//! One writer per open file; its methods take a mutex around the `RwFile` (writes to one file
+//! are serialised, as they must be) and run with the GIL released. Reads of a file open for
+//! writing go through a reader view that the writer flushes first ([`Writer::root`]).
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use h5oxide::format::datatype::{
+    ByteOrder, CharSet, CompoundMember, Datatype, EnumMember, FixedPoint, FloatingPoint,
+    MantissaNorm, StringPad,
+};
+use h5oxide::format::encode::datatype as dt;
+use h5oxide::write::{DatasetOptions, Value};
+use h5oxide::{Error, Hyperslab, Object, RwFile};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::{to_py_err, Node};
+
+/// A file open for writing.
+#[pyclass(frozen, module = "h5oxide._h5oxide")]
+pub struct Writer {
+    inner: Mutex<Option<RwFile>>,
+}
+
+impl Writer {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut RwFile) -> h5oxide::Result<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let mut g = self
+                .inner
+                .lock()
+                .map_err(|_| Error::Invalid("writer lock poisoned".into()))?;
+            match g.as_mut() {
+                Some(w) => f(w),
+                None => Err(Error::Invalid("file is closed".into())),
+            }
+        })
+        .map_err(to_py_err)
+    }
+}
+
+fn order_of(byteorder: &str) -> ByteOrder {
+    let big = match byteorder {
+        ">" => true,
+        "<" => false,
+        _ => cfg!(target_endian = "big"),
+    };
+    if big {
+        ByteOrder::BigEndian
+    } else {
+        ByteOrder::LittleEndian
+    }
+}
+
+fn float_type(size: u32, order: ByteOrder) -> PyResult<Datatype> {
+    let mut t = match size {
+        2 => Datatype::Float(FloatingPoint {
+            size: 2,
+            order,
+            lo_pad: false,
+            hi_pad: false,
+            internal_pad: false,
+            norm: MantissaNorm::Implied,
+            sign_location: 15,
+            bit_offset: 0,
+            precision: 16,
+            exponent_location: 10,
+            exponent_size: 5,
+            mantissa_location: 0,
+            mantissa_size: 10,
+            exponent_bias: 15,
+        }),
+        4 => dt::f32_le(),
+        8 => dt::f64_le(),
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "No conversion path for a {size}-byte float"
+            )))
+        }
+    };
+    if let Datatype::Float(f) = &mut t {
+        f.order = order;
+    }
+    Ok(t)
+}
+
+/// The HDF5 datatype h5py writes for a NumPy dtype.
+pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatype> {
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    let size: u32 = dtype.getattr("itemsize")?.extract()?;
+    let byteorder: String = dtype.getattr("byteorder")?.extract()?;
+    let order = order_of(&byteorder);
+    let meta = dtype.getattr("metadata")?;
+    let meta_get = |k: &str| -> Option<Bound<'_, PyAny>> {
+        if meta.is_none() {
+            None
+        } else {
+            meta.get_item(k).ok()
+        }
+    };
+    let subdtype = dtype.getattr("subdtype")?;
+    if !subdtype.is_none() {
+        let base = subdtype.get_item(0)?;
+        let dims: Vec<u32> = subdtype.get_item(1)?.extract()?;
+        let base = datatype_of(py, &base)?;
+        return Ok(Datatype::Array {
+            size,
+            dims,
+            base: Box::new(base),
+        });
+    }
+    Ok(match kind.as_str() {
+        "b" => dt::h5py_bool(),
+        "i" | "u" => {
+            let int = Datatype::FixedPoint(FixedPoint {
+                size,
+                order,
+                signed: kind == "i",
+                lo_pad: false,
+                hi_pad: false,
+                bit_offset: 0,
+                precision: (size * 8) as u16,
+            });
+            if let Some(e) = meta_get("enum") {
+                let mut members = Vec::new();
+                let mut items: Vec<(String, i128)> = e
+                    .call_method0("items")?
+                    .call_method0("__iter__")?
+                    .try_iter()?
+                    .map(|it| it.and_then(|t| t.extract::<(String, i128)>()))
+                    .collect::<PyResult<_>>()?;
+                items.sort_by_key(|(_, v)| *v);
+                for (name, v) in items {
+                    let bytes = v.to_le_bytes();
+                    let mut value = bytes[..size as usize].to_vec();
+                    if order == ByteOrder::BigEndian {
+                        value.reverse();
+                    }
+                    members.push(EnumMember {
+                        name: name.into_bytes(),
+                        value,
+                    });
+                }
+                Datatype::Enum {
+                    size,
+                    base: Box::new(int),
+                    members,
+                }
+            } else {
+                int
+            }
+        }
+        "f" => float_type(size, order)?,
+        "c" => dt::h5py_complex(float_type(size / 2, order)?),
+        "S" => {
+            let enc = meta_get("h5py_encoding")
+                .map(|v| v.extract::<String>())
+                .transpose()?;
+            let cset = if enc.as_deref() == Some("utf-8") {
+                CharSet::Utf8
+            } else {
+                CharSet::Ascii
+            };
+            Datatype::String {
+                size: size.max(1),
+                pad: StringPad::NullPad,
+                cset,
+            }
+        }
+        "O" => {
+            let vlen = meta_get("vlen");
+            let builtins = py.import("builtins")?;
+            match vlen {
+                Some(v) if v.is(&builtins.getattr("str")?) => dt::vlen_string(CharSet::Utf8),
+                Some(v) if v.is(&builtins.getattr("bytes")?) => dt::vlen_string(CharSet::Ascii),
+                _ => {
+                    return Err(PyTypeError::new_err(
+                        "Object dtype dtype('O') has no native HDF5 equivalent",
+                    ))
+                }
+            }
+        }
+        "V" => {
+            let fields = dtype.getattr("fields")?;
+            if fields.is_none() {
+                Datatype::Opaque {
+                    size,
+                    tag: Vec::new(),
+                }
+            } else {
+                let names: Vec<String> = dtype.getattr("names")?.extract()?;
+                let mut members = Vec::new();
+                for n in names {
+                    let f = fields.get_item(&n)?;
+                    let fdt = f.get_item(0)?;
+                    let off: u32 = f.get_item(1)?.extract()?;
+                    members.push(CompoundMember {
+                        name: n.into_bytes(),
+                        offset: off,
+                        dtype: datatype_of(py, &fdt)?,
+                    });
+                }
+                Datatype::Compound { size, members }
+            }
+        }
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "No conversion path for dtype: {}",
+                dtype.repr()?
+            )))
+        }
+    })
+}
+
+/// Converts a NumPy array to a [`Value`] of `dtype` (the array's own when `None`).
+pub fn value_of(
+    py: Python<'_>,
+    arr: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Value> {
+    let dtype = match dtype {
+        Some(d) => d.clone(),
+        None => arr.getattr("dtype")?,
+    };
+    let shape: Vec<u64> = arr.getattr("shape")?.extract()?;
+    let t = datatype_of(py, &dtype)?;
+    if let Datatype::VarLenString { cset, .. } = &t {
+        let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+        let mut items = Vec::new();
+        for it in flat.try_iter()? {
+            let it = it?;
+            if let Ok(s) = it.cast::<PyString>() {
+                items.push(s.extract::<String>()?.into_bytes());
+            } else if let Ok(b) = it.cast::<PyBytes>() {
+                items.push(b.as_bytes().to_vec());
+            } else if it.is_none() {
+                items.push(Vec::new());
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "Can't implicitly convert non-string objects to strings ({})",
+                    it.get_type().name()?
+                )));
+            }
+        }
+        return Value::vlen_bytes(items, &shape, *cset).map_err(to_py_err);
+    }
+    if t.has_variable_parts() {
+        return Err(PyTypeError::new_err(
+            "writing variable-length data inside compound or array types is not supported yet",
+        ));
+    }
+    let np = py.import("numpy")?;
+    let c = np.call_method1("ascontiguousarray", (arr, &dtype))?;
+    let raw: Vec<u8> = c.call_method0("tobytes")?.extract()?;
+    Value::from_raw(t, raw, &shape).map_err(to_py_err)
+}
+
+#[pymethods]
+impl Writer {
+    /// Opens `path` for writing: mode `"r+"` (existing file) or `"w"` (create or truncate).
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf, mode: &str) -> PyResult<Self> {
+        let m = mode.to_string();
+        let w = py
+            .detach(move || match m.as_str() {
+                "w" => RwFile::create(&path),
+                _ => RwFile::open(&path),
+            })
+            .map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!("Unable to open file ({e})"))
+            })?;
+        Ok(Writer {
+            inner: Mutex::new(Some(w)),
+        })
+    }
+
+    /// Flushes and returns the root group of a fresh reader view.
+    fn root(&self, py: Python<'_>) -> PyResult<Node> {
+        let root = self.with(py, |w| w.reader().and_then(|f| f.root()))?;
+        Ok(Node {
+            obj: Object::Group(root),
+        })
+    }
+
+    /// Writes everything so far.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |w| w.flush())
+    }
+
+    /// Flushes and closes.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            let mut g = self
+                .inner
+                .lock()
+                .map_err(|_| Error::Invalid("writer lock poisoned".into()))?;
+            match g.take() {
+                Some(w) => w.close(),
+                None => Ok(()),
+            }
+        })
+        .map_err(to_py_err)
+    }
+
+    /// Header address of the object at `path`.
+    fn resolve(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+        self.with(py, move |w| w.resolve(&path))
+    }
+
+    /// Creates the group at `path` and missing parents; returns its address.
+    fn require_group(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+        self.with(py, move |w| w.require_group(&path))
+    }
+
+    /// Creates a group; returns its address.
+    fn create_group(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+        self.with(py, move |w| w.create_group(&path))
+    }
+
+    /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false))]
+    fn create_dataset(
+        &self,
+        py: Python<'_>,
+        path: String,
+        dtype: Bound<'_, PyAny>,
+        shape: Vec<u64>,
+        data: Option<Bound<'_, PyAny>>,
+        chunks: Option<Vec<u64>>,
+        maxshape: Option<Vec<Option<u64>>>,
+        gzip: Option<u32>,
+        lzf: bool,
+        shuffle: bool,
+        fletcher32: bool,
+        fill: Option<Bound<'_, PyAny>>,
+        compact: bool,
+    ) -> PyResult<u64> {
+        let t = datatype_of(py, &dtype)?;
+        let mut o = DatasetOptions::new().compact(compact);
+        if let Some(c) = &chunks {
+            o = o.chunks(c);
+        }
+        if let Some(m) = &maxshape {
+            o = o.maxshape(m);
+        }
+        if let Some(l) = gzip {
+            o = o.deflate(l);
+        }
+        o = o.lzf(lzf).shuffle(shuffle).fletcher32(fletcher32);
+        if let Some(f) = fill {
+            let v = value_of(py, &f, Some(&dtype))?;
+            o = o.fill_value(v).map_err(to_py_err)?;
+        }
+        let value = match data {
+            Some(d) => Some(value_of(py, &d, Some(&dtype))?),
+            None => None,
+        };
+        self.with(py, move |w| match value {
+            Some(v) => w.create_dataset(&path, v, &o),
+            None => w.create_dataset_empty(&path, t, &shape, &o),
+        })
+    }
+
+    /// Writes `data` (already of the dataset's dtype, of the selection's shape) into the
+    /// hyperslab `start`/`count`/`step`.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        start: Vec<u64>,
+        count: Vec<u64>,
+        step: Vec<u64>,
+        data: Bound<'_, PyAny>,
+        dtype: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let v = value_of(py, &data, Some(&dtype))?;
+        let rank = start.len();
+        let sel = Hyperslab {
+            start,
+            stride: step,
+            count,
+            block: vec![1; rank],
+        };
+        self.with(py, move |w| w.write_value(addr, &sel, &v))
+    }
+
+    /// Changes the dataset's shape.
+    fn resize(&self, py: Python<'_>, addr: u64, shape: Vec<u64>) -> PyResult<()> {
+        self.with(py, move |w| w.resize(addr, &shape))
+    }
+
+    /// Sets an attribute from a NumPy array (of the dtype to store).
+    fn set_attr(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        data: Bound<'_, PyAny>,
+        dtype: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let v = value_of(py, &data, Some(&dtype))?;
+        self.with(py, move |w| w.set_attr(addr, &name, v))
+    }
+
+    /// Deletes an attribute.
+    fn del_attr(&self, py: Python<'_>, addr: u64, name: String) -> PyResult<()> {
+        self.with(py, move |w| w.delete_attr(addr, &name))
+    }
+
+    /// Creates a soft link.
+    fn link_soft(&self, py: Python<'_>, path: String, target: String) -> PyResult<()> {
+        self.with(py, move |w| w.link_soft(&path, &target))
+    }
+
+    /// Creates an external link.
+    fn link_external(
+        &self,
+        py: Python<'_>,
+        path: String,
+        file: String,
+        obj: String,
+    ) -> PyResult<()> {
+        self.with(py, move |w| w.link_external(&path, &file, &obj))
+    }
+
+    /// Creates a hard link to the object at `addr`.
+    fn link_hard(&self, py: Python<'_>, path: String, addr: u64) -> PyResult<()> {
+        self.with(py, move |w| w.link_hard_addr(&path, addr))
+    }
+
+    /// Removes a link.
+    fn unlink(&self, py: Python<'_>, path: String) -> PyResult<()> {
+        self.with(py, move |w| w.unlink(&path))
+    }
+
+    /// Moves a link.
+    fn move_link(&self, py: Python<'_>, src: String, dst: String) -> PyResult<()> {
+        self.with(py, move |w| w.move_link(&src, &dst))
+    }
+}
