@@ -1457,13 +1457,17 @@ def _as_array(data, dtype=None):
     UTF-8 string, NumPy unicode arrays too; other values go through ``numpy.asarray``."""
     if dtype is not None:
         dt = numpy.dtype(dtype)
-        if check_vlen_dtype(dt) in (str, bytes):
+        if check_vlen_dtype(dt) in (str, bytes) or check_ref_dtype(dt) is not None:
             arr = numpy.empty(numpy.shape(data), dtype=object)
             arr[...] = data
             return arr, dt
         return numpy.asarray(data, dtype=dt), dt
-    if isinstance(data, HLObject):
-        raise TypeError("h5oxide: storing object references is not supported yet")
+    if isinstance(data, Reference) or (isinstance(data, (list, tuple)) and data
+                                       and all(isinstance(x, Reference) for x in data)):
+        arr = numpy.empty(numpy.shape(data) if not isinstance(data, Reference) else (),
+                          dtype=object)
+        arr[...] = data if not isinstance(data, Reference) else [data][0]
+        return arr, ref_dtype
     if type(data) is bytes:  # like h5py's guess_dtype: variable-length ASCII
         arr = numpy.empty((), dtype=object)
         arr[()] = data

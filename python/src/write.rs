@@ -176,6 +176,18 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
             }
         }
         "O" => {
+            if let Some(r) = meta_get("ref") {
+                let name: String = r.getattr("__name__")?.extract()?;
+                if name == "Reference" {
+                    return Ok(Datatype::Reference {
+                        size: 8,
+                        kind: h5oxide::format::datatype::ReferenceKind::Object,
+                    });
+                }
+                return Err(PyTypeError::new_err(
+                    "h5oxide: writing region references is not supported yet",
+                ));
+            }
             let vlen = meta_get("vlen");
             let builtins = py.import("builtins")?;
             match vlen {
@@ -251,6 +263,27 @@ pub fn value_of(
             }
         }
         return Value::vlen_bytes(items, &shape, *cset).map_err(to_py_err);
+    }
+    if matches!(t, Datatype::Reference { .. }) {
+        let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+        let mut raw = Vec::new();
+        for it in flat.try_iter()? {
+            let it = it?;
+            let addr: u64 = if it.is_none() {
+                0
+            } else {
+                let a = it.getattr("_addr").map_err(|_| {
+                    PyTypeError::new_err("object references must be h5oxide Reference objects")
+                })?;
+                if a.is_none() {
+                    0
+                } else {
+                    a.extract()?
+                }
+            };
+            raw.extend_from_slice(&addr.to_le_bytes());
+        }
+        return Value::from_raw(t, raw, &shape).map_err(to_py_err);
     }
     if t.has_variable_parts() {
         return Err(PyTypeError::new_err(

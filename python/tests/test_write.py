@@ -330,3 +330,18 @@ def test_threads_read_one_file(tmp_path):
             t.join()
     for i in range(4):
         assert (out[i] == np.arange(100000) * i).all()
+
+
+def test_object_references(tmp_path):
+    p = tmp_path / "refs.h5"
+    with h5oxide.File(p, "w") as f:
+        d = f.create_dataset("data", data=np.arange(5))
+        g = f.create_group("grp")
+        f.attrs["ref"] = d.ref
+        f.create_dataset("refs", data=[d.ref, g.ref], dtype=h5oxide.ref_dtype)
+        assert f[f.attrs["ref"]].name == "/data"
+    with h5py.File(p, "r") as f:
+        assert f[f.attrs["ref"]].name == "/data"
+        r = f["refs"][()]
+        assert [f[x].name for x in r] == ["/data", "/grp"]
+        assert h5py.check_ref_dtype(f["refs"].dtype) is h5py.Reference
