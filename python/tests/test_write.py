@@ -345,3 +345,21 @@ def test_object_references(tmp_path):
         r = f["refs"][()]
         assert [f[x].name for x in r] == ["/data", "/grp"]
         assert h5py.check_ref_dtype(f["refs"].dtype) is h5py.Reference
+
+
+def test_dask_array_threads_and_processes(tmp_path):
+    import dask
+    import dask.array as da
+
+    p = tmp_path / "dask.h5"
+    data = np.arange(200 * 300, dtype="f8").reshape(200, 300)
+    with h5py.File(p, "w") as f:
+        f.create_dataset("k", data=data, chunks=(50, 60), compression="gzip")
+    with h5oxide.File(p, "r") as f:
+        ds = f["k"]
+        x = da.from_array(ds, chunks=ds.chunks)
+        assert x.sum().compute(scheduler="threads") == data.sum()
+        assert (x[10:120:3, 5].compute(scheduler="threads") == data[10:120:3, 5]).all()
+        # worker processes get the dataset by pickling (re-opened by file name and path)
+        with dask.config.set(scheduler="processes", num_workers=2):
+            assert (x.mean(axis=0).compute() == data.mean(axis=0)).all()
