@@ -27,6 +27,7 @@ from . import _h5oxide
 __all__ = [
     "File", "Group", "Dataset", "Datatype", "AttributeManager",
     "SoftLink", "ExternalLink", "HardLink", "Empty", "Reference", "RegionReference",
+    "DimensionManager", "DimensionProxy",
     "string_dtype", "vlen_dtype", "enum_dtype", "check_string_dtype", "check_vlen_dtype",
     "check_enum_dtype", "check_ref_dtype", "check_dtype", "special_dtype", "ref_dtype",
     "regionref_dtype",
@@ -1127,6 +1128,26 @@ class Dataset(HLObject):
     def external(self):
         return None
 
+    @property
+    def dims(self):
+        """The dimension scales of each dimension (HDF5 Dimension Scales, as netCDF-4 and
+        xarray use them)."""
+        return DimensionManager(self)
+
+    @property
+    def is_scale(self):
+        """True if the dataset is a dimension scale."""
+        c = self.attrs.get("CLASS") if "CLASS" in self.attrs else None
+        return c is not None and bytes(c).rstrip(b"\0") == b"DIMENSION_SCALE"
+
+    def make_scale(self, name=""):
+        """Makes the dataset a dimension scale called ``name``."""
+        w = self._w()
+        w.set_cstring_attr(self._addr, "CLASS", b"DIMENSION_SCALE", 16)
+        nb = name.encode("ascii") if isinstance(name, str) else bytes(name)
+        w.set_cstring_attr(self._addr, "NAME", nb, len(nb) + 1)
+        self._state.changed()
+
     def _read_all(self):
         return self._n().read()
 
@@ -1363,6 +1384,157 @@ class Dataset(HLObject):
             return "<Closed HDF5 dataset>"
         name = "(anonymous)" if self.name is None else f'"{posixpath.basename(self.name)}"'
         return f'<HDF5 dataset {name}: shape {self.shape}, type "{self.dtype.str}">'
+
+
+def _ref_addrs(value):
+    """Addresses of the references in an attribute value (array of references)."""
+    return [r._addr for r in numpy.asarray(value, dtype=object).reshape(-1) if r]
+
+
+class DimensionManager:
+    """``dset.dims``: one DimensionProxy per dimension."""
+
+    def __init__(self, dset):
+        self._dset = dset
+
+    def __len__(self):
+        return len(self._dset.shape)
+
+    def __getitem__(self, index):
+        if not -len(self) <= index < len(self):
+            raise IndexError("Index out of range")
+        return DimensionProxy(self._dset, index % len(self))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def create_scale(self, dset, name=""):
+        """Deprecated spelling of ``dset.make_scale(name)``."""
+        dset.make_scale(name)
+
+    def __repr__(self):
+        return f"<Dimensions of HDF5 object at {id(self._dset)}>"
+
+
+class DimensionProxy:
+    """One dimension of a dataset: its label and attached scales."""
+
+    def __init__(self, dset, dim):
+        self._dset = dset
+        self._dim = dim
+
+    def _lists(self):
+        d = self._dset
+        rank = len(d.shape)
+        if "DIMENSION_LIST" not in d.attrs:
+            return [[] for _ in range(rank)]
+        v = d.attrs["DIMENSION_LIST"]
+        return [_ref_addrs(v[i]) for i in range(rank)]
+
+    @property
+    def label(self):
+        """The dimension's label ('' if none)."""
+        d = self._dset
+        if "DIMENSION_LABELS" not in d.attrs:
+            return ""
+        v = d.attrs["DIMENSION_LABELS"][self._dim]
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "surrogateescape")
+        return v or ""
+
+    @label.setter
+    def label(self, value):
+        d = self._dset
+        rank = len(d.shape)
+        if "DIMENSION_LABELS" in d.attrs:
+            labels = [x.decode() if isinstance(x, bytes) else (x or "")
+                      for x in d.attrs["DIMENSION_LABELS"]]
+        else:
+            labels = [""] * rank
+        labels[self._dim] = value
+        d.attrs.create("DIMENSION_LABELS", numpy.array(labels, dtype=object),
+                       dtype=string_dtype("ascii"))
+
+    def _scales(self):
+        d = self._dset
+        out = []
+        for addr in self._lists()[self._dim]:
+            node = _h5oxide.node_at(d._n().token, addr, "")
+            out.append(Dataset(node, d._state))
+        return out
+
+    def __len__(self):
+        return len(self._lists()[self._dim])
+
+    def __getitem__(self, item):
+        scales = self._scales()
+        if isinstance(item, int):
+            return scales[item]
+        for s in scales:
+            if _scale_name(s) == item:
+                return s
+        raise KeyError(item)
+
+    def __iter__(self):
+        for s in self._scales():
+            yield _scale_name(s)
+
+    def keys(self):
+        """Names of the attached scales."""
+        return [_scale_name(s) for s in self._scales()]
+
+    def values(self):
+        """The attached scales."""
+        return self._scales()
+
+    def items(self):
+        """``(name, scale)`` pairs."""
+        return [(_scale_name(s), s) for s in self._scales()]
+
+    def attach_scale(self, dscale):
+        """Attaches the dimension scale ``dscale`` to this dimension."""
+        d = self._dset
+        w = d._w()
+        if not dscale.is_scale:
+            dscale.make_scale()
+        lists = self._lists()
+        if dscale._addr in lists[self._dim]:
+            return
+        lists[self._dim].append(dscale._addr)
+        refs = [(r._addr, int(i)) for r, i in dscale.attrs["REFERENCE_LIST"]] \
+            if "REFERENCE_LIST" in dscale.attrs else []
+        refs.append((d._addr, self._dim))
+        w.set_dimension_list(d._addr, lists)
+        w.set_reference_list(dscale._addr, refs)
+        d._state.changed()
+
+    def detach_scale(self, dscale):
+        """Detaches the dimension scale ``dscale`` from this dimension."""
+        d = self._dset
+        w = d._w()
+        lists = self._lists()
+        if dscale._addr not in lists[self._dim]:
+            raise ValueError("Scale is not attached to this dimension")
+        lists[self._dim].remove(dscale._addr)
+        refs = [(r._addr, int(i)) for r, i in dscale.attrs["REFERENCE_LIST"]] \
+            if "REFERENCE_LIST" in dscale.attrs else []
+        refs = [x for x in refs if x != (d._addr, self._dim)]
+        w.set_dimension_list(d._addr, lists)
+        w.set_reference_list(dscale._addr, refs)
+        d._state.changed()
+
+    def __repr__(self):
+        return f'<"{self.label}" dimension {self._dim} of HDF5 dataset at {id(self._dset)}>'
+
+
+def _scale_name(scale):
+    if "NAME" not in scale.attrs:
+        return ""
+    v = scale.attrs["NAME"]
+    if isinstance(v, (bytes, numpy.bytes_)):
+        v = bytes(v).rstrip(b"\0").decode("utf-8", "surrogateescape")
+    return v
 
 
 class _Wrapper:

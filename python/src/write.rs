@@ -232,6 +232,13 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
     })
 }
 
+fn object_ref() -> Datatype {
+    Datatype::Reference {
+        size: 8,
+        kind: h5oxide::format::datatype::ReferenceKind::Object,
+    }
+}
+
 /// Converts a NumPy array to a [`Value`] of `dtype` (the array's own when `None`).
 pub fn value_of(
     py: Python<'_>,
@@ -443,6 +450,92 @@ impl Writer {
     ) -> PyResult<()> {
         let v = value_of(py, &data, Some(&dtype))?;
         self.with(py, move |w| w.set_attr(addr, &name, v))
+    }
+
+    /// Writes a dataset's `DIMENSION_LIST` attribute (HDF5 Dimension Scales): for each
+    /// dimension, the addresses of the attached scales (variable-length sequences of object
+    /// references, as `H5DSattach_scale` writes it). All empty: the attribute is deleted.
+    fn set_dimension_list(&self, py: Python<'_>, addr: u64, lists: Vec<Vec<u64>>) -> PyResult<()> {
+        let rank = lists.len() as u64;
+        let empty = lists.iter().all(|l| l.is_empty());
+        let items: Vec<Vec<u8>> = lists
+            .iter()
+            .map(|l| l.iter().flat_map(|a| a.to_le_bytes()).collect())
+            .collect();
+        self.with(py, move |w| {
+            if empty {
+                return match w.delete_attr(addr, "DIMENSION_LIST") {
+                    Err(Error::NotFound(_)) => Ok(()),
+                    r => r,
+                };
+            }
+            let v = Value::vlen_sequences(object_ref(), items, &[rank])?;
+            w.set_attr(addr, "DIMENSION_LIST", v)
+        })
+    }
+
+    /// Writes a scale's `REFERENCE_LIST` attribute: `(dataset address, dimension)` pairs in a
+    /// compound `{dataset: object reference, dimension: uint32}` of 16 bytes, as libhdf5's
+    /// `H5DSattach_scale` writes it. Empty: the attribute is deleted.
+    fn set_reference_list(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        entries: Vec<(u64, u32)>,
+    ) -> PyResult<()> {
+        let n = entries.len() as u64;
+        let mut raw = Vec::with_capacity(entries.len() * 16);
+        for (a, d) in &entries {
+            raw.extend_from_slice(&a.to_le_bytes());
+            raw.extend_from_slice(&d.to_le_bytes());
+            raw.extend_from_slice(&[0; 4]);
+        }
+        self.with(py, move |w| {
+            if n == 0 {
+                return match w.delete_attr(addr, "REFERENCE_LIST") {
+                    Err(Error::NotFound(_)) => Ok(()),
+                    r => r,
+                };
+            }
+            let t = Datatype::Compound {
+                size: 16,
+                members: vec![
+                    CompoundMember {
+                        name: b"dataset".to_vec(),
+                        offset: 0,
+                        dtype: object_ref(),
+                    },
+                    CompoundMember {
+                        name: b"dimension".to_vec(),
+                        offset: 8,
+                        dtype: dt::int_le(4, false),
+                    },
+                ],
+            };
+            w.set_attr(addr, "REFERENCE_LIST", Value::from_raw(t, raw, &[n])?)
+        })
+    }
+
+    /// Sets a scalar fixed-length, NUL-terminated ASCII string attribute of `size` bytes
+    /// (`CLASS` and `NAME` of a dimension scale).
+    fn set_cstring_attr(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        value: Vec<u8>,
+        size: u32,
+    ) -> PyResult<()> {
+        let mut raw = value;
+        raw.resize(size as usize, 0);
+        self.with(py, move |w| {
+            let t = Datatype::String {
+                size,
+                pad: StringPad::NullTerm,
+                cset: CharSet::Ascii,
+            };
+            w.set_attr(addr, &name, Value::from_raw(t, raw, &[])?)
+        })
     }
 
     /// Deletes an attribute.

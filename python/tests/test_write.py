@@ -33,14 +33,41 @@ def _same_value(a, b, where):
             assert a == b, f"{where}: {a!r} != {b!r}"
 
 
+def _norm_refs(v, f):
+    """``v`` with object references replaced by the paths they point to (addresses differ
+    between files)."""
+    if isinstance(v, h5py.Reference):
+        return ("ref", f[v].name if v else None)
+    if isinstance(v, np.ndarray) and (v.dtype.kind == "O" or v.dtype.names):
+        if v.dtype.names:
+            return [tuple(_norm_refs(x, f) for x in row) for row in v.reshape(-1).tolist()]
+        return [_norm_refs(x, f) for x in v.reshape(-1)]
+    if isinstance(v, tuple):
+        return tuple(_norm_refs(x, f) for x in v)
+    return v
+
+
+def _has_refs(v):
+    return isinstance(v, np.ndarray) and (
+        v.dtype.kind == "O" and any(isinstance(x, (h5py.Reference, np.ndarray))
+                                    for x in v.reshape(-1))
+        or bool(v.dtype.names) and any(v.dtype[n].kind == "O" for n in v.dtype.names))
+
+
 def assert_same_tree(pa, pb):
     """Real h5py reads both files; their trees must be the same."""
     with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        def same(a, b, where):
+            if _has_refs(a) or isinstance(a, h5py.Reference):
+                assert _norm_refs(a, fa) == _norm_refs(b, fb), f"{where}: references differ"
+            else:
+                _same_value(a, b, where)
+
         def walk(ga, gb, path):
             assert sorted(ga.keys()) == sorted(gb.keys()), f"{path}: members differ"
             assert sorted(ga.attrs.keys()) == sorted(gb.attrs.keys()), f"{path}: attrs differ"
             for k in ga.attrs:
-                _same_value(ga.attrs[k], gb.attrs[k], f"{path}@{k}")
+                same(ga.attrs[k], gb.attrs[k], f"{path}@{k}")
                 assert ga.attrs[k].__class__ is gb.attrs[k].__class__
             for k in ga:
                 la = ga.get(k, getlink=True)
@@ -67,9 +94,9 @@ def assert_same_tree(pa, pb):
                     _same_value(a.fillvalue, b.fillvalue, where + " fillvalue")
                     assert sorted(a.attrs.keys()) == sorted(b.attrs.keys())
                     for n in a.attrs:
-                        _same_value(a.attrs[n], b.attrs[n], f"{where}@{n}")
+                        same(a.attrs[n], b.attrs[n], f"{where}@{n}")
                     va, vb = a[()], b[()]
-                    _same_value(va, vb, where)
+                    same(va, vb, where)
         walk(fa, fb, "")
 
 
@@ -363,3 +390,44 @@ def test_dask_array_threads_and_processes(tmp_path):
         # worker processes get the dataset by pickling (re-opened by file name and path)
         with dask.config.set(scheduler="processes", num_workers=2):
             assert (x.mean(axis=0).compute() == data.mean(axis=0)).all()
+
+
+def test_dimension_scales(tmp_path):
+    def s(h5py, f):
+        d = f.create_dataset("data", data=np.zeros((3, 4)))
+        x = f.create_dataset("x", data=np.arange(3.0))
+        y = f.create_dataset("y", data=np.arange(4.0))
+        x.make_scale("xname")
+        y.make_scale()
+        d.dims[0].attach_scale(x)
+        d.dims[1].attach_scale(y)
+        d.dims[0].label = "lab0"
+        assert d.dims[0].label == "lab0" and d.dims[1].label == ""
+        assert list(d.dims[0].keys()) == ["xname"] and len(d.dims[1]) == 1
+        assert d.dims[0]["xname"] == x and d.dims[0][0] == x
+        assert x.is_scale and not d.is_scale
+        z = f.create_dataset("z", data=np.arange(3.0))
+        z.make_scale("z")
+        d.dims[0].attach_scale(z)
+        d.dims[0].detach_scale(z)
+
+    pa, pb = both(tmp_path, s)
+    with h5py.File(pa, "r") as fa, h5oxide.File(pb, "r") as fb:
+        for f in (fa, fb):
+            d = f["data"]
+            assert d.dims[0].label == "lab0"
+            assert [k for k in d.dims[0].keys()] == ["xname"]
+            assert d.dims[1][0].name == "/y"
+            assert f["x"].is_scale and not f["z"].attrs.get("REFERENCE_LIST", [])
+
+
+def test_dimension_scales_read_back_by_h5py(tmp_path):
+    p = tmp_path / "ds.h5"
+    with h5oxide.File(p, "w") as f:
+        d = f.create_dataset("temp", data=np.zeros((2, 3)))
+        t = f.create_dataset("time", data=[0.0, 1.0])
+        t.make_scale("time")
+        d.dims[0].attach_scale(t)
+    with h5py.File(p, "r") as f:
+        assert f["temp"].dims[0]["time"].name == "/time"
+        assert h5py.h5ds.is_attached(f["temp"].id, f["time"].id, 0)

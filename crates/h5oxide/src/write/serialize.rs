@@ -160,7 +160,7 @@ impl Serializer {
             Elements::VarLen(items) => {
                 let mut out = Vec::with_capacity(items.len() * 16);
                 for it in items {
-                    let len = u32::try_from(it.len()).map_err(|_| {
+                    let len = u32::try_from(it.len() / v.element_unit()).map_err(|_| {
                         Error::Invalid("variable-length element larger than 4 GiB".into())
                     })?;
                     let (addr, index) = self.gheap_put(it)?;
