@@ -273,9 +273,12 @@ class _FileState:
         self.dirty = False     # changes not yet visible to the reader view
         self.root_node = None
 
+    changes = 0
+
     def changed(self):
         """Records a change: the next read flushes and re-reads."""
         self.dirty = True
+        self.changes += 1
         self._paths = None
 
     def fresh(self):
@@ -350,14 +353,19 @@ class HLObject:
     def name(self):
         """The path of the object (for an object reached through a reference, the first path
         that leads to it)."""
-        n = self._n()
-        name = self._name if self._name is not None else n.name
+        if self._name is not None and self._state.writer is not None:
+            if not self._state.open:
+                raise ValueError("Not a location (invalid object ID)")
+            name = self._name
+        else:
+            n = self._n()
+            name = self._name if self._name is not None else n.name
         if name:
             if "/." in name or "//" in name:
                 parts = [c for c in name.split("/") if c not in ("", ".")]
                 name = "/" + "/".join(parts)
             return name
-        return self._state.path_of(n.addr)
+        return self._state.path_of(self._addr)
 
     @property
     def file(self):
@@ -789,12 +797,18 @@ class Group(HLObject, Mapping):
         if fillvalue is not None:
             fill, _ = _as_array(fillvalue, dt)
         self._ensure_parent(path)
-        addr = w.create_dataset(path, dt, list(shape), arr,
+        direct = arr is not None and not dt.hasobject and arr.size > 0
+        if direct:
+            arr = numpy.ascontiguousarray(arr, dtype=dt)
+        addr = w.create_dataset(path, dt, list(shape), None if direct else arr,
                                 chunks=None if chunks is None else list(chunks),
                                 maxshape=None if maxshape is None else list(maxshape),
                                 gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
                                 fletcher32=bool(fletcher32), fill=fill,
                                 compact=layout == "compact")
+        if direct:
+            r = len(shape)
+            w.write_bytes(addr, [0] * r, list(shape), [1] * r, arr.reshape(-1).view(numpy.uint8))
         self._state.changed()
         return Dataset(None, self._state, addr=addr, name=path)
 
@@ -1017,9 +1031,30 @@ def _names_args(args):
 class Dataset(HLObject):
     """A dataset: an n-dimensional array of one dtype."""
 
+    def _winfo(self):
+        """``(shape, maxshape, chunks, dtype)`` from the writer (no flush), or None when the
+        file is read-only or the writer cannot describe the dataset."""
+        st = self._state
+        if st.writer is None:
+            return None
+        if not st.open:
+            raise ValueError("Not a location (invalid object ID)")
+        c = self.__dict__.get("_winfo_cache")
+        if c is not None and c[0] == st.changes:
+            return c[1]
+        try:
+            info = st.writer.dataset_info(self._addr)
+        except OSError:
+            info = None
+        self._winfo_cache = (st.changes, info)
+        return info
+
     @property
     def shape(self):
         """The shape (a tuple), or None for an empty dataset."""
+        w = self._winfo()
+        if w is not None:
+            return tuple(w[0])
         n = self._n()
         s = n.shape
         if n.is_virtual and None in (n.maxshape or ()):
@@ -1029,6 +1064,9 @@ class Dataset(HLObject):
     @property
     def dtype(self):
         """The NumPy dtype (in the file's byte order, like h5py)."""
+        w = self._winfo()
+        if w is not None:
+            return w[3]
         return self._n().dtype
 
     @property
@@ -1057,13 +1095,15 @@ class Dataset(HLObject):
     @property
     def chunks(self):
         """The chunk shape, or None if the dataset is not chunked."""
-        c = self._n().chunks
+        w = self._winfo()
+        c = w[2] if w is not None else self._n().chunks
         return None if c is None else tuple(c)
 
     @property
     def maxshape(self):
         """Maximum shape, None entries being unlimited."""
-        m = self._n().maxshape
+        w = self._winfo()
+        m = w[1] if w is not None else self._n().maxshape
         return None if m is None else tuple(m)
 
     def _filter(self, fid):
@@ -1326,7 +1366,11 @@ class Dataset(HLObject):
             arr = numpy.asarray(val, dtype=dt.base if dt.shape else dt)
             arr = numpy.broadcast_to(arr, sel_shape)
         arr = numpy.ascontiguousarray(arr).reshape(tuple(count) + dt.shape)
-        w.write(self._addr, start, count, step, arr, dt)
+        if not dt.hasobject:
+            # fixed-size elements: the array's bytes are what is stored (no copy)
+            w.write_bytes(self._addr, start, count, step, arr.reshape(-1).view(numpy.uint8))
+        else:
+            w.write(self._addr, start, count, step, arr, dt)
         self._state.changed()
 
     def resize(self, size, axis=None):

@@ -434,6 +434,49 @@ impl Writer {
         self.with(py, move |w| w.write_value(addr, &sel, &v))
     }
 
+    /// Writes raw bytes (the elements as stored, row-major over the selection, from a
+    /// contiguous `uint8` view of the caller's array: no copy) into the hyperslab.
+    fn write_bytes(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        start: Vec<u64>,
+        count: Vec<u64>,
+        step: Vec<u64>,
+        data: numpy::PyReadonlyArray1<'_, u8>,
+    ) -> PyResult<()> {
+        let bytes = data
+            .as_slice()
+            .map_err(|_| PyTypeError::new_err("write_bytes needs a contiguous uint8 array"))?;
+        let rank = start.len();
+        let sel = Hyperslab {
+            start,
+            stride: step,
+            count,
+            block: vec![1; rank],
+        };
+        self.with(py, move |w| w.write_raw(addr, &sel, bytes))
+    }
+
+    /// `(shape, maxshape, chunks, dtype)` of the dataset at `addr` as the writer knows it
+    /// (no flush). `shape`/`maxshape` are `None` for a scalar... an empty list.
+    #[allow(clippy::type_complexity)]
+    fn dataset_info<'py>(
+        &self,
+        py: Python<'py>,
+        addr: u64,
+    ) -> PyResult<(
+        Vec<u64>,
+        Vec<Option<u64>>,
+        Option<Vec<u64>>,
+        Bound<'py, PyAny>,
+    )> {
+        let spec = self.with(py, move |w| w.dataset_spec(addr))?;
+        let chunks = spec.layout.chunked().map(|c| c.chunk_dims.clone());
+        let dtype = crate::dtype::numpy_dtype(py, &spec.dtype)?;
+        Ok((spec.dims, spec.max, chunks, dtype))
+    }
+
     /// Changes the dataset's shape.
     fn resize(&self, py: Python<'_>, addr: u64, shape: Vec<u64>) -> PyResult<()> {
         self.with(py, move |w| w.resize(addr, &shape))

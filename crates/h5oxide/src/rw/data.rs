@@ -55,8 +55,14 @@ pub struct DatasetSpec {
 pub(crate) struct ChunkState {
     /// Chunk offset → (address, stored size, filter mask).
     map: BTreeMap<Vec<u64>, (u64, u64, u32)>,
+    /// Changed chunks, decoded, not yet filtered and written (write-back cache).
+    cache: std::collections::HashMap<Vec<u64>, Vec<u8>>,
+    cache_bytes: usize,
     pub(crate) dirty: bool,
 }
+
+/// Bytes of changed chunks a dataset keeps decoded before filtering and writing them.
+const CHUNK_CACHE_BYTES: usize = 32 << 20;
 
 impl RwFile {
     /// Decodes what the dataset at `addr` is.
@@ -396,7 +402,13 @@ impl RwFile {
             for r in idx.records()? {
                 map.insert(r.offset, (r.address, r.size, r.filter_mask));
             }
-            self.chunks.insert(addr, ChunkState { map, dirty: false });
+            self.chunks.insert(
+                addr,
+                ChunkState {
+                    map,
+                    ..Default::default()
+                },
+            );
         }
         self.chunks
             .get_mut(&addr)
@@ -417,86 +429,139 @@ impl RwFile {
             .clone();
         let elem = spec.dtype.size() as usize;
         let cdims = c.chunk_dims.clone();
-        let rank = spec.dims.len();
         let chunk_elems: u64 = cdims.iter().product();
         let chunk_bytes = chunk_elems as usize * elem;
         // Chunk grid positions touched, per dimension.
         let lists_all = coord_lists(sel);
-        let mut per_dim: Vec<Vec<u64>> = Vec::with_capacity(rank);
+        let mut per_dim: Vec<Vec<u64>> = Vec::with_capacity(cdims.len());
         for (d, l) in lists_all.iter().enumerate() {
-            let mut v: Vec<u64> = l.iter().map(|&(_, p)| p / cdims[d]).collect();
-            v.dedup();
+            let mut v: Vec<u64> = Vec::new();
+            for &(_, p, n) in l {
+                for g in p / cdims[d]..=(p + n - 1) / cdims[d] {
+                    if v.last() != Some(&g) {
+                        v.push(g);
+                    }
+                }
+            }
             per_dim.push(v);
         }
         let mut origins = vec![Vec::new()];
-        for v in &per_dim {
+        for (d, v) in per_dim.iter().enumerate() {
             let mut next = Vec::with_capacity(origins.len() * v.len());
             for o in &origins {
                 for &g in v {
                     let mut o2: Vec<u64> = o.clone();
-                    o2.push(g);
+                    o2.push(g * cdims[d]);
                     next.push(o2);
                 }
             }
             origins = next;
         }
-        let origins: Vec<Vec<u64>> = origins
-            .into_iter()
-            .map(|g| g.iter().zip(&cdims).map(|(g, c)| g * c).collect())
-            .collect();
-        let existing: Vec<Option<(u64, u64, u32)>> = {
-            let st = self.chunk_state(addr, spec)?;
-            origins.iter().map(|o| st.map.get(o).copied()).collect()
-        };
+        self.chunk_state(addr, spec)?;
         let sel_down = down_products(&sel_shape(sel));
         let cdown = down_products(&cdims);
+        // Chunks not in the write-back cache: decoded from the file (in parallel) unless the
+        // selection covers them wholly, else the fill value.
+        let missing: Vec<(usize, Option<(u64, u64, u32)>)> = {
+            let st = self
+                .chunks
+                .get(&addr)
+                .ok_or_else(|| Error::Invalid("chunks".into()))?;
+            origins
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| !st.cache.contains_key(*o))
+                .map(|(i, o)| (i, st.map.get(o).copied()))
+                .collect()
+        };
+        let mut raws = Vec::with_capacity(missing.len());
+        for (i, ex) in &missing {
+            let covered: u64 = clip(&lists_all, &origins[*i], &cdims)
+                .iter()
+                .map(|l| l.iter().map(|r| r.2).sum::<u64>())
+                .product();
+            raws.push(match ex {
+                Some((a, size, mask)) if covered != chunk_elems => {
+                    let mut buf = vec![0u8; *size as usize];
+                    self.ctx().src.read_into(*a, &mut buf)?;
+                    Some((buf, *mask))
+                }
+                _ => None,
+            });
+        }
         let registry = Registry::default();
         let pipeline = spec.pipeline.clone();
-        let ctx_reads: Vec<Option<Vec<u8>>> = existing
-            .iter()
-            .map(|e| match e {
-                Some((a, size, _)) => {
-                    let mut buf = vec![0u8; *size as usize];
-                    self.ctx().src.read_into(*a, &mut buf).map(|_| Some(buf))
-                }
-                None => Ok(None),
-            })
-            .collect::<Result<_>>()?;
-        let fill = spec.fill.clone();
-        let results: Vec<Result<(Vec<u8>, u32)>> = origins
-            .par_iter()
-            .zip(existing.par_iter())
-            .zip(ctx_reads.into_par_iter())
-            .map(|((origin, ex), raw)| {
-                let lists = clip(&lists_all, origin, &cdims);
-                let covered: u64 = lists.iter().map(|l| l.len() as u64).product();
-                let mut buf = if covered == chunk_elems {
-                    vec![0u8; chunk_bytes]
-                } else if let (Some((_, _, mask)), Some(raw)) = (ex, raw) {
-                    crate::chunked::decode_chunk(
-                        raw,
-                        pipeline.as_ref(),
-                        &registry,
-                        *mask,
-                        chunk_bytes,
-                    )?
-                } else {
-                    fill.repeat(chunk_elems as usize)
-                };
-                for_runs(&lists, &sel_down, &cdown, &mut |d, s, k| {
-                    let (d, s, k) = (d as usize * elem, s as usize * elem, k as usize * elem);
-                    if let (Some(dst), Some(src)) = (buf.get_mut(d..d + k), data.get(s..s + k)) {
-                        dst.copy_from_slice(src);
-                    }
-                });
-                encode_chunk(buf, pipeline.as_ref(), &registry)
+        let fill = &spec.fill;
+        let loaded: Vec<Result<Vec<u8>>> = raws
+            .into_par_iter()
+            .map(|raw| match raw {
+                Some((raw, mask)) => crate::chunked::decode_chunk(
+                    raw,
+                    pipeline.as_ref(),
+                    &registry,
+                    mask,
+                    chunk_bytes,
+                ),
+                None => Ok(fill.repeat(chunk_elems as usize)),
             })
             .collect();
-        for ((origin, ex), r) in origins.into_iter().zip(existing).zip(results) {
+        let st = self
+            .chunks
+            .get_mut(&addr)
+            .ok_or_else(|| Error::Invalid("chunks".into()))?;
+        for ((i, _), buf) in missing.into_iter().zip(loaded) {
+            st.cache_bytes += chunk_bytes;
+            st.cache.insert(origins[i].clone(), buf?);
+        }
+        for origin in &origins {
+            let lists = clip(&lists_all, origin, &cdims);
+            let buf = st
+                .cache
+                .get_mut(origin)
+                .ok_or_else(|| Error::Invalid("chunk cache".into()))?;
+            for_runs(&lists, &sel_down, &cdown, &mut |d, s, k| {
+                let (d, s, k) = (d as usize * elem, s as usize * elem, k as usize * elem);
+                if let (Some(dst), Some(src)) = (buf.get_mut(d..d + k), data.get(s..s + k)) {
+                    dst.copy_from_slice(src);
+                }
+            });
+        }
+        st.dirty = true;
+        if st.cache_bytes > CHUNK_CACHE_BYTES {
+            self.flush_chunks(addr)?;
+        }
+        Ok(())
+    }
+
+    /// Filters the cached (changed) chunks of the dataset at `addr` in parallel and writes
+    /// them: where they were when they still fit, else at new space.
+    pub(crate) fn flush_chunks(&mut self, addr: u64) -> Result<()> {
+        let Some(st) = self.chunks.get_mut(&addr) else {
+            return Ok(());
+        };
+        if st.cache.is_empty() {
+            return Ok(());
+        }
+        let cache = std::mem::take(&mut st.cache);
+        st.cache_bytes = 0;
+        let spec = self.dataset_spec(addr)?;
+        let registry = Registry::default();
+        let pipeline = spec.pipeline.clone();
+        let mut chunks: Vec<(Vec<u64>, Vec<u8>)> = cache.into_iter().collect();
+        chunks.sort_by(|a, b| a.0.cmp(&b.0));
+        let encoded: Vec<Result<(Vec<u8>, u32)>> = chunks
+            .par_iter()
+            .map(|(_, buf)| encode_chunk(buf.clone(), pipeline.as_ref(), &registry))
+            .collect();
+        for ((origin, _), r) in chunks.into_iter().zip(encoded) {
             let (bytes, mask) = r?;
+            let ex = self
+                .chunks
+                .get(&addr)
+                .and_then(|s| s.map.get(&origin).copied());
             let at = match ex {
-                Some((a, size, _)) if bytes.len() as u64 <= size && pipeline.is_none() => a,
                 Some((a, size, _)) if bytes.len() as u64 == size => a,
+                Some((a, size, _)) if bytes.len() as u64 <= size && pipeline.is_none() => a,
                 Some((a, size, _)) => {
                     self.release(a, size);
                     self.alloc(bytes.len() as u64)?
@@ -516,6 +581,7 @@ impl RwFile {
 
     /// Writes the chunk index of the dataset at `addr` as a v1 B-tree (layout version 3).
     pub(crate) fn write_chunk_index(&mut self, addr: u64) -> Result<()> {
+        self.flush_chunks(addr)?;
         let spec = self.dataset_spec(addr)?;
         let Some(st) = self.chunks.get(&addr).cloned() else {
             return Ok(());
@@ -667,7 +733,9 @@ impl RwFile {
             let st = self.chunk_state(addr, &spec)?;
             let mut drop = Vec::new();
             let mut straddle = Vec::new();
-            for off in st.map.keys() {
+            let keys: std::collections::BTreeSet<Vec<u64>> =
+                st.map.keys().chain(st.cache.keys()).cloned().collect();
+            for off in &keys {
                 if off.iter().zip(new_dims).any(|(o, n)| o >= n) {
                     drop.push(off.clone());
                 } else if off
@@ -683,6 +751,9 @@ impl RwFile {
             for off in &drop {
                 if let Some((a, s, _)) = st.map.remove(off) {
                     freed.push((a, s));
+                }
+                if let Some(b) = st.cache.remove(off) {
+                    st.cache_bytes -= b.len();
                 }
             }
             st.dirty = true;
@@ -900,36 +971,48 @@ fn down_products(shape: &[u64]) -> Vec<u64> {
     down
 }
 
-/// For each dimension, the selected coordinates: pairs of (index in the selection, position in
-/// the dataset), ascending in both.
-fn coord_lists(sel: &Hyperslab) -> Vec<Vec<(u64, u64)>> {
+/// For each dimension, the selected coordinates as runs `(index in the selection, first
+/// position in the dataset, length)`, ascending in both.
+fn coord_lists(sel: &Hyperslab) -> Vec<Vec<(u64, u64, u64)>> {
     (0..sel.start.len())
         .map(|d| {
             let (start, stride, count, block) =
                 (sel.start[d], sel.stride[d], sel.count[d], sel.block[d]);
-            let mut v = Vec::with_capacity((count * block) as usize);
-            let mut j = 0u64;
-            for k in 0..count {
-                for b in 0..block {
-                    v.push((j, start + k * stride + b));
-                    j += 1;
-                }
+            if stride == block || count <= 1 {
+                return vec![(0, start, count * block)];
             }
-            v
+            (0..count)
+                .map(|k| (k * block, start + k * stride, block))
+                .collect()
         })
         .collect()
 }
 
 /// The part of `lists` inside the box `[origin, origin + extent)`, positions made relative to
 /// `origin`.
-fn clip(lists: &[Vec<(u64, u64)>], origin: &[u64], extent: &[u64]) -> Vec<Vec<(u64, u64)>> {
+fn clip(
+    lists: &[Vec<(u64, u64, u64)>],
+    origin: &[u64],
+    extent: &[u64],
+) -> Vec<Vec<(u64, u64, u64)>> {
     lists
         .iter()
         .enumerate()
         .map(|(d, l)| {
-            let lo = l.partition_point(|&(_, p)| p < origin[d]);
-            let hi = l.partition_point(|&(_, p)| p < origin[d] + extent[d]);
-            l[lo..hi].iter().map(|&(j, p)| (j, p - origin[d])).collect()
+            let (lo, hi) = (origin[d], origin[d] + extent[d]);
+            let first = l.partition_point(|&(_, p, n)| p + n <= lo);
+            let mut out = Vec::new();
+            for &(j, p, n) in &l[first..] {
+                if p >= hi {
+                    break;
+                }
+                let a = p.max(lo);
+                let b = (p + n).min(hi);
+                if a < b {
+                    out.push((j + (a - p), a - lo, b - a));
+                }
+            }
+            out
         })
         .collect()
 }
@@ -938,7 +1021,7 @@ fn clip(lists: &[Vec<(u64, u64)>], origin: &[u64], extent: &[u64]) -> Vec<Vec<(u
 /// (strides `dst_down`), `src` linear in the selection (strides `sel_down`). Adjacent runs are
 /// merged.
 fn for_runs(
-    lists: &[Vec<(u64, u64)>],
+    lists: &[Vec<(u64, u64, u64)>],
     sel_down: &[u64],
     dst_down: &[u64],
     f: &mut dyn FnMut(u64, u64, u64),
@@ -947,8 +1030,9 @@ fn for_runs(
         f(0, 0, 1);
         return;
     }
+    #[allow(clippy::too_many_arguments)]
     fn rec(
-        lists: &[Vec<(u64, u64)>],
+        lists: &[Vec<(u64, u64, u64)>],
         sel_down: &[u64],
         dst_down: &[u64],
         d: usize,
@@ -957,13 +1041,15 @@ fn for_runs(
         out: &mut dyn FnMut(u64, u64, u64),
     ) {
         let last = d + 1 == lists.len();
-        for &(j, p) in &lists[d] {
-            let dd = dacc + p * dst_down[d];
-            let ss = sacc + j * sel_down[d];
+        for &(j, p, n) in &lists[d] {
             if last {
-                out(dd, ss, 1);
+                out(dacc + p * dst_down[d], sacc + j * sel_down[d], n);
             } else {
-                rec(lists, sel_down, dst_down, d + 1, dd, ss, out);
+                for i in 0..n {
+                    let dd = dacc + (p + i) * dst_down[d];
+                    let ss = sacc + (j + i) * sel_down[d];
+                    rec(lists, sel_down, dst_down, d + 1, dd, ss, out);
+                }
             }
         }
     }

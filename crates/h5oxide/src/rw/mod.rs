@@ -460,9 +460,9 @@ impl RwFile {
     }
 
     /// The stored bytes of a value's elements (heap references for variable-length ones).
-    pub(crate) fn element_bytes(&mut self, v: &Value) -> Result<Vec<u8>> {
+    pub(crate) fn element_bytes<'v>(&mut self, v: &'v Value) -> Result<std::borrow::Cow<'v, [u8]>> {
         match &v.elements {
-            Elements::Raw(r) => Ok(r.clone()),
+            Elements::Raw(r) => Ok(std::borrow::Cow::Borrowed(r)),
             Elements::VarLen(items) => {
                 let mut out = Vec::with_capacity(items.len() * 16);
                 for it in items {
@@ -478,7 +478,7 @@ impl RwFile {
                     out.extend_from_slice(&addr.to_le_bytes());
                     out.extend_from_slice(&index.to_le_bytes());
                 }
-                Ok(out)
+                Ok(std::borrow::Cow::Owned(out))
             }
         }
     }
@@ -640,6 +640,13 @@ impl RwFile {
         Ok(())
     }
 
+    /// Flushes and asks the OS to put the file's data on stable storage (fsync).
+    pub fn sync_all(&mut self) -> Result<()> {
+        self.flush()?;
+        self.io.file.sync_all()?;
+        Ok(())
+    }
+
     /// Flushes and closes the file.
     pub fn close(mut self) -> Result<()> {
         self.finish()
@@ -649,8 +656,9 @@ impl RwFile {
         if self.closed {
             return Ok(());
         }
+        // Like libhdf5, closing writes everything to the OS but does not fsync; call
+        // `sync_all` for durability.
         self.flush()?;
-        self.io.file.sync_data()?;
         self.closed = true;
         Ok(())
     }
