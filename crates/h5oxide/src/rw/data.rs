@@ -50,11 +50,14 @@ pub struct DatasetSpec {
     pub fill_set: bool,
 }
 
+/// Where a chunk is stored: address, stored size, filter mask.
+type StoredChunk = (u64, u64, u32);
+
 /// The chunks of one dataset, loaded for change.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ChunkState {
     /// Chunk offset → (address, stored size, filter mask).
-    map: BTreeMap<Vec<u64>, (u64, u64, u32)>,
+    map: BTreeMap<Vec<u64>, StoredChunk>,
     /// Changed chunks, decoded, not yet filtered and written (write-back cache).
     cache: std::collections::HashMap<Vec<u64>, Vec<u8>>,
     cache_bytes: usize,
@@ -462,7 +465,7 @@ impl RwFile {
         let cdown = down_products(&cdims);
         // Chunks not in the write-back cache: decoded from the file (in parallel) unless the
         // selection covers them wholly, else the fill value.
-        let missing: Vec<(usize, Option<(u64, u64, u32)>)> = {
+        let missing: Vec<(usize, Option<StoredChunk>)> = {
             let st = self
                 .chunks
                 .get(&addr)
