@@ -346,6 +346,8 @@ class HLObject:
         """The absolute path of ``name`` relative to this object."""
         name = _path(name)
         base = self.name or "/"
+        if "/" not in name and name not in (".", ".."):
+            return (base if base.endswith("/") else base + "/") + name
         p = posixpath.normpath(posixpath.join(base, name))
         return "/" + p.lstrip("/")
 
@@ -705,7 +707,11 @@ class Group(HLObject, Mapping):
 
         return walk(self._n(), "")
 
-    def _ensure_parent(self, path):
+    def _ensure_parent(self, path, name=None):
+        """Creates the missing groups above ``path`` (h5py creates intermediate groups); a
+        plain ``name`` (no '/') has this group as its parent, which exists."""
+        if name is not None and "/" not in _path(name):
+            return
         parent = posixpath.dirname(path)
         if parent not in ("", "/"):
             self._w().require_group(parent)
@@ -714,7 +720,7 @@ class Group(HLObject, Mapping):
         """Creates a group (and missing intermediate groups) and returns it."""
         w = self._w()
         path = self._abs(name)
-        self._ensure_parent(path)
+        self._ensure_parent(path, name)
         addr = w.create_group(path)
         self._state.changed()
         return Group(None, self._state, addr=addr, name=path)
@@ -796,7 +802,7 @@ class Group(HLObject, Mapping):
         fill = None
         if fillvalue is not None:
             fill, _ = _as_array(fillvalue, dt)
-        self._ensure_parent(path)
+        self._ensure_parent(path, name)
         direct = arr is not None and not dt.hasobject and arr.size > 0
         if direct:
             arr = numpy.ascontiguousarray(arr, dtype=dt)

@@ -512,6 +512,32 @@ impl RwFile {
         let need = oh_enc::encoded_size_v1(msgs) - oh_enc::PREFIX_SIZE;
         let bytes = oh_enc::encode_v1(msgs, 1, need + room)?;
         let addr = self.put(&bytes)?;
+        // Keep it loaded: later changes need not read it back.
+        self.headers.insert(
+            addr,
+            Header {
+                prefix: Prefix::V1 {
+                    refcount: 1,
+                    chunk0_size: (bytes.len() - oh_enc::PREFIX_SIZE) as u64,
+                },
+                msgs: msgs
+                    .iter()
+                    .map(|m| RawMessage {
+                        kind: m.msg_type,
+                        flags: m.flags,
+                        creation_order: 0,
+                        body: {
+                            // v1 bodies are read back padded to 8 bytes
+                            let mut b = m.body.clone();
+                            b.resize(pad8(b.len()), 0);
+                            b
+                        },
+                    })
+                    .collect(),
+                conts: Vec::new(),
+                dirty: false,
+            },
+        );
         Ok(addr)
     }
 
