@@ -150,6 +150,7 @@ impl RwFile {
         } else {
             None
         };
+        ctx.check_alloc("datatype element", u64::from(dtype.size()))?;
         let size = dtype.size() as usize;
         let (fill, fill_set) = match fill_msg {
             Some(FillValue {
@@ -322,6 +323,17 @@ impl RwFile {
         self.touch();
         match &spec.layout {
             DataLayout::Contiguous { address, size } => {
+                let want = spec
+                    .dims
+                    .iter()
+                    .try_fold(elem as u64, |a, &d| a.checked_mul(d));
+                if want != Some(*size) {
+                    return Err(Error::corrupt(
+                        "data layout",
+                        addr,
+                        format!("contiguous storage of {size} bytes for {want:?} bytes of data"),
+                    ));
+                }
                 let mut base = *address;
                 if base == UNDEF {
                     base = self.alloc_fresh(*size)?;
@@ -432,8 +444,22 @@ impl RwFile {
             .clone();
         let elem = spec.dtype.size() as usize;
         let cdims = c.chunk_dims.clone();
-        let chunk_elems: u64 = cdims.iter().product();
-        let chunk_bytes = chunk_elems as usize * elem;
+        let chunk_elems = cdims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Error::corrupt("data layout", addr, "chunk dimensions overflow"))?;
+        let chunk_bytes = chunk_elems
+            .checked_mul(elem as u64)
+            .ok_or_else(|| Error::corrupt("data layout", addr, "chunk size overflows"))?;
+        if chunk_bytes > self.limits.max_data_bytes {
+            return Err(Error::Limit {
+                what: "chunk",
+                requested: chunk_bytes,
+                limit: self.limits.max_data_bytes,
+            });
+        }
+        let chunk_bytes = chunk_bytes as usize;
         // Chunk grid positions touched, per dimension.
         let lists_all = coord_lists(sel);
         let mut per_dim: Vec<Vec<u64>> = Vec::with_capacity(cdims.len());
