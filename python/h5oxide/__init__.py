@@ -872,7 +872,67 @@ class Group(HLObject, Mapping):
         w.move_link(src, dst)
         self._state.changed()
 
-    create_dataset_like = create_virtual_dataset = copy = _read_only
+    def create_dataset_like(self, name, other, **kwupdate):
+        """A new dataset shaped like ``other`` (shape, dtype, chunks, maxshape, filters, fill
+        value), with ``kwupdate`` overriding any of them."""
+        for k in ("shape", "dtype", "chunks", "maxshape", "compression", "compression_opts",
+                  "shuffle", "fletcher32", "fillvalue"):
+            kwupdate.setdefault(k, getattr(other, k))
+        if kwupdate.get("chunks") is not None and kwupdate.get("maxshape") is not None and \
+                kwupdate["maxshape"] == kwupdate["shape"]:
+            kwupdate["maxshape"] = None
+        return self.create_dataset(name, **kwupdate)
+
+    def copy(self, source, dest, name=None, shallow=False, expand_soft=False,
+             expand_external=False, expand_refs=False, without_attrs=False):
+        """Copies a group or dataset (with attributes; groups recursively unless ``shallow``)
+        to ``dest`` (a path or a group of this file). Storage options are kept; object
+        references inside copied data are not rewritten."""
+        w = self._w()
+        src = self[source] if not isinstance(source, HLObject) else source
+        if isinstance(dest, Group):
+            if name is None:
+                name = posixpath.basename(src.name)
+            dst_group, dst_name = dest, name
+        else:
+            dest = _path(dest)
+            if dest in self and isinstance(self[dest], Group):
+                dst_group = self[dest]
+                dst_name = name if name is not None else posixpath.basename(src.name)
+            else:
+                dst_group, dst_name = self, dest
+        if dst_group._state is not self._state:
+            raise NotImplementedError("h5oxide: copying between files")
+        del w
+
+        def attrs_of(a, b):
+            if without_attrs:
+                return
+            for k in a.attrs:
+                b.attrs[k] = a.attrs[k]
+
+        def rec(s, g, n, top):
+            if isinstance(s, Dataset):
+                d = g.create_dataset_like(n, s)
+                if s.size:
+                    d[...] = s[()]
+                attrs_of(s, d)
+                return
+            new = g.create_group(n)
+            attrs_of(s, new)
+            if shallow and not top:
+                return
+            for k in s:
+                link = s.get(k, getlink=True)
+                if isinstance(link, SoftLink) and not expand_soft:
+                    new[k] = SoftLink(link.path)
+                elif isinstance(link, ExternalLink) and not expand_external:
+                    new[k] = ExternalLink(link.filename, link.path)
+                else:
+                    rec(s[k], new, k, False)
+        rec(src, dst_group, dst_name, True)
+
+    create_virtual_dataset = _read_only
 
     def __repr__(self):
         if not self._state.open:
@@ -906,10 +966,53 @@ class File(Group):
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
         self._libver = libver
+        self._backing = None
         if mode != "r":
-            if hasattr(name, "read") or driver == "core":
-                raise NotImplementedError(
-                    "h5oxide: writing file-like objects and in-memory files is not supported yet")
+            backing_store = kwds.pop("backing_store", True)
+            if hasattr(name, "read") and hasattr(name, "seek"):
+                # a file-like object: work on a temporary file, copied back at flush and close
+                import tempfile
+                fd, tmp = tempfile.mkstemp(suffix=".h5")
+                name.seek(0)
+                content = b"" if mode in ("w", "w-", "x") else name.read()
+                with os.fdopen(fd, "wb") as t:
+                    t.write(content)
+                exists = bool(content)
+                if mode in ("w-", "x") and name.seek(0, 2) > 0:
+                    os.unlink(tmp)
+                    raise FileExistsError(17, "Unable to synchronously create file (file exists)")
+                self._backing = ("filelike", name, tmp)
+                fname = getattr(name, "name", repr(name))
+                name = tmp
+                if not exists:
+                    mode = "w"
+            elif driver == "core":
+                # in memory: a temporary file, written to ``name`` at close if backing_store
+                import shutil
+                import tempfile
+                if isinstance(name, bytes):
+                    name = os.fsdecode(name)
+                target = os.fspath(name)
+                fd, tmp = tempfile.mkstemp(suffix=".h5")
+                os.close(fd)
+                if mode in ("r+", "a") and os.path.exists(target):
+                    shutil.copyfile(target, tmp)
+                elif mode in ("w-", "x") and os.path.exists(target):
+                    os.unlink(tmp)
+                    raise FileExistsError(
+                        17, f"Unable to synchronously create file (unable to open file: name = "
+                        f"'{target}', errno = 17, error message = 'File exists')")
+                elif mode == "r+":
+                    os.unlink(tmp)
+                    raise FileNotFoundError(2, f"Unable to synchronously open file ({target})")
+                else:
+                    os.unlink(tmp)
+                    mode = "w"
+                self._backing = ("core", target if backing_store else None, tmp)
+                fname = target
+                name = tmp
+            else:
+                fname = None
             if isinstance(name, bytes):
                 name = os.fsdecode(name)
             name = os.fspath(name)
@@ -924,7 +1027,7 @@ class File(Group):
                     f"'{name}', errno = 2, error message = 'No such file or directory')")
             create = mode in ("w", "w-", "x") or (mode == "a" and not exists)
             writer = _h5oxide.Writer(name, "w" if create else "r+")
-            self._filename = name
+            self._filename = fname if fname is not None else name
             self._mode = "r+"
             state = _FileState()
             state.file = self
@@ -991,12 +1094,37 @@ class File(Group):
         if st.open and st.writer is not None:
             st.open = False
             st.writer.close()
+            self._copy_back(final=True)
         st.open = False
 
     def flush(self):
         """Writes everything changed so far, so other readers see it."""
         if self._state.writer is not None and self._state.open:
             self._state.writer.flush()
+            self._copy_back(final=False)
+
+    def _copy_back(self, final):
+        """For file-like objects and ``driver='core'``: the temporary file's bytes go to the
+        object (at every flush) or to the backing file (at close)."""
+        if self._backing is None:
+            return
+        kind, target, tmp = self._backing
+        if kind == "filelike":
+            with open(tmp, "rb") as t:
+                data = t.read()
+            target.seek(0)
+            target.write(data)
+            if hasattr(target, "truncate"):
+                target.truncate()
+            target.seek(0)
+        elif final and target is not None:
+            import shutil
+            shutil.copyfile(tmp, target)
+        if final:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self

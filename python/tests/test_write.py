@@ -431,3 +431,47 @@ def test_dimension_scales_read_back_by_h5py(tmp_path):
     with h5py.File(p, "r") as f:
         assert f["temp"].dims[0]["time"].name == "/time"
         assert h5py.h5ds.is_attached(f["temp"].id, f["time"].id, 0)
+
+
+def test_copy_and_create_dataset_like(tmp_path):
+    def setup(f):
+        g = f.create_group("src")
+        g.attrs["a"] = 1
+        d = g.create_dataset("d", data=np.arange(20.0), chunks=(5,), compression="gzip",
+                             maxshape=(None,))
+        d.attrs["u"] = "m"
+        g["s"] = h5py.SoftLink("/src/d")
+        g.create_group("sub").create_dataset("x", data=[1, 2])
+
+    def s(h5py, f):
+        f.copy("src", "dst")
+        f.copy(f["src/d"], f["src/sub"], name="dcopy")
+        f.create_dataset_like("like", f["src/d"])
+
+    both(tmp_path, s, mode="r+", setup=setup)
+
+
+def test_file_like_and_core_driver(tmp_path):
+    import io
+    bio = io.BytesIO()
+    with h5oxide.File(bio, "w") as f:
+        f["x"] = np.arange(5)
+        f.attrs["t"] = "mem"
+    p = tmp_path / "from_bytes.h5"
+    p.write_bytes(bio.getvalue())
+    with h5py.File(p, "r") as f:
+        assert f["x"][()].tolist() == [0, 1, 2, 3, 4] and f.attrs["t"] == "mem"
+    with h5oxide.File(bio, "r+") as f:
+        f["y"] = 1
+    with h5py.File(io.BytesIO(bio.getvalue()), "r") as f:
+        assert sorted(f) == ["x", "y"]
+    core = tmp_path / "core.h5"
+    with h5oxide.File(core, "w", driver="core") as f:
+        f["z"] = [1.5]
+    with h5py.File(core, "r") as f:
+        assert f["z"][0] == 1.5
+    nb = tmp_path / "nobacking.h5"
+    with h5oxide.File(nb, "w", driver="core", backing_store=False) as f:
+        f["z"] = [1.5]
+        assert f["z"][0] == 1.5
+    assert not nb.exists()
