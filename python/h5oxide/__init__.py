@@ -719,6 +719,9 @@ class Group(HLObject, Mapping):
     def create_group(self, name, track_order=None):
         """Creates a group (and missing intermediate groups) and returns it."""
         w = self._w()
+        if track_order:
+            raise NotImplementedError("h5oxide: creating groups that track creation order "
+                                      "(track_order=True) is not supported yet")
         path = self._abs(name)
         self._ensure_parent(path, name)
         addr = w.create_group(path)
@@ -1477,10 +1480,22 @@ class Dataset(HLObject):
         w = self._w()
         args = args if isinstance(args, tuple) else (args,)
         names, args = _names_args(args)
-        if names:
-            raise NotImplementedError("h5oxide: writing single fields of a compound dataset")
         if self.shape is None:
             raise TypeError("Empty datasets cannot be written")
+        if names:
+            # fields of a compound: read the selection, set the fields, write it back
+            if self.dtype.names is None:
+                raise ValueError("Field names only allowed for compound types")
+            cur = self[args] if args != () else self[()]
+            cur = numpy.array(cur, copy=True)
+            if len(names) == 1:
+                cur[names[0]] = val
+            else:
+                val = numpy.asarray(val)
+                for n in names:
+                    cur[n] = val[n] if val.dtype.names else val
+            self[args if args != () else ()] = cur
+            return
         dt = self.dtype
         slab = self._slab(args) if args != () else self._slab((Ellipsis,))
         if slab is None:

@@ -475,3 +475,14 @@ def test_file_like_and_core_driver(tmp_path):
         f["z"] = [1.5]
         assert f["z"][0] == 1.5
     assert not nb.exists()
+
+
+def test_compound_field_writes(tmp_path):
+    comp = np.dtype([("x", "<i4"), ("y", "<f8")])
+
+    def s(h5py, f):
+        d = f.create_dataset("c", data=np.zeros(6, dtype=comp))
+        d["x"] = np.arange(6)
+        d[2:4, "y"] = [1.5, 2.5]
+
+    both(tmp_path, s)
