@@ -14,7 +14,7 @@ use h5oxide_format::chunk_index::ChunkIndex;
 use h5oxide_format::datatype::Datatype;
 use h5oxide_format::encode::btree_v1::{chunk_node_size, ChunkKey, ChunkNode, CHUNK_NODE_CAPACITY};
 use h5oxide_format::encode::fill_value::{self, Fill};
-use h5oxide_format::encode::header_rewrite::RawMessage;
+use h5oxide_format::encode::header_rewrite::{Prefix, RawMessage};
 use h5oxide_format::encode::object_header::{msg_type, Message, FLAG_CONSTANT};
 use h5oxide_format::encode::{attribute, dataspace, datatype, filter_pipeline, layout, UNDEF};
 use h5oxide_format::messages::dataspace::Dataspace;
@@ -191,6 +191,11 @@ impl RwFile {
                 "unable to create dataset (name already exists): {path}"
             )));
         }
+        let probe = Target::Hard {
+            addr: UNDEF,
+            cache: None,
+        };
+        self.check_add_link(parent, name, &probe)?;
         let elem = dtype.size();
         if elem == 0 {
             return Err(Error::Invalid(format!("{path}: zero-size datatype")));
@@ -208,6 +213,9 @@ impl RwFile {
             elements: Elements::Raw(Vec::new()),
         };
         let chunked = crate::write::chunking(path, &mut value, options)?;
+        if chunked.is_some() {
+            self.check_chunk_k()?;
+        }
         let fill = match &options.fill_value {
             None => None,
             Some(f) => match &f.elements {
@@ -385,6 +393,7 @@ impl RwFile {
                 .layout
                 .chunked()
                 .ok_or_else(|| Error::Invalid("not chunked".into()))?;
+            self.check_chunk_k()?;
             if c.dont_filter_partial_edge_chunks() {
                 return Err(Error::unsupported(
                     "writing a dataset whose partial edge chunks are not filtered",
@@ -742,6 +751,29 @@ impl RwFile {
             return Err(Error::unsupported("writing null-dataspace attributes"));
         }
         self.check_attr_storage(addr)?;
+        let h = self.header(addr)?;
+        let replaces = h
+            .msgs
+            .iter()
+            .any(|m| m.kind == msg::ATTRIBUTE && attr_name(&m.body) == Some(name.as_bytes()));
+        if let (
+            Prefix::V2 {
+                attr_phase_change, ..
+            },
+            false,
+        ) = (&h.prefix, replaces)
+        {
+            // Beyond the maximum compact count (default 8) libhdf5 moves a version-2
+            // header's attributes to dense storage, which is not written.
+            let max = attr_phase_change.map_or(8, |(max, _)| max) as usize;
+            let count = h.msgs.iter().filter(|m| m.kind == msg::ATTRIBUTE).count();
+            if count >= max {
+                return Err(Error::unsupported(format!(
+                    "adding an attribute to an object that holds the maximum of {max} compact \
+                     attributes (dense attribute storage is not written)"
+                )));
+            }
+        }
         let data = self.element_bytes(&value)?;
         let dt = datatype::encode(&value.dtype)?;
         let ds = dataspace::encode(&value.space)?;

@@ -212,6 +212,42 @@ impl Header {
     }
 }
 
+/// B-tree 'K' values: half the fan-out of v1 B-tree nodes and symbol table nodes. The writers
+/// build nodes of the default sizes only.
+#[derive(Debug, Clone, Copy)]
+struct BtreeK {
+    chunk: u16,
+    group_internal: u16,
+    group_leaf: u16,
+}
+
+impl RwFile {
+    /// Refuses to build chunk B-tree nodes in a file whose chunk K is not the default 32.
+    pub(crate) fn check_chunk_k(&self) -> Result<()> {
+        if self.btree_k.chunk != 32 {
+            return Err(Error::unsupported(format!(
+                "writing chunks in a file whose chunk B-tree K is {} (only the default 32)",
+                self.btree_k.chunk
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses to build symbol table groups in a file whose group K values are not the
+    /// defaults (leaf 4, internal 16).
+    pub(crate) fn check_group_k(&self) -> Result<()> {
+        let k = self.btree_k;
+        if k.group_leaf != 4 || k.group_internal != 16 {
+            return Err(Error::unsupported(format!(
+                "changing old-style groups in a file whose group B-tree K values are {}/{} \
+                 (only the defaults 4/16)",
+                k.group_leaf, k.group_internal
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A variable-length data collection being filled (spec §III.E).
 struct PendingHeap {
     addr: u64,
@@ -229,6 +265,10 @@ pub struct RwFile {
     sb: Superblock,
     /// Physical offset of the superblock.
     sb_offset: u64,
+    /// The base address field as stored in the superblock.
+    stored_base: u64,
+    /// The file's B-tree K values (superblock v0/v1, or the superblock extension).
+    btree_k: BtreeK,
     limits: Limits,
     /// End of allocated space (relative).
     eoa: u64,
@@ -284,17 +324,6 @@ impl RwFile {
                 sb.sizes.offset, sb.sizes.length
             )));
         }
-        if sb.version <= 1 && (sb.group_leaf_node_k != 4 || sb.group_internal_node_k != 16) {
-            return Err(Error::unsupported(format!(
-                "writing files with group B-tree K values {}/{} (only the defaults 4/16)",
-                sb.group_leaf_node_k, sb.group_internal_node_k
-            )));
-        }
-        if sb.version == 1 && sb.indexed_storage_internal_node_k != 32 {
-            return Err(Error::unsupported(
-                "writing files with a non-default chunk B-tree K",
-            ));
-        }
         if sb.version >= 2 && sb.consistency_flags & 0x05 != 0 {
             return Err(Error::unsupported(
                 "writing a file marked as open for writing by another program (SWMR flags set)",
@@ -305,16 +334,78 @@ impl RwFile {
                 "writing files with a driver information block (multi/family files)",
             ));
         }
+        // The stored end-of-file address is absolute: the relative end of allocated space
+        // plus the base address *as stored*, which libhdf5 subtracts again when it opens the
+        // file (even when the stored base differs from where the superblock is).
+        let stored_base = {
+            use std::os::unix::fs::FileExt;
+            let at = sb.signature_offset
+                + match sb.version {
+                    0 => 24,
+                    1 => 28,
+                    _ => 12,
+                };
+            let mut b = [0u8; 8];
+            probe.file.read_exact_at(&mut b, at)?;
+            match u64::from_le_bytes(b) {
+                UNDEF => sb.base_address,
+                v => v,
+            }
+        };
         let io = Io {
             file: probe.file,
             base: sb.base_address,
             len: AtomicU64::new(len),
         };
+        let mut btree_k = BtreeK {
+            chunk: sb.indexed_storage_internal_node_k,
+            group_internal: sb.group_internal_node_k,
+            group_leaf: sb.group_leaf_node_k,
+        };
+        if sb.extension_address != UNDEF {
+            // libhdf5 loads a metadata cache image announced in the superblock extension at
+            // open, and the image supersedes the metadata on disk: changing the on-disk
+            // structures under it would be wrong.
+            let ext = match ObjectHeader::read(&Ctx::new(&io, sb.sizes), sb.extension_address) {
+                Ok(h) => h,
+                Err(Error::Unsupported { feature }) if feature.contains("cache image") => {
+                    return Err(Error::unsupported(
+                        "writing a file with a metadata cache image (superblock extension)",
+                    ))
+                }
+                Err(e) => {
+                    return Err(Error::unsupported(format!(
+                        "writing a file whose superblock extension cannot be read ({e})"
+                    )))
+                }
+            };
+            if ext.has(msg::MDC_IMAGE) {
+                return Err(Error::unsupported(
+                    "writing a file with a metadata cache image (superblock extension)",
+                ));
+            }
+            // B-tree 'K' values (§IV.A.2.t): version, chunk K, group internal K, leaf K.
+            if let Some(m) = ext.find(msg::BTREE_K) {
+                let k = |at: usize| {
+                    m.data
+                        .get(at..at + 2)
+                        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                        .ok_or_else(|| {
+                            Error::corrupt("B-tree 'K' values message", m.addr, "too short")
+                        })
+                };
+                btree_k = BtreeK {
+                    chunk: k(1)?,
+                    group_internal: k(3)?,
+                    group_leaf: k(5)?,
+                };
+            }
+        }
         let phys = io.size();
         let eoa = if sb.eof_address == UNDEF {
             phys
         } else {
-            sb.eof_address.max(phys)
+            sb.eof_address.saturating_sub(stored_base).max(phys)
         };
         let sb_offset = sb.signature_offset;
         Ok(RwFile {
@@ -322,6 +413,8 @@ impl RwFile {
             io,
             sb,
             sb_offset,
+            stored_base,
+            btree_k,
             limits: Limits::default(),
             eoa: pad8(eoa as usize) as u64,
             free: Vec::new(),
@@ -604,6 +697,9 @@ impl RwFile {
                 .map_err(|e| Error::Io(e.to_string()))?;
             self.io.len.fetch_max(self.io.base + end, Ordering::Relaxed);
         }
+        let end = end
+            .checked_add(self.stored_base)
+            .ok_or_else(|| Error::Invalid("end of file address overflows".into()))?;
         self.sb.eof_address = end;
         use std::os::unix::fs::FileExt;
         match self.sb.version {
