@@ -22,10 +22,15 @@
 //! What it writes is the "compatible" profile (version-1 headers, symbol-table groups, v1
 //! B-tree chunk indexes, layout version 3). A chunked dataset with another chunk index (fixed
 //! or extensible array, v2 B-tree, single chunk, implicit) is converted to a v1 B-tree index
-//! when its chunks change, which every libhdf5 since 1.8 reads. Not supported yet (typed
-//! [`Error::Unsupported`]): dense link or attribute storage (fractal heaps), shared (SOHM)
-//! attributes, files whose offsets or lengths are not 8 bytes, non-default B-tree K values,
-//! external-link creation in a symbol-table group.
+//! when its chunks change, which every libhdf5 since 1.8 reads. Chunk B-tree nodes take the
+//! size the file's chunk K gives them (superblock v1 or the superblock extension's B-tree 'K'
+//! message). Not supported yet (typed [`Error::Unsupported`]): dense link or attribute
+//! storage (fractal heaps) — including adding a link or attribute beyond the maximum compact
+//! count, where libhdf5 would switch to it —, shared (SOHM) attributes, files whose offsets or
+//! lengths are not 8 bytes, symbol-table groups in files with non-default group K values,
+//! metadata cache images, SWMR-flagged files, external-link creation in a symbol-table group,
+//! and a header whose first chunk is too small to hold a continuation message when its
+//! messages outgrow it (checked before a flush writes anything).
 
 mod data;
 mod group;
@@ -222,15 +227,17 @@ struct BtreeK {
 }
 
 impl RwFile {
-    /// Refuses to build chunk B-tree nodes in a file whose chunk K is not the default 32.
-    pub(crate) fn check_chunk_k(&self) -> Result<()> {
-        if self.btree_k.chunk != 32 {
-            return Err(Error::unsupported(format!(
-                "writing chunks in a file whose chunk B-tree K is {} (only the default 32)",
-                self.btree_k.chunk
-            )));
-        }
-        Ok(())
+    /// Children per chunk B-tree node built: 2K, at most what the encoder lays out.
+    pub(crate) fn chunk_node_capacity(&self) -> usize {
+        (2 * usize::from(self.btree_k.chunk))
+            .clamp(1, h5oxide_format::encode::btree_v1::CHUNK_NODE_CAPACITY)
+    }
+
+    /// Bytes of a chunk B-tree node of a dataset of `rank` dimensions with the file's chunk K
+    /// (spec §III.A.1: 2K children and 2K + 1 keys of 8 + 8 (rank + 1) bytes).
+    pub(crate) fn chunk_node_size(&self, rank: usize) -> usize {
+        let k2 = 2 * usize::from(self.btree_k.chunk);
+        24 + (k2 + 1) * (8 + 8 * (rank + 1)) + k2 * 8
     }
 
     /// Refuses to build symbol table groups in a file whose group K values are not the
@@ -652,6 +659,7 @@ impl RwFile {
         if self.closed {
             return Err(Error::Invalid("file is closed".into()));
         }
+        self.preflight()?;
         let dirty_groups: Vec<u64> = self
             .groups
             .iter()
@@ -684,6 +692,51 @@ impl RwFile {
         self.free.append(&mut self.freed);
         self.dirty = false;
         self.reader = None;
+        Ok(())
+    }
+
+    /// Checks, before anything is written, that every header to rewrite can be laid out (a
+    /// first chunk too small for a continuation message cannot grow), so a refused flush
+    /// leaves the file as it was. Compact groups' Link messages are set first (in memory).
+    fn preflight(&mut self) -> Result<()> {
+        let compact: Vec<u64> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.dirty && g.storage == group::Storage::Compact)
+            .map(|(&a, _)| a)
+            .collect();
+        for a in compact {
+            self.write_group(a)?;
+        }
+        let dirty_chunks: Vec<u64> = self
+            .chunks
+            .iter()
+            .filter(|(_, c)| c.dirty)
+            .map(|(&a, _)| a)
+            .collect();
+        let mut layouts = HashMap::new();
+        for a in dirty_chunks {
+            if let Some(body) = self.layout_after_index(a)? {
+                layouts.insert(a, body);
+            }
+        }
+        for (a, h) in &self.headers {
+            if !h.dirty && !layouts.contains_key(a) {
+                continue;
+            }
+            let mut msgs = h.msgs.clone();
+            if let Some(body) = layouts.get(a) {
+                if let Some(m) = msgs.iter_mut().find(|m| m.kind == msg::LAYOUT) {
+                    m.body = body.clone();
+                }
+            }
+            header_rewrite::plan(&h.prefix, &msgs, 0).map_err(|e| match e {
+                Error::Unsupported { feature } => {
+                    Error::unsupported(format!("{feature} (object at {a:#x})"))
+                }
+                e => e,
+            })?;
+        }
         Ok(())
     }
 
