@@ -11,10 +11,15 @@ equal to the oracle's document under the rules of h5canon_compare.py. When it do
 original is canonicalized again with this libhdf5 and used instead if it differs from the
 stored document in the same way (the stored one was made by another libhdf5).
 
+Then libhdf5 itself appends to a copy of each changed file (h5py `r+`: a dataset and a root
+attribute) and the changes must still read back.
+
 Prints `ok FILE ...` or `mismatch FILE: first differences` per file, then a `summary` line;
 exits 1 on any mismatch.
 """
 import json
+import os
+import shutil
 import sys
 import traceback
 
@@ -222,7 +227,94 @@ def check_file(item):
             notes.append("oracle document differs from this libhdf5's; compared with a fresh one")
             diff = diff2
     problems.extend(diff)
+    if not problems and (item["dataset"] or item["attr"] or item["resize"]):
+        check_h5py_append(item, problems, notes)
     return problems, notes
+
+
+def h5py_append(src, dst):
+    """libhdf5 itself changes a copy of `src` (r+): a dataset and a root attribute added. Returns
+    the error text, or None."""
+    shutil.copyfile(src, dst)
+    try:
+        with h5py.File(dst, "r+") as f:
+            f.create_dataset("h5py_after", data=np.arange(3, dtype="i2"))
+            f.attrs["h5py_after"] = 7
+        with h5py.File(dst, "r") as f:
+            if list(f["h5py_after"][...]) != [0, 1, 2] or f.attrs["h5py_after"] != 7:
+                return "h5py's own additions read back wrong"
+    except Exception as e:
+        return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
+def check_h5py_append(item, problems, notes):
+    """After libhdf5 appended to the changed file, our changes must still read back (a wrong
+    end-of-file address would let libhdf5 allocate over them). Runs in a forked child: libhdf5
+    crashes on some files (e.g. an unregistered user-defined link class) whatever we did."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            p, n = [], []
+            try:
+                _append_and_check(item, p, n)
+            except Exception as e:
+                p.append("h5py append check: %s: %s" % (type(e).__name__, e))
+            os.write(w, json.dumps([p, n]).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        out = fh.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not out:
+        # A crash: blame the change only if libhdf5 appends to the original fine.
+        if _crashes(item["original"], item["modified"] + ".rplus-orig"):
+            notes.append("libhdf5 crashes appending to the original too")
+        else:
+            problems.append("libhdf5 crashed appending to the changed file (status %d)" % status)
+        return
+    p, n = json.loads(out)
+    problems.extend(p)
+    notes.extend(n)
+
+
+def _crashes(src, dst):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            h5py_append(src, dst)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return status != 0
+
+
+def _append_and_check(item, problems, notes):
+    dst = item["modified"] + ".rplus"
+    e = h5py_append(item["modified"], dst)
+    if e is not None:
+        if h5py_append(item["original"], item["modified"] + ".rplus-orig") is not None:
+            notes.append("libhdf5 cannot append to the original either")
+        else:
+            problems.append("libhdf5 r+ append failed on the changed file: %s" % e)
+        return
+    with h5py.File(dst, "r") as f:
+        if item["dataset"] and list(f[DS][...]) != [1, 2, 3, 4, 5]:
+            problems.append("after libhdf5 appended: /%s reads %r" % (DS, f[DS][...]))
+        if item["attr"]:
+            v = f.attrs.get(ATTR)
+            if isinstance(v, bytes):
+                v = v.decode()
+            if v != ATTR_VALUE:
+                problems.append("after libhdf5 appended: root attribute reads %r" % v)
+        r = item["resize"]
+        if r and list(f[r["path"]].shape) != r["new_shape"]:
+            problems.append("after libhdf5 appended: %s has shape %s" % (r["path"],
+                                                                       f[r["path"]].shape))
+    os.remove(dst)
 
 
 def main():
