@@ -230,7 +230,7 @@ impl RwFile {
     /// Children per chunk B-tree node built: 2K, at most what the encoder lays out.
     pub(crate) fn chunk_node_capacity(&self) -> usize {
         (2 * usize::from(self.btree_k.chunk))
-            .clamp(1, h5oxide_format::encode::btree_v1::CHUNK_NODE_CAPACITY)
+            .min(h5oxide_format::encode::btree_v1::CHUNK_NODE_CAPACITY)
     }
 
     /// Bytes of a chunk B-tree node of a dataset of `rank` dimensions with the file's chunk K
@@ -406,6 +406,13 @@ impl RwFile {
                     group_internal: k(3)?,
                     group_leaf: k(5)?,
                 };
+                if btree_k.chunk == 0 || btree_k.group_internal == 0 || btree_k.group_leaf == 0 {
+                    return Err(Error::corrupt(
+                        "B-tree 'K' values message",
+                        m.addr,
+                        "a K value of 0",
+                    ));
+                }
             }
         }
         let phys = io.size();
