@@ -182,3 +182,29 @@ fn modify_a_file_h5py_wrote() -> R {
     h5dump(&pl, &["-H"]);
     Ok(())
 }
+
+#[test]
+fn shrink_a_chunked_dataset_to_nothing() -> R {
+    let p = out_path("rw_interop", "shrink_to_zero.h5");
+    python_run(
+        &p,
+        "f = h5py.File(sys.argv[1], 'w')\n\
+         f.create_dataset('d', data=np.arange(10, dtype='i4'), chunks=(4,), maxshape=(None,))\n\
+         f.close()",
+    );
+    let mut f = RwFile::open(&p)?;
+    let d = f.resolve("/d")?;
+    f.resize(d, &[0])?;
+    f.flush()?;
+    f.resize(d, &[6])?;
+    f.close()?;
+    h5py_check(
+        &p,
+        "d = f['d']\n\
+         assert d.shape == (6,), d.shape\n\
+         assert d.id.get_num_chunks() == 0, d.id.get_num_chunks()\n\
+         assert (d[...] == 0).all(), d[...]",
+    );
+    h5dump(&p, &["-H"]);
+    Ok(())
+}

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use h5oxide_filters::Registry;
 use h5oxide_format::chunk_index::ChunkIndex;
 use h5oxide_format::datatype::Datatype;
-use h5oxide_format::encode::btree_v1::{chunk_node_size, ChunkKey, ChunkNode, CHUNK_NODE_CAPACITY};
+use h5oxide_format::encode::btree_v1::{ChunkKey, ChunkNode};
 use h5oxide_format::encode::fill_value::{self, Fill};
-use h5oxide_format::encode::header_rewrite::RawMessage;
+use h5oxide_format::encode::header_rewrite::{Prefix, RawMessage};
 use h5oxide_format::encode::object_header::{msg_type, Message, FLAG_CONSTANT};
 use h5oxide_format::encode::{attribute, dataspace, datatype, filter_pipeline, layout, UNDEF};
 use h5oxide_format::messages::dataspace::Dataspace;
@@ -201,6 +201,11 @@ impl RwFile {
                 "unable to create dataset (name already exists): {path}"
             )));
         }
+        let probe = Target::Hard {
+            addr: UNDEF,
+            cache: None,
+        };
+        self.check_add_link(parent, name, &probe)?;
         let elem = dtype.size();
         if elem == 0 {
             return Err(Error::Invalid(format!("{path}: zero-size datatype")));
@@ -609,6 +614,30 @@ impl RwFile {
     }
 
     /// Writes the chunk index of the dataset at `addr` as a v1 B-tree (layout version 3).
+    /// The Layout message body `write_chunk_index` may give the dataset at `addr` (same size,
+    /// address left undefined), or None when it keeps its message.
+    pub(crate) fn layout_after_index(&mut self, addr: u64) -> Result<Option<Vec<u8>>> {
+        let spec = self.dataset_spec(addr)?;
+        let Some(c) = spec.layout.chunked() else {
+            return Ok(None);
+        };
+        if matches!(c.index, ChunkIndexKind::BTreeV1 { address } if address != UNDEF)
+            && c.version <= 3
+        {
+            return Ok(None);
+        }
+        let dims: Vec<u32> = c
+            .chunk_dims
+            .iter()
+            .map(|&d| u32::try_from(d).map_err(|_| Error::Invalid("chunk dims".into())))
+            .collect::<Result<_>>()?;
+        Ok(Some(layout::encode_chunked(
+            UNDEF,
+            &dims,
+            spec.dtype.size(),
+        )?))
+    }
+
     pub(crate) fn write_chunk_index(&mut self, addr: u64) -> Result<()> {
         self.flush_chunks(addr)?;
         let spec = self.dataset_spec(addr)?;
@@ -652,6 +681,17 @@ impl RwFile {
                 offsets: end,
             };
             root = self.write_chunk_btree(items, end, rank, old_root)?;
+        } else if old_root != UNDEF {
+            // No chunks left (a resize dropped them all): the root becomes an empty leaf, as
+            // libhdf5 creates it, so it no longer lists the dropped chunks.
+            let size = self.chunk_node_size(rank);
+            let mut b = Vec::with_capacity(size);
+            b.extend_from_slice(b"TREE");
+            b.extend_from_slice(&[1, 0, 0, 0]);
+            b.extend_from_slice(&UNDEF.to_le_bytes());
+            b.extend_from_slice(&UNDEF.to_le_bytes());
+            b.resize(size, 0);
+            self.write_at(old_root, &b)?;
         }
         if root != old_root || c.version > 3 || !matches!(c.index, ChunkIndexKind::BTreeV1 { .. }) {
             let dims: Vec<u32> = c
@@ -678,10 +718,11 @@ impl RwFile {
         rank: usize,
         root: u64,
     ) -> Result<u64> {
-        let node_size = chunk_node_size(rank) as u64;
+        let node_size = self.chunk_node_size(rank) as u64;
+        let capacity = self.chunk_node_capacity();
         let mut level = 0u8;
         loop {
-            let n = items.len().div_ceil(CHUNK_NODE_CAPACITY);
+            let n = items.len().div_ceil(capacity);
             let base = if n == 1 && root != UNDEF {
                 root
             } else {
@@ -712,7 +753,11 @@ impl RwFile {
                     children: chunk.iter().map(|c| c.1).collect(),
                 };
                 let a = base + i as u64 * node_size;
-                self.write_at(a, &node.encode(rank)?)?;
+                // Nodes are as large as the file's chunk K makes them (the encoder pads to
+                // the default K; at most `capacity` children keep the content within).
+                let mut bytes = node.encode(rank)?;
+                bytes.resize(node_size as usize, 0);
+                self.write_at(a, &bytes)?;
                 next.push((chunk[0].0.clone(), a));
             }
             if n == 1 {
@@ -842,6 +887,29 @@ impl RwFile {
             return Err(Error::unsupported("writing null-dataspace attributes"));
         }
         self.check_attr_storage(addr)?;
+        let h = self.header(addr)?;
+        let replaces = h
+            .msgs
+            .iter()
+            .any(|m| m.kind == msg::ATTRIBUTE && attr_name(&m.body) == Some(name.as_bytes()));
+        if let (
+            Prefix::V2 {
+                attr_phase_change, ..
+            },
+            false,
+        ) = (&h.prefix, replaces)
+        {
+            // Beyond the maximum compact count (default 8) libhdf5 moves a version-2
+            // header's attributes to dense storage, which is not written.
+            let max = attr_phase_change.map_or(8, |(max, _)| max) as usize;
+            let count = h.msgs.iter().filter(|m| m.kind == msg::ATTRIBUTE).count();
+            if count >= max {
+                return Err(Error::unsupported(format!(
+                    "adding an attribute to an object that holds the maximum of {max} compact \
+                     attributes (dense attribute storage is not written)"
+                )));
+            }
+        }
         let data = self.element_bytes(&value)?;
         let dt = datatype::encode(&value.dtype)?;
         let ds = dataspace::encode(&value.space)?;

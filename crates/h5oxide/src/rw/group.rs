@@ -252,10 +252,15 @@ impl RwFile {
         })
     }
 
-    /// Adds the link `name` → `target` to the group at `group`.
-    pub(crate) fn add_link(&mut self, group: u64, name: &str, target: Target) -> Result<()> {
+    /// Checks that the link `name` → `target` can be added to the group at `group` (before
+    /// anything is allocated for the object it points to); returns the name's bytes.
+    pub(crate) fn check_add_link(
+        &mut self,
+        group: u64,
+        name: &str,
+        target: &Target,
+    ) -> Result<Vec<u8>> {
         let name = link_name(name)?;
-        self.touch();
         let st = self.group_state(group)?;
         if st.links.contains_key(&name) {
             return Err(Error::Invalid(format!(
@@ -263,7 +268,8 @@ impl RwFile {
                 String::from_utf8_lossy(&name)
             )));
         }
-        match (st.storage, &target) {
+        let (storage, count) = (st.storage, st.links.len());
+        match (storage, target) {
             (Storage::Dense, _) => {
                 return Err(Error::unsupported(
                     "adding links to a group with dense link storage",
@@ -273,8 +279,42 @@ impl RwFile {
                 // libhdf5 converts the group to link messages (new-style, compact) first.
                 self.convert_to_compact(group)?;
             }
-            _ => {}
+            (Storage::SymbolTable { .. }, _) => self.check_group_k()?,
+            (Storage::Compact, _) => {
+                // Group Info (§IV.A.2.j): beyond the maximum compact count libhdf5 moves the
+                // links to dense storage (fractal heap and v2 B-tree), which is not written.
+                let max = self.max_compact_links(group)?;
+                if count >= max {
+                    return Err(Error::unsupported(format!(
+                        "adding a link to a compact group that holds the maximum of {max} \
+                         compact links (dense link storage is not written)"
+                    )));
+                }
+            }
         }
+        Ok(name)
+    }
+
+    /// The maximum number of links a new-style group keeps in Link messages.
+    fn max_compact_links(&mut self, group: u64) -> Result<usize> {
+        let h = self.header(group)?;
+        let Some(gi) = h.find(msg::GROUP_INFO) else {
+            return Ok(8);
+        };
+        let flags = gi.body.get(1).copied().unwrap_or(0);
+        if flags & 1 == 0 {
+            return Ok(8);
+        }
+        gi.body
+            .get(2..4)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+            .ok_or_else(|| Error::corrupt("group info message", group, "too short"))
+    }
+
+    /// Adds the link `name` → `target` to the group at `group`.
+    pub(crate) fn add_link(&mut self, group: u64, name: &str, target: Target) -> Result<()> {
+        let name = self.check_add_link(group, name, &target)?;
+        self.touch();
         let st = self.group_state(group)?;
         let order = st.tracked.then_some(st.next_order);
         st.next_order += 1;
@@ -338,6 +378,10 @@ impl RwFile {
                 "removing links from a group with dense link storage",
             ));
         }
+        if matches!(st.storage, Storage::SymbolTable { .. }) {
+            self.check_group_k()?;
+        }
+        let st = self.group_state(group)?;
         let (t, _, _) = st.links.remove(name.as_bytes()).ok_or_else(|| {
             Error::NotFound(format!("unable to delete link: {name:?} does not exist"))
         })?;
@@ -503,6 +547,7 @@ impl RwFile {
     /// Creates an empty old-style group (its header, B-tree root and local heap) and returns
     /// (header, B-tree, heap) addresses. It is not linked anywhere yet.
     pub(crate) fn new_group_object(&mut self) -> Result<(u64, u64, u64)> {
+        self.check_group_k()?;
         let btree = self.put(&GroupNode::empty().encode()?)?;
         let heap = LocalHeapBuilder::new();
         let heap_addr = self.alloc(heap.encoded_size() as u64)?;
@@ -525,6 +570,11 @@ impl RwFile {
                 "unable to create group (name already exists): {path}"
             )));
         }
+        let probe = Target::Hard {
+            addr: UNDEF,
+            cache: None,
+        };
+        self.check_add_link(parent, name, &probe)?;
         let (addr, btree, heap) = self.new_group_object()?;
         self.add_link(
             parent,
@@ -655,6 +705,16 @@ impl RwFile {
             )));
         }
         let (src_parent, src_name) = self.parent_of(from)?;
+        if src_parent != dst_parent {
+            // Refuse before the link is taken out of its group.
+            if let Some(t) = self
+                .group_state(src_parent)?
+                .get(src_name.as_bytes())
+                .cloned()
+            {
+                self.check_add_link(dst_parent, dst_name, &t)?;
+            }
+        }
         let t = self.remove_link(src_parent, src_name)?;
         self.add_link(dst_parent, dst_name, t)
     }

@@ -22,10 +22,15 @@
 //! What it writes is the "compatible" profile (version-1 headers, symbol-table groups, v1
 //! B-tree chunk indexes, layout version 3). A chunked dataset with another chunk index (fixed
 //! or extensible array, v2 B-tree, single chunk, implicit) is converted to a v1 B-tree index
-//! when its chunks change, which every libhdf5 since 1.8 reads. Not supported yet (typed
-//! [`Error::Unsupported`]): dense link or attribute storage (fractal heaps), shared (SOHM)
-//! attributes, files whose offsets or lengths are not 8 bytes, non-default B-tree K values,
-//! external-link creation in a symbol-table group.
+//! when its chunks change, which every libhdf5 since 1.8 reads. Chunk B-tree nodes take the
+//! size the file's chunk K gives them (superblock v1 or the superblock extension's B-tree 'K'
+//! message). Not supported yet (typed [`Error::Unsupported`]): dense link or attribute
+//! storage (fractal heaps) — including adding a link or attribute beyond the maximum compact
+//! count, where libhdf5 would switch to it —, shared (SOHM) attributes, files whose offsets or
+//! lengths are not 8 bytes, symbol-table groups in files with non-default group K values,
+//! metadata cache images, SWMR-flagged files, external-link creation in a symbol-table group,
+//! and a header whose first chunk is too small to hold a continuation message when its
+//! messages outgrow it (checked before a flush writes anything).
 
 mod data;
 mod group;
@@ -212,6 +217,44 @@ impl Header {
     }
 }
 
+/// B-tree 'K' values: half the fan-out of v1 B-tree nodes and symbol table nodes. The writers
+/// build nodes of the default sizes only.
+#[derive(Debug, Clone, Copy)]
+struct BtreeK {
+    chunk: u16,
+    group_internal: u16,
+    group_leaf: u16,
+}
+
+impl RwFile {
+    /// Children per chunk B-tree node built: 2K, at most what the encoder lays out.
+    pub(crate) fn chunk_node_capacity(&self) -> usize {
+        (2 * usize::from(self.btree_k.chunk))
+            .min(h5oxide_format::encode::btree_v1::CHUNK_NODE_CAPACITY)
+    }
+
+    /// Bytes of a chunk B-tree node of a dataset of `rank` dimensions with the file's chunk K
+    /// (spec §III.A.1: 2K children and 2K + 1 keys of 8 + 8 (rank + 1) bytes).
+    pub(crate) fn chunk_node_size(&self, rank: usize) -> usize {
+        let k2 = 2 * usize::from(self.btree_k.chunk);
+        24 + (k2 + 1) * (8 + 8 * (rank + 1)) + k2 * 8
+    }
+
+    /// Refuses to build symbol table groups in a file whose group K values are not the
+    /// defaults (leaf 4, internal 16).
+    pub(crate) fn check_group_k(&self) -> Result<()> {
+        let k = self.btree_k;
+        if k.group_leaf != 4 || k.group_internal != 16 {
+            return Err(Error::unsupported(format!(
+                "changing old-style groups in a file whose group B-tree K values are {}/{} \
+                 (only the defaults 4/16)",
+                k.group_leaf, k.group_internal
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A variable-length data collection being filled (spec §III.E).
 struct PendingHeap {
     addr: u64,
@@ -229,6 +272,10 @@ pub struct RwFile {
     sb: Superblock,
     /// Physical offset of the superblock.
     sb_offset: u64,
+    /// The base address field as stored in the superblock.
+    stored_base: u64,
+    /// The file's B-tree K values (superblock v0/v1, or the superblock extension).
+    btree_k: BtreeK,
     limits: Limits,
     /// End of allocated space (relative).
     eoa: u64,
@@ -286,17 +333,6 @@ impl RwFile {
                 sb.sizes.offset, sb.sizes.length
             )));
         }
-        if sb.version <= 1 && (sb.group_leaf_node_k != 4 || sb.group_internal_node_k != 16) {
-            return Err(Error::unsupported(format!(
-                "writing files with group B-tree K values {}/{} (only the defaults 4/16)",
-                sb.group_leaf_node_k, sb.group_internal_node_k
-            )));
-        }
-        if sb.version == 1 && sb.indexed_storage_internal_node_k != 32 {
-            return Err(Error::unsupported(
-                "writing files with a non-default chunk B-tree K",
-            ));
-        }
         if sb.version >= 2 && sb.consistency_flags & 0x05 != 0 {
             return Err(Error::unsupported(
                 "writing a file marked as open for writing by another program (SWMR flags set)",
@@ -307,16 +343,85 @@ impl RwFile {
                 "writing files with a driver information block (multi/family files)",
             ));
         }
+        // The stored end-of-file address is absolute: the relative end of allocated space
+        // plus the base address *as stored*, which libhdf5 subtracts again when it opens the
+        // file (even when the stored base differs from where the superblock is).
+        let stored_base = {
+            use std::os::unix::fs::FileExt;
+            let at = sb.signature_offset
+                + match sb.version {
+                    0 => 24,
+                    1 => 28,
+                    _ => 12,
+                };
+            let mut b = [0u8; 8];
+            probe.file.read_exact_at(&mut b, at)?;
+            match u64::from_le_bytes(b) {
+                UNDEF => sb.base_address,
+                v => v,
+            }
+        };
         let io = Io {
             file: probe.file,
             base: sb.base_address,
             len: AtomicU64::new(len),
         };
+        let mut btree_k = BtreeK {
+            chunk: sb.indexed_storage_internal_node_k,
+            group_internal: sb.group_internal_node_k,
+            group_leaf: sb.group_leaf_node_k,
+        };
+        if sb.extension_address != UNDEF {
+            // libhdf5 loads a metadata cache image announced in the superblock extension at
+            // open, and the image supersedes the metadata on disk: changing the on-disk
+            // structures under it would be wrong.
+            let ext = match ObjectHeader::read(&Ctx::new(&io, sb.sizes), sb.extension_address) {
+                Ok(h) => h,
+                Err(Error::Unsupported { feature }) if feature.contains("cache image") => {
+                    return Err(Error::unsupported(
+                        "writing a file with a metadata cache image (superblock extension)",
+                    ))
+                }
+                Err(e) => {
+                    return Err(Error::unsupported(format!(
+                        "writing a file whose superblock extension cannot be read ({e})"
+                    )))
+                }
+            };
+            if ext.has(msg::MDC_IMAGE) {
+                return Err(Error::unsupported(
+                    "writing a file with a metadata cache image (superblock extension)",
+                ));
+            }
+            // B-tree 'K' values (§IV.A.2.t): version, chunk K, group internal K, leaf K.
+            if let Some(m) = ext.find(msg::BTREE_K) {
+                let k = |at: usize| {
+                    m.data
+                        .get(at..at + 2)
+                        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                        .ok_or_else(|| {
+                            Error::corrupt("B-tree 'K' values message", m.addr, "too short")
+                        })
+                };
+                btree_k = BtreeK {
+                    chunk: k(1)?,
+                    group_internal: k(3)?,
+                    group_leaf: k(5)?,
+                };
+                if btree_k.chunk == 0 || btree_k.group_internal == 0 || btree_k.group_leaf == 0 {
+                    return Err(Error::corrupt(
+                        "B-tree 'K' values message",
+                        m.addr,
+                        "a K value of 0",
+                    ));
+                }
+            }
+        }
         let phys = io.size();
         let eoa = if sb.eof_address == UNDEF {
             phys
         } else {
-            sb.eof_address.max(phys)
+            sb.eof_address.saturating_sub(stored_base).max(phys)
         };
         let sb_offset = sb.signature_offset;
         Ok(RwFile {
@@ -324,6 +429,8 @@ impl RwFile {
             io,
             sb,
             sb_offset,
+            stored_base,
+            btree_k,
             limits: Limits::default(),
             eoa: pad8(eoa as usize) as u64,
             free: Vec::new(),
@@ -588,6 +695,7 @@ impl RwFile {
         if self.closed {
             return Err(Error::Invalid("file is closed".into()));
         }
+        self.preflight()?;
         let dirty_groups: Vec<u64> = self
             .groups
             .iter()
@@ -623,6 +731,51 @@ impl RwFile {
         Ok(())
     }
 
+    /// Checks, before anything is written, that every header to rewrite can be laid out (a
+    /// first chunk too small for a continuation message cannot grow), so a refused flush
+    /// leaves the file as it was. Compact groups' Link messages are set first (in memory).
+    fn preflight(&mut self) -> Result<()> {
+        let compact: Vec<u64> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.dirty && g.storage == group::Storage::Compact)
+            .map(|(&a, _)| a)
+            .collect();
+        for a in compact {
+            self.write_group(a)?;
+        }
+        let dirty_chunks: Vec<u64> = self
+            .chunks
+            .iter()
+            .filter(|(_, c)| c.dirty)
+            .map(|(&a, _)| a)
+            .collect();
+        let mut layouts = HashMap::new();
+        for a in dirty_chunks {
+            if let Some(body) = self.layout_after_index(a)? {
+                layouts.insert(a, body);
+            }
+        }
+        for (a, h) in &self.headers {
+            if !h.dirty && !layouts.contains_key(a) {
+                continue;
+            }
+            let mut msgs = h.msgs.clone();
+            if let Some(body) = layouts.get(a) {
+                if let Some(m) = msgs.iter_mut().find(|m| m.kind == msg::LAYOUT) {
+                    m.body = body.clone();
+                }
+            }
+            header_rewrite::plan(&h.prefix, &msgs, 0).map_err(|e| match e {
+                Error::Unsupported { feature } => {
+                    Error::unsupported(format!("{feature} (object at {a:#x})"))
+                }
+                e => e,
+            })?;
+        }
+        Ok(())
+    }
+
     fn write_superblock(&mut self) -> Result<()> {
         // Make the physical file at least as long as the allocated space.
         let end = self.eoa;
@@ -633,6 +786,9 @@ impl RwFile {
                 .map_err(|e| Error::Io(e.to_string()))?;
             self.io.len.fetch_max(self.io.base + end, Ordering::Relaxed);
         }
+        let end = end
+            .checked_add(self.stored_base)
+            .ok_or_else(|| Error::Invalid("end of file address overflows".into()))?;
         self.sb.eof_address = end;
         use std::os::unix::fs::FileExt;
         match self.sb.version {
