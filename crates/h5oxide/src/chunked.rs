@@ -596,7 +596,7 @@ pub fn read_chunked_cached(
             pos = d.out + d.len;
             jobs.push((rec, d, dst));
         }
-        jobs.into_par_iter().try_for_each(|(rec, d, dst)| {
+        let run = |(rec, d, dst): (&ChunkRecord, DenseRun, &mut [u8])| {
             with_scratch(|scratch| {
                 decode_dense(
                     ctx,
@@ -611,33 +611,40 @@ pub fn read_chunked_cached(
                     scratch,
                 )
             })
-        })?;
+        };
+        if parallel(jobs.len()) {
+            jobs.into_par_iter().try_for_each(run)?;
+        } else {
+            jobs.into_iter().try_for_each(run)?;
+        }
     }
 
     let threads = rayon::current_num_threads().max(1) as u64;
     let per_batch = (MAX_BYTES_IN_FLIGHT / geom.chunk_bytes.max(1)).max(threads) as usize;
     for batch in sparse.chunks(per_batch.max(1)) {
-        let decoded: Vec<Result<Arc<Vec<u8>>>> = batch
-            .par_iter()
-            .map(|(_, rec)| {
-                if let Some(hit) = cache.and_then(|c| c.get(rec.address)) {
-                    return Ok(hit);
-                }
-                let data = Arc::new(load_chunk(
-                    ctx,
-                    &geom,
-                    layout,
-                    pipeline,
-                    registry,
-                    rec,
-                    chunk_bytes,
-                )?);
-                if let Some(c) = cache {
-                    c.insert(rec.address, data.clone());
-                }
-                Ok(data)
-            })
-            .collect();
+        let load = |(_, rec): &(&Vec<u64>, &ChunkRecord)| {
+            if let Some(hit) = cache.and_then(|c| c.get(rec.address)) {
+                return Ok(hit);
+            }
+            let data = Arc::new(load_chunk(
+                ctx,
+                &geom,
+                layout,
+                pipeline,
+                registry,
+                rec,
+                chunk_bytes,
+            )?);
+            if let Some(c) = cache {
+                c.insert(rec.address, data.clone());
+            }
+            Ok(data)
+        };
+        let decoded: Vec<Result<Arc<Vec<u8>>>> = if parallel(batch.len()) {
+            batch.par_iter().map(load).collect()
+        } else {
+            batch.iter().map(load).collect()
+        };
         for ((scaled, _), data) in batch.iter().zip(decoded) {
             let data = data?;
             scatter(
@@ -652,6 +659,14 @@ pub fn read_chunked_cached(
         }
     }
     Ok(())
+}
+
+/// Whether `jobs` chunks are worth handing to the rayon pool: more than one, and a pool of
+/// more than one thread. Otherwise the calling thread decodes them itself: a single chunk
+/// gains nothing from the pool but its hand-off cost, and with a one-thread pool every reading
+/// thread would queue behind that one worker instead of decoding in parallel.
+pub(crate) fn parallel(jobs: usize) -> bool {
+    jobs > 1 && rayon::current_num_threads() > 1
 }
 
 /// Where one chunk's selected elements go when they form a single contiguous byte range of
