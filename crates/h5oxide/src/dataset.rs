@@ -304,17 +304,48 @@ impl Dataset {
 
     /// Reads a hyperslab as an array of `T` shaped like the selection (`count·block` per axis).
     pub fn read_hyperslab<T: H5Type>(&self, sel: &crate::Hyperslab) -> Result<ArrayD<T>> {
-        let raw = self.read_hyperslab_raw(sel)?;
+        if !T::is_native(&self.info.dtype) {
+            let raw = self.read_hyperslab_raw(sel)?;
+            let shape: Vec<usize> = sel
+                .shape()
+                .unwrap_or_default()
+                .iter()
+                .map(|&d| d as usize)
+                .collect();
+            let n: usize = shape.iter().product();
+            let mut v = vec![T::default(); n];
+            if n > 0 {
+                T::convert(&self.info.dtype, &raw, &mut v)?;
+            }
+            return ArrayD::from_shape_vec(IxDyn(&shape), v)
+                .map_err(|e| Error::Invalid(e.to_string()));
+        }
+        // Same layout: read straight into the array's buffer.
+        let n = sel
+            .num_elements()
+            .ok_or_else(|| Error::Invalid("selection size overflows".into()))?;
+        let bytes = n.saturating_mul(self.info.dtype.size() as u64);
+        if bytes > self.file.limits.max_data_bytes {
+            return Err(Error::Limit {
+                what: "selection read",
+                requested: bytes,
+                limit: self.file.limits.max_data_bytes,
+            });
+        }
         let shape: Vec<usize> = sel
             .shape()
             .unwrap_or_default()
             .iter()
             .map(|&d| d as usize)
             .collect();
-        let n: usize = shape.iter().product();
-        let mut v = vec![T::default(); n];
+        let mut v = vec![T::default(); n as usize];
         if n > 0 {
-            T::convert(&self.info.dtype, &raw, &mut v)?;
+            crate::select::read_selection(
+                &self.file,
+                &self.info,
+                sel,
+                bytemuck::cast_slice_mut(&mut v),
+            )?;
         }
         ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
     }

@@ -122,6 +122,13 @@ pub(crate) fn read_selection(
                 Ok(())
             })?;
             let span = (hi - lo) * es;
+            if span == n {
+                // One contiguous run (a row, a block of rows): straight into `out`.
+                let at = address
+                    .checked_add(lo * es)
+                    .ok_or_else(|| Error::corrupt("contiguous layout", *address, "overflow"))?;
+                return file.src_read_into(at, out);
+            }
             if span <= (4 * n).max(1 << 20) {
                 let data = file.src_read(address + lo * es, span as usize)?;
                 for_each_run(dims, sel, |lin, o, len| {
@@ -283,7 +290,20 @@ pub(crate) fn shape_result<T: Clone>(
         let ax = ax.min(shape.len());
         shape.insert(ax, 1);
     }
-    let v: Vec<T> = a.iter().cloned().collect();
+    let reversed = plans
+        .iter()
+        .any(|p| matches!(p, AxisPlan::Keep { reverse: true }));
+    let v: Vec<T> = if reversed {
+        a.iter().cloned().collect()
+    } else {
+        // Still the block's row-major buffer: dropping or inserting length-1 axes keeps the
+        // order, so the buffer is reused as is (no element-by-element copy).
+        let (v, off) = a.into_raw_vec_and_offset();
+        if off.is_some_and(|o| o != 0) {
+            return Err(Error::Invalid("unexpected array offset".into()));
+        }
+        v
+    };
     ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
 }
 
