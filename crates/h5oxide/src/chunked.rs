@@ -448,8 +448,10 @@ pub fn read_chunked_cached(
         return Ok(());
     }
     let filtered = pipeline.is_some_and(|p| !p.is_empty());
-    let index = ChunkIndex::open(ctx, layout, dims, max_dims, filtered)?;
-    let geom = index.geometry().clone();
+    // The index is opened on first need: repeated small reads served by the cache of chunk
+    // records skip it (and its header reads) entirely.
+    let mut index: Option<ChunkIndex<'_>> = None;
+    let geom = Geometry::new(layout, dims, max_dims)?;
     let rank = geom.rank();
     let chunk_bytes = usize::try_from(geom.chunk_bytes)
         .ok()
@@ -494,7 +496,11 @@ pub fn read_chunked_cached(
     // Few chunks (absolutely, or relative to the grid): look each up; else enumerate once.
     let grid_total = geom.grid().iter().fold(1u64, |a, &g| a.saturating_mul(g));
     if ntouched > LOOKUP_THRESHOLD && ntouched.saturating_mul(32) > grid_total {
-        let recs = index.records()?;
+        open_index(&mut index, ctx, layout, dims, max_dims, filtered)?;
+        let recs = match &index {
+            Some(i) => i.records()?,
+            None => Vec::new(),
+        };
         map = Some(recs.into_iter().map(|r| (r.offset.clone(), r)).collect());
     }
     let mut pos = vec![0usize; rank];
@@ -502,7 +508,23 @@ pub fn read_chunked_cached(
         let scaled: Vec<u64> = (0..rank).map(|d| per_dim[d][pos[d]]).collect();
         let rec = match &map {
             Some(m) => geom.offset_of(&scaled).and_then(|o| m.get(&o).cloned()),
-            None => index.lookup(&scaled)?,
+            None => {
+                let key = (layout.index_address(), scaled.clone());
+                match cache.and_then(|c| c.record(&key)) {
+                    Some(hit) => hit,
+                    None => {
+                        open_index(&mut index, ctx, layout, dims, max_dims, filtered)?;
+                        let rec = match &index {
+                            Some(i) => i.lookup(&scaled)?,
+                            None => None,
+                        };
+                        if let Some(c) = cache {
+                            c.insert_record(key, rec.clone());
+                        }
+                        rec
+                    }
+                }
+            }
         };
         tasks.push((scaled, rec));
         // next
@@ -879,6 +901,21 @@ fn decode_dense(
     Ok(())
 }
 
+/// Opens the chunk index into `slot` unless it is open already.
+fn open_index<'a>(
+    slot: &mut Option<ChunkIndex<'a>>,
+    ctx: &Ctx<'a>,
+    layout: &ChunkedLayout,
+    dims: &[u64],
+    max_dims: &[Option<u64>],
+    filtered: bool,
+) -> Result<()> {
+    if slot.is_none() {
+        *slot = Some(ChunkIndex::open(ctx, layout, dims, max_dims, filtered)?);
+    }
+    Ok(())
+}
+
 /// Reads touching at most this many chunks go through the chunk cache.
 pub const CACHED_READ_MAX_CHUNKS: usize = 8;
 
@@ -889,7 +926,16 @@ pub const CACHED_READ_MAX_CHUNKS: usize = 8;
 pub struct ChunkCache {
     budget: u64,
     inner: std::sync::Mutex<CacheInner>,
+    /// Index lookups of small reads: (index address, scaled chunk coordinates) → the chunk's
+    /// record (`None`: unallocated), at most [`MAX_CACHED_RECORDS`], cleared when full.
+    records: std::sync::Mutex<HashMap<ChunkKey, Option<ChunkRecord>>>,
 }
+
+/// A chunk of a dataset: its index address and scaled chunk coordinates.
+type ChunkKey = (u64, Vec<u64>);
+
+/// Most chunk records a [`ChunkCache`] keeps.
+const MAX_CACHED_RECORDS: usize = 1 << 16;
 
 #[derive(Debug, Default)]
 struct CacheInner {
@@ -904,7 +950,31 @@ impl ChunkCache {
         ChunkCache {
             budget,
             inner: std::sync::Mutex::new(CacheInner::default()),
+            records: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The cached index lookup of a chunk: `Some(None)` for a chunk known to be unallocated,
+    /// `None` when not cached (or the cache is disabled).
+    fn record(&self, key: &ChunkKey) -> Option<Option<ChunkRecord>> {
+        if self.budget == 0 {
+            return None;
+        }
+        self.records.lock().ok()?.get(key).cloned()
+    }
+
+    /// Caches an index lookup.
+    fn insert_record(&self, key: ChunkKey, rec: Option<ChunkRecord>) {
+        if self.budget == 0 {
+            return;
+        }
+        let Ok(mut g) = self.records.lock() else {
+            return;
+        };
+        if g.len() >= MAX_CACHED_RECORDS {
+            g.clear();
+        }
+        g.insert(key, rec);
     }
 
     /// The configured budget in bytes.
