@@ -64,28 +64,88 @@ pub fn transpose_block(input: &[u8], out: &mut [u8], m: usize, s: usize) {
 }
 
 /// Undoes [`transpose_block`].
+///
+/// Two passes: the `8 * s` bit rows become `s` byte planes (plane `b` holds byte `b` of every
+/// element), 64 elements at a time with in-register bit and byte transposes of eight `u64`
+/// words; then the planes are interleaved by [`crate::shuffle::unshuffle_into`].
 pub fn untranspose_block(input: &[u8], out: &mut [u8], m: usize, s: usize) {
     let rowlen = m / 8;
-    if rowlen == 0 || s == 0 {
+    if rowlen == 0 || s == 0 || out.len() < m * s {
         return;
     }
     let rows: Vec<&[u8]> = input.chunks_exact(rowlen).take(8 * s).collect();
     if rows.len() < 8 * s {
         return;
     }
-    // Each group of 8 elements (8 * s output bytes) gathers one byte from each of the 8 * s rows.
-    for (g, group) in out.chunks_exact_mut(8 * s).take(rowlen).enumerate() {
-        for (b, eight) in rows.chunks_exact(8).enumerate() {
-            let mut x = 0u64;
-            for (k, row) in eight.iter().enumerate() {
-                x |= u64::from(row.get(g).copied().unwrap_or(0)) << (8 * k);
-            }
-            let y = transpose8(x).to_le_bytes();
-            for (t, yt) in y.iter().enumerate() {
-                if let Some(o) = group.get_mut(t * s + b) {
-                    *o = *yt;
-                }
-            }
+    let out = &mut out[..m * s];
+    if s == 1 {
+        bits_to_plane(&rows, out);
+        return;
+    }
+    let mut planes = vec![0u8; m * s];
+    for (eight, plane) in rows.chunks_exact(8).zip(planes.chunks_exact_mut(m)) {
+        bits_to_plane(eight, plane);
+    }
+    crate::shuffle::unshuffle_into(&planes, out, s);
+}
+
+/// Swaps the fields `w[i] >> sh & m` and `w[j] & m`.
+#[inline(always)]
+fn swap_fields(w: &mut [u64; 8], i: usize, j: usize, sh: u32, m: u64) {
+    let t = ((w[i] >> sh) ^ w[j]) & m;
+    w[j] ^= t;
+    w[i] ^= t << sh;
+}
+
+/// Eight bit rows (bit `k` of one byte of `8 * rows[k].len()` elements) to one byte plane:
+/// `plane[e]` gets bit `k` from bit `e % 8` of `rows[k][e / 8]`.
+fn bits_to_plane(rows: &[&[u8]], plane: &mut [u8]) {
+    let rowlen = plane.len() / 8;
+    let Ok(rows): std::result::Result<&[&[u8]; 8], _> = rows.try_into() else {
+        return;
+    };
+    let word = |r: &[u8], j: usize| {
+        let mut b = [0u8; 8];
+        if let Some(s) = r.get(8 * j..8 * j + 8) {
+            b.copy_from_slice(s);
+        }
+        u64::from_le_bytes(b)
+    };
+    let whole = rowlen / 8;
+    for (j, dst) in plane.chunks_exact_mut(64).take(whole).enumerate() {
+        // w[k] byte g: bit row k of elements 8 (8j + g) ..+ 8.
+        let mut w: [u64; 8] = std::array::from_fn(|k| word(rows[k], j));
+        // Bit transpose in every byte lane: w[t] byte g bit k = old w[k] byte g bit t.
+        for k in [0, 2, 4, 6] {
+            swap_fields(&mut w, k, k + 1, 1, 0x5555_5555_5555_5555);
+        }
+        for k in [0, 1, 4, 5] {
+            swap_fields(&mut w, k, k + 2, 2, 0x3333_3333_3333_3333);
+        }
+        for k in [0, 1, 2, 3] {
+            swap_fields(&mut w, k, k + 4, 4, 0x0F0F_0F0F_0F0F_0F0F);
+        }
+        // Byte transpose: w[g] byte t = element 8 (8j + g) + t.
+        for k in [0, 2, 4, 6] {
+            swap_fields(&mut w, k, k + 1, 8, 0x00FF_00FF_00FF_00FF);
+        }
+        for k in [0, 1, 4, 5] {
+            swap_fields(&mut w, k, k + 2, 16, 0x0000_FFFF_0000_FFFF);
+        }
+        for k in [0, 1, 2, 3] {
+            swap_fields(&mut w, k, k + 4, 32, 0x0000_0000_FFFF_FFFF);
+        }
+        for (o, x) in dst.chunks_exact_mut(8).zip(w) {
+            o.copy_from_slice(&x.to_le_bytes());
+        }
+    }
+    for g in whole * 8..rowlen {
+        let mut x = 0u64;
+        for (k, row) in rows.iter().enumerate() {
+            x |= u64::from(row.get(g).copied().unwrap_or(0)) << (8 * k);
+        }
+        if let Some(o) = plane.get_mut(8 * g..8 * g + 8) {
+            o.copy_from_slice(&transpose8(x).to_le_bytes());
         }
     }
 }
@@ -134,6 +194,87 @@ fn params(cd_values: &[u32]) -> Result<Params> {
     Ok(Params { elem, block, codec })
 }
 
+/// Undoes the bit transposition of an uncompressed chunk (`out` as long as `input`).
+fn untranspose_all(input: &[u8], out: &mut [u8], p: &Params) -> Result<()> {
+    let s = p.elem;
+    if !input.len().is_multiple_of(s) || out.len() != input.len() {
+        return Err(corrupt(
+            NAME,
+            "chunk size is not a multiple of the element size",
+        ));
+    }
+    let n = input.len() / s;
+    let mut pos = 0;
+    for m in block_sizes(n, p.block) {
+        let len = m * s;
+        let src = input
+            .get(pos..pos + len)
+            .ok_or_else(|| corrupt(NAME, "truncated block"))?;
+        let dst = out
+            .get_mut(pos..pos + len)
+            .ok_or_else(|| corrupt(NAME, "truncated block"))?;
+        untranspose_block(src, dst, m, s);
+        pos += len;
+    }
+    if let (Some(dst), Some(src)) = (out.get_mut(pos..), input.get(pos..)) {
+        dst.copy_from_slice(src);
+    }
+    Ok(())
+}
+
+/// Decodes a compressed chunk (header, then LZ4 or zstd blocks) into `out`, whose length is
+/// the decoded size the header claims (checked by the caller).
+fn decode_compressed(input: &[u8], out: &mut [u8], p: &Params) -> Result<()> {
+    let s = p.elem;
+    let total = out.len();
+    let block_bytes =
+        bytes::be32(input, 8).ok_or_else(|| corrupt(NAME, "truncated header"))? as usize;
+    if !total.is_multiple_of(s) {
+        return Err(corrupt(
+            NAME,
+            "decoded size is not a multiple of the element size",
+        ));
+    }
+    let block = block_bytes / s;
+    if block == 0 || !block.is_multiple_of(8) {
+        return Err(corrupt(NAME, format!("bad block size {block_bytes} bytes")));
+    }
+    let n = total / s;
+    let mut tmp = vec![0u8; block.min(n) * s];
+    let (mut pos, mut opos) = (12usize, 0usize);
+    for m in block_sizes(n, block) {
+        let len = m * s;
+        let csize = bytes::be32(input, pos)
+            .ok_or_else(|| corrupt(NAME, "truncated block header"))? as usize;
+        pos += 4;
+        let src = pos
+            .checked_add(csize)
+            .and_then(|end| input.get(pos..end))
+            .ok_or_else(|| corrupt(NAME, "truncated block"))?;
+        let t = tmp
+            .get_mut(..len)
+            .ok_or_else(|| corrupt(NAME, "block too large"))?;
+        match p.codec {
+            Codec::Lz4 => crate::lz4::block_exact(src, t, NAME)?,
+            _ => crate::zstd::decompress_exact(src, t, NAME)?,
+        }
+        let dst = out
+            .get_mut(opos..opos + len)
+            .ok_or_else(|| corrupt(NAME, "block past the end"))?;
+        untranspose_block(t, dst, m, s);
+        pos += csize;
+        opos += len;
+    }
+    let rest = total - opos;
+    let src = input
+        .get(pos..pos + rest)
+        .ok_or_else(|| corrupt(NAME, "truncated leftover elements"))?;
+    if let Some(dst) = out.get_mut(opos..) {
+        dst.copy_from_slice(src);
+    }
+    Ok(())
+}
+
 impl Filter for Bitshuffle {
     fn id(&self) -> u16 {
         32008
@@ -143,83 +284,26 @@ impl Filter for Bitshuffle {
     }
     fn decode(&self, input: &[u8], cd_values: &[u32], size_hint: usize) -> Result<Vec<u8>> {
         let p = params(cd_values)?;
-        let s = p.elem;
         if let Codec::None = p.codec {
-            if !input.len().is_multiple_of(s) {
-                return Err(corrupt(
-                    NAME,
-                    "chunk size is not a multiple of the element size",
-                ));
-            }
-            let n = input.len() / s;
             let mut out = vec![0u8; input.len()];
-            let mut pos = 0;
-            for m in block_sizes(n, p.block) {
-                let len = m * s;
-                let src = input
-                    .get(pos..pos + len)
-                    .ok_or_else(|| corrupt(NAME, "truncated block"))?;
-                let dst = out
-                    .get_mut(pos..pos + len)
-                    .ok_or_else(|| corrupt(NAME, "truncated block"))?;
-                untranspose_block(src, dst, m, s);
-                pos += len;
-            }
-            if let (Some(dst), Some(src)) = (out.get_mut(pos..), input.get(pos..)) {
-                dst.copy_from_slice(src);
-            }
+            untranspose_all(input, &mut out, &p)?;
             return Ok(out);
         }
         let total = bytes::be64(input, 0).ok_or_else(|| corrupt(NAME, "truncated header"))?;
         let total = check_claimed("bitshuffle decoded size", total, size_hint)?;
-        let block_bytes =
-            bytes::be32(input, 8).ok_or_else(|| corrupt(NAME, "truncated header"))? as usize;
-        if total % s != 0 {
-            return Err(corrupt(
-                NAME,
-                "decoded size is not a multiple of the element size",
-            ));
-        }
-        let block = block_bytes / s;
-        if block == 0 || !block.is_multiple_of(8) {
-            return Err(corrupt(NAME, format!("bad block size {block_bytes} bytes")));
-        }
-        let n = total / s;
         let mut out = vec![0u8; total];
-        let mut tmp = vec![0u8; block.min(n) * s];
-        let (mut pos, mut opos) = (12usize, 0usize);
-        for m in block_sizes(n, block) {
-            let len = m * s;
-            let csize = bytes::be32(input, pos)
-                .ok_or_else(|| corrupt(NAME, "truncated block header"))?
-                as usize;
-            pos += 4;
-            let src = pos
-                .checked_add(csize)
-                .and_then(|end| input.get(pos..end))
-                .ok_or_else(|| corrupt(NAME, "truncated block"))?;
-            let t = tmp
-                .get_mut(..len)
-                .ok_or_else(|| corrupt(NAME, "block too large"))?;
-            match p.codec {
-                Codec::Lz4 => crate::lz4::block_exact(src, t, NAME)?,
-                _ => crate::zstd::decompress_exact(src, t, NAME)?,
-            }
-            let dst = out
-                .get_mut(opos..opos + len)
-                .ok_or_else(|| corrupt(NAME, "block past the end"))?;
-            untranspose_block(t, dst, m, s);
-            pos += csize;
-            opos += len;
-        }
-        let rest = total - opos;
-        let src = input
-            .get(pos..pos + rest)
-            .ok_or_else(|| corrupt(NAME, "truncated leftover elements"))?;
-        if let Some(dst) = out.get_mut(opos..) {
-            dst.copy_from_slice(src);
-        }
+        decode_compressed(input, &mut out, &p)?;
         Ok(out)
+    }
+
+    fn decode_to_slice(&self, input: &[u8], cd_values: &[u32], out: &mut [u8]) -> bool {
+        let Ok(p) = params(cd_values) else {
+            return false;
+        };
+        if let Codec::None = p.codec {
+            return input.len() == out.len() && untranspose_all(input, out, &p).is_ok();
+        }
+        bytes::be64(input, 0) == Some(out.len() as u64) && decode_compressed(input, out, &p).is_ok()
     }
 
     fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
@@ -295,6 +379,35 @@ mod tests {
         let mut back = vec![0u8; data.len()];
         untranspose_block(&t, &mut back, 48, 3);
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn untranspose_matches_definition_for_all_shapes() {
+        // whole 64-element groups, a partial group, element sizes with and without a fast
+        // unshuffle
+        for m in [8usize, 56, 64, 72, 128, 200, 1024] {
+            for s in [1usize, 2, 3, 4, 8, 16] {
+                let data: Vec<u8> = (0..(m * s) as u32)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+                    .collect();
+                let mut back = vec![0u8; data.len()];
+                untranspose_block(&naive(&data, m, s), &mut back, m, s);
+                assert_eq!(back, data, "m {m} s {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn slice_path_matches_decode() {
+        let data: Vec<u8> = (0..10_003u32 * 4).map(|i| (i / 40) as u8).collect();
+        for codec in [0u32, 2, 3] {
+            let cdv = [0, 3, 4, 0, codec];
+            let z = Bitshuffle.encode(&data, &cdv).unwrap();
+            let mut out = vec![0u8; data.len()];
+            assert!(Bitshuffle.decode_to_slice(&z, &cdv, &mut out), "{codec}");
+            assert_eq!(out, data);
+            assert!(!Bitshuffle.decode_to_slice(&z, &cdv, &mut out[4..]));
+        }
     }
 
     #[test]

@@ -214,22 +214,39 @@ fn decode_block(
 pub fn decompress(input: &[u8], size_hint: usize) -> Result<Vec<u8>> {
     let head = bytes::array::<16>(input, 0)
         .ok_or_else(|| corrupt(NAME, "chunk shorter than the 16-byte header"))?;
+    let nbytes = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let nbytes = check_claimed("blosc decoded size", u64::from(nbytes), size_hint)?;
+    let mut out = vec![0u8; nbytes];
+    decompress_into(input, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a Blosc1 chunk into `out`, which must be exactly as long as the decoded size the
+/// header records.
+pub fn decompress_into(input: &[u8], out: &mut [u8]) -> Result<()> {
+    let head = bytes::array::<16>(input, 0)
+        .ok_or_else(|| corrupt(NAME, "chunk shorter than the 16-byte header"))?;
     let version = head[0];
     let flags = head[2];
     let typesize = usize::from(head[3]);
     let nbytes = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
     let blocksize = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
-    let nbytes = check_claimed("blosc decoded size", u64::from(nbytes), size_hint)?;
-    let mut out = vec![0u8; nbytes];
+    if u64::from(nbytes) != out.len() as u64 {
+        return Err(corrupt(
+            NAME,
+            format!("chunk of {nbytes} bytes for {} expected", out.len()),
+        ));
+    }
+    let nbytes = out.len();
     if nbytes == 0 {
-        return Ok(out);
+        return Ok(());
     }
     if flags & 0x02 != 0 {
         let src = input
             .get(16..16 + nbytes)
             .ok_or_else(|| corrupt(NAME, "truncated uncompressed chunk"))?;
         out.copy_from_slice(src);
-        return Ok(out);
+        return Ok(());
     }
     if blocksize == 0 {
         return Err(corrupt(NAME, "zero block size"));
@@ -259,14 +276,14 @@ pub fn decompress(input: &[u8], size_hint: usize) -> Result<Vec<u8>> {
         };
         result?;
         if byte_shuffle {
-            dst.copy_from_slice(&crate::shuffle::unshuffle(t, typesize));
+            crate::shuffle::unshuffle_into(t, dst, typesize);
         } else if bit_shuffle && dst.len() >= typesize {
             bit_unshuffle(t, dst, typesize, version);
         } else {
             dst.copy_from_slice(t);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 impl Filter for Blosc {
@@ -278,6 +295,9 @@ impl Filter for Blosc {
     }
     fn decode(&self, input: &[u8], _cd_values: &[u32], size_hint: usize) -> Result<Vec<u8>> {
         decompress(input, size_hint)
+    }
+    fn decode_to_slice(&self, input: &[u8], _cd_values: &[u32], out: &mut [u8]) -> bool {
+        decompress_into(input, out).is_ok()
     }
     fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
         let typesize = cd_values.get(2).copied().unwrap_or(1).clamp(1, 255) as usize;

@@ -78,6 +78,9 @@ impl Filter for Deflate {
     fn decode(&self, input: &[u8], _cd_values: &[u32], size_hint: usize) -> Result<Vec<u8>> {
         inflate(input, size_hint)
     }
+    fn decode_to_slice(&self, input: &[u8], _cd_values: &[u32], out: &mut [u8]) -> bool {
+        INFLATER.with(|d| d.borrow_mut().zlib_decompress(input, out)) == Ok(out.len())
+    }
     fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
         deflate(input, cd_values.first().copied().unwrap_or(6))
     }

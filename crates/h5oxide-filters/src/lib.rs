@@ -79,6 +79,19 @@ pub trait Filter: Send + Sync {
     /// implementations use to preallocate and to bound their output.
     fn decode(&self, input: &[u8], cd_values: &[u32], size_hint: usize) -> Result<Vec<u8>>;
 
+    /// Undoes this filter straight into `out`, for data that decodes to exactly `out.len()`
+    /// bytes: the fast path of the chunk reader, which decodes into the destination (or a
+    /// reused buffer) without allocating.
+    ///
+    /// Returns `true` when `out` now holds the decoded data. `false` means "not handled here"
+    /// (no such path for this filter, a decoded size other than `out.len()`, or data this path
+    /// rejects): `out`'s content is then unspecified and the caller must use [`Filter::decode`],
+    /// which gives the authoritative result or error. The default handles nothing.
+    fn decode_to_slice(&self, input: &[u8], cd_values: &[u32], out: &mut [u8]) -> bool {
+        let _ = (input, cd_values, out);
+        false
+    }
+
     /// Applies this filter on write. Filters that cannot encode return [`Error::Unsupported`].
     fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
         let _ = (input, cd_values);
@@ -257,6 +270,49 @@ mod tests {
             let f = r.get(id).expect("registered");
             assert_eq!(f.id(), id);
             assert!(!f.name().is_empty());
+        }
+    }
+
+    #[test]
+    fn decode_to_slice_agrees_with_decode() {
+        let data: Vec<u8> = (0..40_000u32)
+            .map(|i| ((i / 13) ^ (i.wrapping_mul(2654435761) >> 29)) as u8)
+            .collect();
+        let r = Registry::default();
+        // (id, cd_values) of encodable filters, with the values libhdf5 / the plugins store
+        let cases: [(u16, Vec<u32>); 8] = [
+            (1, vec![4]),
+            (2, vec![4]),
+            (2, vec![8]),
+            (32000, vec![4, 261, data.len() as u32]),
+            (32001, vec![2, 2, 4, data.len() as u32, 5, 1, 1]),
+            (32004, vec![0]),
+            (32008, vec![0, 4, 4, 0, 2]),
+            (32015, vec![3]),
+        ];
+        for (id, cdv) in cases {
+            let f = r.get(id).expect("registered");
+            let z = f.encode(&data, &cdv).expect("encodes");
+            let want = f.decode(&z, &cdv, data.len()).expect("decodes");
+            assert_eq!(want, data, "filter {id}");
+            let mut out = vec![0u8; data.len()];
+            assert!(f.decode_to_slice(&z, &cdv, &mut out), "filter {id}");
+            assert_eq!(out, data, "filter {id}");
+            // a destination of another size is never "done"
+            let mut short = vec![0u8; data.len() - 4];
+            assert!(
+                !f.decode_to_slice(&z, &cdv, &mut short),
+                "filter {id} short"
+            );
+            let mut long = vec![0u8; data.len() + 4];
+            assert!(!f.decode_to_slice(&z, &cdv, &mut long), "filter {id} long");
+            // garbage is not decoded here either
+            if id != 2 {
+                assert!(
+                    !f.decode_to_slice(&z[..z.len() / 2], &cdv, &mut out),
+                    "filter {id}"
+                );
+            }
         }
     }
 

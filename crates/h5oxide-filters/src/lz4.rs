@@ -36,6 +36,28 @@ pub(crate) fn block_exact(input: &[u8], out: &mut [u8], structure: &'static str)
     Ok(())
 }
 
+/// Decodes the framed LZ4 blocks of the filter (after the 12-byte header) into `out`.
+fn decode_blocks(input: &[u8], out: &mut [u8], block: usize) -> Result<()> {
+    let mut pos = 12usize;
+    for dst in out.chunks_mut(block.max(1)) {
+        let csize =
+            bytes::be32(input, pos).ok_or_else(|| corrupt(NAME, "truncated block header"))?;
+        let csize = usize::try_from(csize).unwrap_or(usize::MAX);
+        pos += 4;
+        let src = pos
+            .checked_add(csize)
+            .and_then(|end| input.get(pos..end))
+            .ok_or_else(|| corrupt(NAME, "truncated block"))?;
+        if csize == dst.len() {
+            dst.copy_from_slice(src);
+        } else {
+            block_exact(src, dst, NAME)?;
+        }
+        pos += csize;
+    }
+    Ok(())
+}
+
 /// Compresses one LZ4 block.
 pub(crate) fn block_compress(input: &[u8]) -> Vec<u8> {
     lz4_flex::block::compress(input)
@@ -57,24 +79,21 @@ impl Filter for Lz4 {
             return Err(corrupt(NAME, "zero block size"));
         }
         let mut out = vec![0u8; total];
-        let mut pos = 12usize;
-        for dst in out.chunks_mut(block.max(1)) {
-            let csize =
-                bytes::be32(input, pos).ok_or_else(|| corrupt(NAME, "truncated block header"))?;
-            let csize = usize::try_from(csize).unwrap_or(usize::MAX);
-            pos += 4;
-            let src = pos
-                .checked_add(csize)
-                .and_then(|end| input.get(pos..end))
-                .ok_or_else(|| corrupt(NAME, "truncated block"))?;
-            if csize == dst.len() {
-                dst.copy_from_slice(src);
-            } else {
-                block_exact(src, dst, NAME)?;
-            }
-            pos += csize;
-        }
+        decode_blocks(input, &mut out, block)?;
         Ok(out)
+    }
+    fn decode_to_slice(&self, input: &[u8], _cd_values: &[u32], out: &mut [u8]) -> bool {
+        let (Some(total), Some(block)) = (bytes::be64(input, 0), bytes::be32(input, 8)) else {
+            return false;
+        };
+        if total != out.len() as u64 {
+            return false;
+        }
+        let block = usize::try_from(block).unwrap_or(usize::MAX).min(out.len());
+        if block == 0 && !out.is_empty() {
+            return false;
+        }
+        decode_blocks(input, out, block).is_ok()
     }
     fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
         let block = match cd_values.first() {

@@ -98,6 +98,46 @@ fn decompress_bounded(input: &[u8], capacity: usize, max: usize) -> Result<Vec<u
     Ok(out)
 }
 
+/// Decodes one LZF block into `out`, returning the number of bytes written; `None` when the
+/// block is malformed or would not fit (the caller then decodes with [`Lzf`]'s checked path,
+/// which reports why).
+fn decompress_to_slice(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let (mut i, mut o) = (0usize, 0usize);
+    while let Some(&c) = input.get(i) {
+        let c = usize::from(c);
+        i += 1;
+        if c < 32 {
+            let n = c + 1;
+            out.get_mut(o..o + n)?.copy_from_slice(input.get(i..i + n)?);
+            i += n;
+            o += n;
+        } else {
+            let mut len = c >> 5;
+            if len == 7 {
+                len += usize::from(*input.get(i)?);
+                i += 1;
+            }
+            let dist = ((c & 0x1f) << 8 | usize::from(*input.get(i)?)) + 1;
+            i += 1;
+            let len = len + 2;
+            let start = o.checked_sub(dist)?;
+            if o + len > out.len() {
+                return None;
+            }
+            if dist >= len {
+                out.copy_within(start..start + len, o);
+            } else {
+                // Overlapping: the copy repeats the last `dist` bytes.
+                for k in o..o + len {
+                    out[k] = out[k - dist];
+                }
+            }
+            o += len;
+        }
+    }
+    Some(o)
+}
+
 /// Encodes `input` as one LZF block (a simple greedy hash-based compressor).
 pub fn compress(input: &[u8]) -> Vec<u8> {
     const HLOG: usize = 14;
@@ -173,6 +213,9 @@ impl Filter for Lzf {
             Err(e) => Err(e),
         }
     }
+    fn decode_to_slice(&self, input: &[u8], _cd_values: &[u32], out: &mut [u8]) -> bool {
+        decompress_to_slice(input, out) == Some(out.len())
+    }
     fn encode(&self, input: &[u8], _cd_values: &[u32]) -> Result<Vec<u8>> {
         Ok(compress(input))
     }
@@ -199,6 +242,20 @@ mod tests {
         let data: Vec<u8> = (0..5000u32).map(|i| (i / 7) as u8).collect();
         let z = compress(&data);
         assert_eq!(Lzf.decode(&z, &[4, 1, 4996], 4996).unwrap(), data);
+    }
+
+    #[test]
+    fn slice_path_matches() {
+        let mut data: Vec<u8> = (0..30_000u32).map(|i| (i / 9 % 251) as u8).collect();
+        data.extend(std::iter::repeat_n(7u8, 1000));
+        let z = compress(&data);
+        let mut out = vec![0u8; data.len()];
+        assert!(Lzf.decode_to_slice(&z, &[], &mut out));
+        assert_eq!(out, data);
+        // too small or too large a destination is not handled here
+        assert!(!Lzf.decode_to_slice(&z, &[], &mut out[1..]));
+        assert!(!Lzf.decode_to_slice(&z, &[], &mut vec![0u8; data.len() + 1]));
+        assert!(!Lzf.decode_to_slice(&[(3 << 5), 1], &[], &mut [0u8; 5]));
     }
 
     #[test]

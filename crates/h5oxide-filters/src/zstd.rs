@@ -32,13 +32,24 @@ pub fn decompress(input: &[u8], size_hint: usize) -> Result<Vec<u8>> {
     read_bounded(dec, size_hint, NAME, "zstd frame")
 }
 
+thread_local! {
+    /// One decompression context per thread, reused (creating one per block costs more than
+    /// decoding a small block).
+    static DCTX: std::cell::RefCell<Option<::zstd::bulk::Decompressor<'static>>> =
+        std::cell::RefCell::new(::zstd::bulk::Decompressor::new().ok());
+}
+
 /// Decodes zstd data that must decode to exactly `out.len()` bytes.
 pub(crate) fn decompress_exact(
     input: &[u8],
     out: &mut [u8],
     structure: &'static str,
 ) -> Result<()> {
-    let n = ::zstd::bulk::decompress_to_buffer(input, out)
+    let n = DCTX
+        .with(|d| match &mut *d.borrow_mut() {
+            Some(d) => d.decompress_to_buffer(input, out),
+            None => ::zstd::bulk::decompress_to_buffer(input, out),
+        })
         .map_err(|e| crate::corrupt(structure, format!("zstd: {e}")))?;
     if n != out.len() {
         return Err(crate::corrupt(
@@ -64,6 +75,9 @@ impl Filter for Zstd {
     }
     fn decode(&self, input: &[u8], _cd_values: &[u32], size_hint: usize) -> Result<Vec<u8>> {
         decompress(input, size_hint)
+    }
+    fn decode_to_slice(&self, input: &[u8], _cd_values: &[u32], out: &mut [u8]) -> bool {
+        decompress_exact(input, out, NAME).is_ok()
     }
     fn encode(&self, input: &[u8], cd_values: &[u32]) -> Result<Vec<u8>> {
         let level = cd_values

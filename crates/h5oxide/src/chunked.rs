@@ -448,8 +448,10 @@ pub fn read_chunked_cached(
         return Ok(());
     }
     let filtered = pipeline.is_some_and(|p| !p.is_empty());
-    let index = ChunkIndex::open(ctx, layout, dims, max_dims, filtered)?;
-    let geom = index.geometry().clone();
+    // The index is opened on first need: repeated small reads served by the cache of chunk
+    // records skip it (and its header reads) entirely.
+    let mut index: Option<ChunkIndex<'_>> = None;
+    let geom = Geometry::new(layout, dims, max_dims)?;
     let rank = geom.rank();
     let chunk_bytes = usize::try_from(geom.chunk_bytes)
         .ok()
@@ -494,7 +496,11 @@ pub fn read_chunked_cached(
     // Few chunks (absolutely, or relative to the grid): look each up; else enumerate once.
     let grid_total = geom.grid().iter().fold(1u64, |a, &g| a.saturating_mul(g));
     if ntouched > LOOKUP_THRESHOLD && ntouched.saturating_mul(32) > grid_total {
-        let recs = index.records()?;
+        open_index(&mut index, ctx, layout, dims, max_dims, filtered)?;
+        let recs = match &index {
+            Some(i) => i.records()?,
+            None => Vec::new(),
+        };
         map = Some(recs.into_iter().map(|r| (r.offset.clone(), r)).collect());
     }
     let mut pos = vec![0usize; rank];
@@ -502,7 +508,23 @@ pub fn read_chunked_cached(
         let scaled: Vec<u64> = (0..rank).map(|d| per_dim[d][pos[d]]).collect();
         let rec = match &map {
             Some(m) => geom.offset_of(&scaled).and_then(|o| m.get(&o).cloned()),
-            None => index.lookup(&scaled)?,
+            None => {
+                let key = (layout.index_address(), scaled.clone());
+                match cache.and_then(|c| c.record(&key)) {
+                    Some(hit) => hit,
+                    None => {
+                        open_index(&mut index, ctx, layout, dims, max_dims, filtered)?;
+                        let rec = match &index {
+                            Some(i) => i.lookup(&scaled)?,
+                            None => None,
+                        };
+                        if let Some(c) = cache {
+                            c.insert_record(key, rec.clone());
+                        }
+                        rec
+                    }
+                }
+            }
         };
         tasks.push((scaled, rec));
         // next
@@ -556,17 +578,49 @@ pub fn read_chunked_cached(
         .iter()
         .filter_map(|(s, r)| r.as_ref().map(|r| (s, r)))
         .collect();
-    let threads = rayon::current_num_threads().max(1) as u64;
-    let per_batch = (MAX_BYTES_IN_FLIGHT / geom.chunk_bytes.max(1)).max(threads) as usize;
     let cache = cache.filter(|_| present.len() <= CACHED_READ_MAX_CHUNKS);
-    for batch in present.chunks(per_batch.max(1)) {
-        let decoded: Vec<Result<Arc<Vec<u8>>>> = batch
-            .par_iter()
-            .map(|(_, rec)| {
-                if let Some(hit) = cache.and_then(|c| c.get(rec.address)) {
-                    return Ok(hit);
-                }
-                let data = Arc::new(load_chunk(
+
+    // Chunks whose selected part is one contiguous range of both the decoded chunk and the
+    // output (whole chunks of a row-major read, the usual case) are decoded in parallel straight
+    // into their disjoint parts of `out`, through reused per-thread buffers: no allocation and
+    // no copy per chunk. The rest are decoded into buffers and scattered.
+    let mut dense: Vec<(&ChunkRecord, DenseRun)> = Vec::new();
+    let mut sparse: Vec<(&Vec<u64>, &ChunkRecord)> = Vec::new();
+    for &(scaled, rec) in &present {
+        let d = if cache.is_none() {
+            dense_run(&runs_of(scaled), &geom.chunk_dims, &shape, elem_size)
+        } else {
+            None
+        };
+        match d {
+            Some(d) => dense.push((rec, d)),
+            None => sparse.push((scaled, rec)),
+        }
+    }
+    if !dense.is_empty() {
+        dense.sort_by_key(|(_, d)| d.out);
+        let mut jobs: Vec<(&ChunkRecord, DenseRun, &mut [u8])> = Vec::with_capacity(dense.len());
+        let mut rest: &mut [u8] = out;
+        let mut pos = 0usize;
+        for (rec, d) in dense {
+            let skip = d
+                .out
+                .checked_sub(pos)
+                .ok_or_else(|| Error::Invalid("overlapping chunk destinations".into()))?;
+            if rest.len() < skip + d.len || d.chunk + d.len > chunk_bytes {
+                return Err(Error::Invalid("output buffer too small".into()));
+            }
+            let (dst, tail) = std::mem::take(&mut rest)
+                .split_at_mut(skip)
+                .1
+                .split_at_mut(d.len);
+            rest = tail;
+            pos = d.out + d.len;
+            jobs.push((rec, d, dst));
+        }
+        let run = |(rec, d, dst): (&ChunkRecord, DenseRun, &mut [u8])| {
+            with_scratch(|scratch| {
+                decode_dense(
                     ctx,
                     &geom,
                     layout,
@@ -574,13 +628,45 @@ pub fn read_chunked_cached(
                     registry,
                     rec,
                     chunk_bytes,
-                )?);
-                if let Some(c) = cache {
-                    c.insert(rec.address, data.clone());
-                }
-                Ok(data)
+                    d,
+                    dst,
+                    scratch,
+                )
             })
-            .collect();
+        };
+        if parallel(jobs.len()) {
+            jobs.into_par_iter().try_for_each(run)?;
+        } else {
+            jobs.into_iter().try_for_each(run)?;
+        }
+    }
+
+    let threads = rayon::current_num_threads().max(1) as u64;
+    let per_batch = (MAX_BYTES_IN_FLIGHT / geom.chunk_bytes.max(1)).max(threads) as usize;
+    for batch in sparse.chunks(per_batch.max(1)) {
+        let load = |(_, rec): &(&Vec<u64>, &ChunkRecord)| {
+            if let Some(hit) = cache.and_then(|c| c.get(rec.address)) {
+                return Ok(hit);
+            }
+            let data = Arc::new(load_chunk(
+                ctx,
+                &geom,
+                layout,
+                pipeline,
+                registry,
+                rec,
+                chunk_bytes,
+            )?);
+            if let Some(c) = cache {
+                c.insert(rec.address, data.clone());
+            }
+            Ok(data)
+        };
+        let decoded: Vec<Result<Arc<Vec<u8>>>> = if parallel(batch.len()) {
+            batch.par_iter().map(load).collect()
+        } else {
+            batch.iter().map(load).collect()
+        };
         for ((scaled, _), data) in batch.iter().zip(decoded) {
             let data = data?;
             scatter(
@@ -597,6 +683,239 @@ pub fn read_chunked_cached(
     Ok(())
 }
 
+/// Whether `jobs` chunks are worth handing to the rayon pool: more than one, and a pool of
+/// more than one thread. Otherwise the calling thread decodes them itself: a single chunk
+/// gains nothing from the pool but its hand-off cost, and with a one-thread pool every reading
+/// thread would queue behind that one worker instead of decoding in parallel.
+pub(crate) fn parallel(jobs: usize) -> bool {
+    jobs > 1 && rayon::current_num_threads() > 1
+}
+
+/// Where one chunk's selected elements go when they form a single contiguous byte range of
+/// both the decoded chunk (`chunk..chunk + len`) and the output (`out..out + len`).
+#[derive(Debug, Clone, Copy)]
+struct DenseRun {
+    out: usize,
+    chunk: usize,
+    len: usize,
+}
+
+/// The [`DenseRun`] of a chunk from its per-dimension runs, when there is one: one run per
+/// dimension, and every dimension after the first covering the whole chunk and the whole
+/// output (so the strides agree).
+fn dense_run(
+    runs: &[Vec<Run>],
+    chunk_dims: &[u64],
+    shape: &[u64],
+    elem: usize,
+) -> Option<DenseRun> {
+    let (first, inner) = runs.split_first()?;
+    let [r0] = first.as_slice() else {
+        return None;
+    };
+    let mut row = elem as u64;
+    for ((rs, &cd), &sd) in inner.iter().zip(&chunk_dims[1..]).zip(&shape[1..]) {
+        let [r] = rs.as_slice() else {
+            return None;
+        };
+        if r.chunk != 0 || r.out != 0 || r.len != cd || sd != cd {
+            return None;
+        }
+        row = row.checked_mul(cd)?;
+    }
+    Some(DenseRun {
+        out: usize::try_from(r0.out.checked_mul(row)?).ok()?,
+        chunk: usize::try_from(r0.chunk.checked_mul(row)?).ok()?,
+        len: usize::try_from(r0.len.checked_mul(row)?).ok()?,
+    })
+}
+
+/// Per-thread buffers reused across chunks: the stored bytes and two pipeline stages.
+#[derive(Default)]
+struct Scratch {
+    raw: Vec<u8>,
+    stage: [Vec<u8>; 2],
+}
+
+/// Scratch buffers larger than this are freed after use rather than kept by the thread.
+const SCRATCH_KEEP: usize = 64 << 20;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers (fresh ones if they are in use).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => {
+            let r = f(&mut s);
+            let Scratch { raw, stage } = &mut *s;
+            for v in std::iter::once(raw).chain(stage.iter_mut()) {
+                if v.capacity() > SCRATCH_KEEP {
+                    *v = Vec::new();
+                }
+            }
+            r
+        }
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// Sets `v` to `len` bytes (contents unspecified), reusing its allocation.
+fn sized(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    v.truncate(len);
+    v.resize(len, 0);
+    v
+}
+
+/// Decodes one chunk and writes its bytes `d.chunk..d.chunk + d.len` into `dst` (`d.len`
+/// bytes): straight into `dst` when that is the whole chunk and every filter can decode into
+/// a given slice, else through the scratch buffers; the same result and errors as
+/// [`load_chunk`] followed by a copy.
+#[allow(clippy::too_many_arguments)]
+fn decode_dense(
+    ctx: &Ctx<'_>,
+    geom: &Geometry,
+    layout: &ChunkedLayout,
+    pipeline: Option<&FilterPipeline>,
+    registry: &Registry,
+    rec: &ChunkRecord,
+    chunk_bytes: usize,
+    d: DenseRun,
+    dst: &mut [u8],
+    scratch: &mut Scratch,
+) -> Result<()> {
+    let skip = layout.dont_filter_partial_edge_chunks() && geom.is_partial_edge(&rec.offset);
+    let p = if skip { None } else { pipeline };
+    let len = rec.size;
+    if len > ctx.limits.max_data_bytes {
+        return Err(Error::Limit {
+            what: "stored chunk bytes",
+            requested: len,
+            limit: ctx.limits.max_data_bytes,
+        });
+    }
+    let fsize = ctx.src.size();
+    if rec.address.checked_add(len).is_none_or(|e| e > fsize) {
+        return Err(Error::OutOfBounds {
+            structure: "chunk",
+            addr: rec.address,
+            len,
+            size: fsize,
+        });
+    }
+    let len = len as usize;
+    let active: Vec<&h5oxide_format::messages::filter_pipeline::FilterDesc> = p
+        .map(|p| {
+            p.filters
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| !(i < 32 && rec.filter_mask & (1 << i) != 0))
+                .map(|(_, f)| f)
+                .collect()
+        })
+        .unwrap_or_default();
+    let whole = d.chunk == 0 && d.len == chunk_bytes;
+    if active.is_empty() {
+        if len < chunk_bytes {
+            return Err(Error::corrupt(
+                "chunk",
+                rec.address,
+                format!(
+                    "unfiltered chunk at offset {:?} stores {len} of its {chunk_bytes} bytes",
+                    rec.offset
+                ),
+            ));
+        }
+        let at = rec.address + d.chunk as u64;
+        return ctx.src.read_into(at, dst);
+    }
+    let Scratch { raw, stage } = scratch;
+    let raw: std::borrow::Cow<'_, [u8]> = if ctx.src.as_bytes().is_some() {
+        ctx.src.read(rec.address, len)?
+    } else {
+        let buf = sized(raw, len);
+        ctx.src.read_into(rec.address, buf)?;
+        std::borrow::Cow::Borrowed(&*buf)
+    };
+    let [s0, s1] = stage;
+    let corrupt = |e: Error| match e {
+        Error::Unsupported { .. } | Error::Limit { .. } => e,
+        other => Error::corrupt(
+            "chunk",
+            rec.address,
+            format!("chunk at offset {:?}: {other}", rec.offset),
+        ),
+    };
+    // The current stage's input: the stored bytes, a scratch buffer, or an owned fallback.
+    enum Cur {
+        Raw,
+        S0,
+        S1,
+        Dst,
+        Owned(Vec<u8>),
+    }
+    let mut cur = Cur::Raw;
+    let n = active.len();
+    for (k, f) in active.iter().rev().enumerate() {
+        let filter = registry.get(f.id).ok_or_else(|| {
+            let name = f.name_lossy();
+            Error::unsupported(if name.is_empty() {
+                format!("filter {}", f.id)
+            } else {
+                format!("filter {} ({name})", f.id)
+            })
+        })?;
+        let last = k + 1 == n;
+        let (input, target, next): (&[u8], &mut [u8], Cur) = match &cur {
+            Cur::Raw => (&raw, sized(s0, chunk_bytes), Cur::S0),
+            Cur::S0 => (&s0[..], sized(s1, chunk_bytes), Cur::S1),
+            Cur::S1 => (&s1[..], sized(s0, chunk_bytes), Cur::S0),
+            Cur::Owned(v) => (&v[..], sized(s0, chunk_bytes), Cur::S0),
+            Cur::Dst => return Err(Error::Invalid("a filter stage after the last one".into())),
+        };
+        let (target, next) = if last && whole {
+            (&mut *dst, Cur::Dst)
+        } else {
+            (target, next)
+        };
+        cur = if filter.decode_to_slice(input, &f.cd_values, target) {
+            next
+        } else {
+            Cur::Owned(
+                filter
+                    .decode(input, &f.cd_values, chunk_bytes)
+                    .map_err(corrupt)?,
+            )
+        };
+    }
+    let result: &[u8] = match &cur {
+        Cur::Dst => return Ok(()),
+        Cur::Raw => &raw,
+        Cur::S0 => s0,
+        Cur::S1 => s1,
+        Cur::Owned(v) => v,
+    };
+    let result = result.get(..chunk_bytes).unwrap_or(result);
+    copy_padded(dst, result, d.chunk);
+    Ok(())
+}
+
+/// Opens the chunk index into `slot` unless it is open already.
+fn open_index<'a>(
+    slot: &mut Option<ChunkIndex<'a>>,
+    ctx: &Ctx<'a>,
+    layout: &ChunkedLayout,
+    dims: &[u64],
+    max_dims: &[Option<u64>],
+    filtered: bool,
+) -> Result<()> {
+    if slot.is_none() {
+        *slot = Some(ChunkIndex::open(ctx, layout, dims, max_dims, filtered)?);
+    }
+    Ok(())
+}
+
 /// Reads touching at most this many chunks go through the chunk cache.
 pub const CACHED_READ_MAX_CHUNKS: usize = 8;
 
@@ -607,7 +926,16 @@ pub const CACHED_READ_MAX_CHUNKS: usize = 8;
 pub struct ChunkCache {
     budget: u64,
     inner: std::sync::Mutex<CacheInner>,
+    /// Index lookups of small reads: (index address, scaled chunk coordinates) → the chunk's
+    /// record (`None`: unallocated), at most [`MAX_CACHED_RECORDS`], cleared when full.
+    records: std::sync::Mutex<HashMap<ChunkKey, Option<ChunkRecord>>>,
 }
+
+/// A chunk of a dataset: its index address and scaled chunk coordinates.
+type ChunkKey = (u64, Vec<u64>);
+
+/// Most chunk records a [`ChunkCache`] keeps.
+const MAX_CACHED_RECORDS: usize = 1 << 16;
 
 #[derive(Debug, Default)]
 struct CacheInner {
@@ -622,7 +950,31 @@ impl ChunkCache {
         ChunkCache {
             budget,
             inner: std::sync::Mutex::new(CacheInner::default()),
+            records: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The cached index lookup of a chunk: `Some(None)` for a chunk known to be unallocated,
+    /// `None` when not cached (or the cache is disabled).
+    fn record(&self, key: &ChunkKey) -> Option<Option<ChunkRecord>> {
+        if self.budget == 0 {
+            return None;
+        }
+        self.records.lock().ok()?.get(key).cloned()
+    }
+
+    /// Caches an index lookup.
+    fn insert_record(&self, key: ChunkKey, rec: Option<ChunkRecord>) {
+        if self.budget == 0 {
+            return;
+        }
+        let Ok(mut g) = self.records.lock() else {
+            return;
+        };
+        if g.len() >= MAX_CACHED_RECORDS {
+            g.clear();
+        }
+        g.insert(key, rec);
     }
 
     /// The configured budget in bytes.

@@ -304,17 +304,48 @@ impl Dataset {
 
     /// Reads a hyperslab as an array of `T` shaped like the selection (`count·block` per axis).
     pub fn read_hyperslab<T: H5Type>(&self, sel: &crate::Hyperslab) -> Result<ArrayD<T>> {
-        let raw = self.read_hyperslab_raw(sel)?;
+        if !T::is_native(&self.info.dtype) {
+            let raw = self.read_hyperslab_raw(sel)?;
+            let shape: Vec<usize> = sel
+                .shape()
+                .unwrap_or_default()
+                .iter()
+                .map(|&d| d as usize)
+                .collect();
+            let n: usize = shape.iter().product();
+            let mut v = vec![T::default(); n];
+            if n > 0 {
+                T::convert(&self.info.dtype, &raw, &mut v)?;
+            }
+            return ArrayD::from_shape_vec(IxDyn(&shape), v)
+                .map_err(|e| Error::Invalid(e.to_string()));
+        }
+        // Same layout: read straight into the array's buffer.
+        let n = sel
+            .num_elements()
+            .ok_or_else(|| Error::Invalid("selection size overflows".into()))?;
+        let bytes = n.saturating_mul(self.info.dtype.size() as u64);
+        if bytes > self.file.limits.max_data_bytes {
+            return Err(Error::Limit {
+                what: "selection read",
+                requested: bytes,
+                limit: self.file.limits.max_data_bytes,
+            });
+        }
         let shape: Vec<usize> = sel
             .shape()
             .unwrap_or_default()
             .iter()
             .map(|&d| d as usize)
             .collect();
-        let n: usize = shape.iter().product();
-        let mut v = vec![T::default(); n];
+        let mut v = vec![T::default(); n as usize];
         if n > 0 {
-            T::convert(&self.info.dtype, &raw, &mut v)?;
+            crate::select::read_selection(
+                &self.file,
+                &self.info,
+                sel,
+                bytemuck::cast_slice_mut(&mut v),
+            )?;
         }
         ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
     }
@@ -344,13 +375,59 @@ impl Dataset {
     /// O(n log n) in the number of points: they are sorted and grouped so each chunk is decoded
     /// once, and contiguous data is read in merged spans.
     pub fn read_points<T: H5Type>(&self, coords: &[Vec<u64>]) -> Result<Vec<T>> {
-        let es = self.info.dtype.size() as usize;
-        let mut raw = vec![0u8; coords.len().saturating_mul(es)];
-        crate::select::read_points(&self.file, &self.info, coords, &mut raw)?;
-        let mut v = vec![T::default(); coords.len()];
-        if !coords.is_empty() {
-            T::convert(&self.info.dtype, &raw, &mut v)?;
+        let dims = self.info.space.dims();
+        let rank = dims.len();
+        let mut lin = Vec::with_capacity(coords.len());
+        for c in coords {
+            if c.len() != rank {
+                return Err(Error::Invalid(format!(
+                    "point {c:?} has rank {}, the dataset {rank}",
+                    c.len()
+                )));
+            }
+            let mut l = 0u64;
+            for (d, (&x, &n)) in c.iter().zip(dims).enumerate() {
+                if x >= n {
+                    return Err(Error::Invalid(format!(
+                        "index {x} out of range for axis {d} of length {n}"
+                    )));
+                }
+                l = l * n + x;
+            }
+            lin.push(l);
         }
+        self.read_linear(&lin)
+    }
+
+    /// Reads the elements at these row-major linear indices (each checked below the element
+    /// count by the caller), in the order given: straight into the result when `T` is the
+    /// stored layout.
+    fn read_linear<T: H5Type>(&self, lin: &[u64]) -> Result<Vec<T>> {
+        let es = self.info.dtype.size() as usize;
+        let bytes = (lin.len() as u64).saturating_mul(es as u64);
+        if bytes > self.file.limits.max_data_bytes {
+            return Err(Error::Limit {
+                what: "point selection",
+                requested: bytes,
+                limit: self.file.limits.max_data_bytes,
+            });
+        }
+        let mut v = vec![T::default(); lin.len()];
+        if lin.is_empty() {
+            return Ok(v);
+        }
+        if T::is_native(&self.info.dtype) {
+            crate::select::read_points_linear(
+                &self.file,
+                &self.info,
+                lin,
+                bytemuck::cast_slice_mut(&mut v),
+            )?;
+            return Ok(v);
+        }
+        let mut raw = vec![0u8; bytes as usize];
+        crate::select::read_points_linear(&self.file, &self.info, lin, &mut raw)?;
+        T::convert(&self.info.dtype, &raw, &mut v)?;
         Ok(v)
     }
 
@@ -396,15 +473,28 @@ impl Dataset {
                 limit: self.file.limits.max_data_bytes,
             });
         }
-        let mut coords = Vec::with_capacity(total);
+        for (d, (l, &n)) in lists.iter().zip(dims).enumerate() {
+            if let Some(&x) = l.iter().find(|&&x| x >= n) {
+                return Err(Error::Invalid(format!(
+                    "index {x} out of range for axis {d} of length {n}"
+                )));
+            }
+        }
+        // Row-major strides of the dataset, for the linear index of each selected point.
+        let mut strides = vec![1u64; dims.len()];
+        for d in (0..dims.len().saturating_sub(1)).rev() {
+            strides[d] = strides[d + 1].saturating_mul(dims[d + 1]);
+        }
+        let mut lin = Vec::with_capacity(total);
         let mut idx = vec![0usize; lists.len()];
         if total > 0 {
             'outer: loop {
-                coords.push(
+                lin.push(
                     idx.iter()
                         .zip(&lists)
-                        .map(|(&i, l)| l[i])
-                        .collect::<Vec<u64>>(),
+                        .zip(&strides)
+                        .map(|((&i, l), &s)| l[i] * s)
+                        .sum::<u64>(),
                 );
                 let mut d = lists.len();
                 loop {
@@ -420,7 +510,7 @@ impl Dataset {
                 }
             }
         }
-        let v = self.read_points::<T>(&coords)?;
+        let v = self.read_linear::<T>(&lin)?;
         ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
     }
 

@@ -95,6 +95,12 @@ impl FileInner {
 }
 
 impl FileInner {
+    /// Number of addressable bytes of the file's storage.
+    pub(crate) fn src_size(&self) -> u64 {
+        use h5oxide_format::Source;
+        self.src.size()
+    }
+
     /// Reads raw data bytes straight into `out` (no intermediate buffer for file storage).
     pub(crate) fn src_read_into(&self, addr: u64, out: &mut [u8]) -> Result<()> {
         use h5oxide_format::Source;

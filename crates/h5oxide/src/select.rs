@@ -122,6 +122,13 @@ pub(crate) fn read_selection(
                 Ok(())
             })?;
             let span = (hi - lo) * es;
+            if span == n {
+                // One contiguous run (a row, a block of rows): straight into `out`.
+                let at = address
+                    .checked_add(lo * es)
+                    .ok_or_else(|| Error::corrupt("contiguous layout", *address, "overflow"))?;
+                return file.src_read_into(at, out);
+            }
             if span <= (4 * n).max(1 << 20) {
                 let data = file.src_read(address + lo * es, span as usize)?;
                 for_each_run(dims, sel, |lin, o, len| {
@@ -283,144 +290,214 @@ pub(crate) fn shape_result<T: Clone>(
         let ax = ax.min(shape.len());
         shape.insert(ax, 1);
     }
-    let v: Vec<T> = a.iter().cloned().collect();
+    let reversed = plans
+        .iter()
+        .any(|p| matches!(p, AxisPlan::Keep { reverse: true }));
+    let v: Vec<T> = if reversed {
+        a.iter().cloned().collect()
+    } else {
+        // Still the block's row-major buffer: dropping or inserting length-1 axes keeps the
+        // order, so the buffer is reused as is (no element-by-element copy).
+        let (v, off) = a.into_raw_vec_and_offset();
+        if off.is_some_and(|o| o != 0) {
+            return Err(Error::Invalid("unexpected array offset".into()));
+        }
+        v
+    };
     ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| Error::Invalid(e.to_string()))
 }
 
-/// Element bytes picked from one chunk, with the point index each belongs to.
-type Picked = Vec<(usize, Vec<u8>)>;
+/// Stored bytes of a contiguous dataset read per window of merged points (bounds the buffer,
+/// which is reused, so a selection spread over the whole dataset costs no fresh memory).
+const POINT_WINDOW: usize = 1 << 20;
 
-/// Reads arbitrary points (`coords[i]` is the coordinate of point *i*) into `out`, in the
-/// order given. Points are sorted once (O(n log n)) and grouped, so every chunk is read and
-/// decoded once however many points fall in it, and contiguous data is read in merged spans.
-pub(crate) fn read_points(
+/// Reads points given by their row-major linear indices (each below the element count; checked
+/// by the caller) into `out`, in the order given. Points are sorted once (skipped when already
+/// sorted) and grouped, so every chunk is read and decoded once however many points fall in
+/// it, and contiguous data is read in merged windows of at most [`POINT_WINDOW`] bytes into
+/// one reused buffer.
+pub(crate) fn read_points_linear(
     file: &FileInner,
     info: &DatasetInfo,
-    coords: &[Vec<u64>],
+    lin: &[u64],
     out: &mut [u8],
 ) -> Result<()> {
     use rayon::prelude::*;
     let dims = info.space.dims();
     let rank = dims.len();
     let es = info.dtype.size() as usize;
-    if out.len() != coords.len().saturating_mul(es) {
+    if out.len() != lin.len().saturating_mul(es) {
         return Err(Error::Invalid(format!(
             "buffer of {} bytes for {} points",
             out.len(),
-            coords.len()
+            lin.len()
         )));
     }
-    let mut lin = Vec::with_capacity(coords.len());
-    for c in coords {
-        if c.len() != rank {
-            return Err(Error::Invalid(format!(
-                "point {c:?} has rank {}, the dataset {rank}",
-                c.len()
-            )));
-        }
-        let mut l = 0u64;
-        for (d, (&x, &n)) in c.iter().zip(dims).enumerate() {
-            if x >= n {
-                return Err(Error::Invalid(format!(
-                    "index {x} out of range for axis {d} of length {n}"
-                )));
-            }
-            l = l * n + x;
-        }
-        lin.push(l);
+    if lin.is_empty() {
+        return Ok(());
     }
+    // Coordinates of a linear index.
+    let unravel = |mut l: u64, c: &mut [u64]| {
+        for d in (0..rank).rev() {
+            let n = dims[d].max(1);
+            c[d] = l % n;
+            l /= n;
+        }
+    };
     match &info.layout {
         DataLayout::Chunked(c) => {
             let cd = &c.chunk_dims;
-            // Sort by (chunk, position) so each chunk's points are adjacent.
-            let key = |i: usize| -> (Vec<u64>, u64) {
-                (
-                    coords[i]
-                        .iter()
-                        .zip(cd.iter())
-                        .map(|(&x, &k)| x / k.max(1))
-                        .collect(),
-                    lin[i],
-                )
-            };
-            let mut order: Vec<usize> = (0..coords.len()).collect();
-            order.sort_by_cached_key(|&i| key(i));
-            let mut groups: Vec<&[usize]> = Vec::new();
-            let mut start = 0;
-            for i in 1..=order.len() {
-                let split = i == order.len() || {
-                    let (a, b) = (&coords[order[i - 1]], &coords[order[i]]);
-                    a.iter()
-                        .zip(b)
-                        .zip(cd)
-                        .any(|((&x, &y), &k)| x / k.max(1) != y / k.max(1))
-                };
-                if split {
-                    groups.push(&order[start..i]);
-                    start = i;
-                }
+            if cd.len() < rank || cd.iter().take(rank).any(|&k| k == 0) {
+                return Err(Error::corrupt("chunked layout", 0, "zero chunk dimension"));
             }
-            let results: Vec<Result<Picked>> = groups
-                .par_iter()
-                .map(|g| {
-                    let first = &coords[g[0]];
-                    let cstart: Vec<u64> = first
-                        .iter()
-                        .zip(cd)
-                        .map(|(&x, &k)| x / k.max(1) * k)
-                        .collect();
-                    let count: Vec<u64> = cstart
-                        .iter()
-                        .zip(cd)
-                        .zip(dims)
-                        .map(|((&s, &k), &n)| k.min(n - s))
-                        .collect();
-                    let sel = Hyperslab::new_box(&cstart, &count);
-                    let nbytes = sel.num_elements().unwrap_or(0) as usize * es;
-                    let mut buf = vec![0u8; nbytes];
-                    read_selection(file, info, &sel, &mut buf)?;
-                    let mut picked = Vec::with_capacity(g.len());
-                    for &i in g.iter() {
-                        let mut off = 0u64;
-                        for d in 0..rank {
-                            off = off * count[d] + (coords[i][d] - cstart[d]);
-                        }
-                        let b = buf
-                            .get(off as usize * es..(off as usize + 1) * es)
-                            .unwrap_or(&[])
-                            .to_vec();
-                        picked.push((i, b));
-                    }
-                    Ok(picked)
-                })
+            let grid: Vec<u64> = dims.iter().zip(cd).map(|(&n, &k)| n.div_ceil(k)).collect();
+            // Linear index of the chunk holding a point.
+            let mut co = vec![0u64; rank];
+            let mut chunk_of = |l: u64| {
+                unravel(l, &mut co);
+                co.iter()
+                    .zip(cd)
+                    .zip(&grid)
+                    .fold(0u64, |a, ((&x, &k), &g)| a * g + x / k)
+            };
+            // (chunk, linear index, point) sorted, so each chunk's points are adjacent.
+            let mut order: Vec<(u64, u64, usize)> = lin
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (chunk_of(l), l, i))
                 .collect();
-            for r in results {
-                for (i, b) in r? {
+            if !order.is_sorted() {
+                order.sort_unstable();
+            }
+            let groups: Vec<&[(u64, u64, usize)]> = order.chunk_by(|a, b| a.0 == b.0).collect();
+            // The chunk cache serves repeated small point reads; a selection over many chunks
+            // reads each once, and caching them would only cost a copy and evictions.
+            let cache = (groups.len() <= crate::chunked::CACHED_READ_MAX_CHUNKS)
+                .then_some(&file.chunk_cache);
+            let fill = info.fill_bytes();
+            // Per group: the picked element bytes, in the group's order.
+            let pick = |buf: &mut Vec<u8>, g: &&[(u64, u64, usize)]| -> Result<Vec<u8>> {
+                let mut first = vec![0u64; rank];
+                unravel(g[0].1, &mut first);
+                let cstart: Vec<u64> = first.iter().zip(cd).map(|(&x, &k)| x / k * k).collect();
+                let count: Vec<u64> = cstart
+                    .iter()
+                    .zip(cd)
+                    .zip(dims)
+                    .map(|((&s, &k), &n)| k.min(n - s))
+                    .collect();
+                let sel = Hyperslab::new_box(&cstart, &count);
+                let nbytes = usize::try_from(sel.num_elements().unwrap_or(0))
+                    .ok()
+                    .and_then(|n| n.checked_mul(es))
+                    .filter(|&n| n as u64 <= file.limits.max_data_bytes)
+                    .ok_or(Error::Limit {
+                        what: "chunk read for points",
+                        requested: u64::MAX,
+                        limit: file.limits.max_data_bytes,
+                    })?;
+                buf.clear();
+                buf.resize(nbytes, 0);
+                crate::chunked::read_chunked_cached(
+                    &file.ctx(),
+                    c,
+                    info.pipeline.as_ref(),
+                    &file.registry,
+                    dims,
+                    &crate::read::max_dims(info),
+                    es,
+                    &fill,
+                    &sel,
+                    buf,
+                    cache,
+                )?;
+                let mut picked = Vec::with_capacity(g.len() * es);
+                let mut c = vec![0u64; rank];
+                for &(_, l, _) in g.iter() {
+                    unravel(l, &mut c);
+                    let mut off = 0u64;
+                    for d in 0..rank {
+                        off = off * count[d] + (c[d] - cstart[d]);
+                    }
+                    let at = off as usize * es;
+                    picked.extend_from_slice(buf.get(at..at + es).unwrap_or(&[]));
+                }
+                Ok(picked)
+            };
+            let results: Vec<Result<Vec<u8>>> = if crate::chunked::parallel(groups.len()) {
+                groups.par_iter().map_init(Vec::new, pick).collect()
+            } else {
+                let mut buf = Vec::new();
+                groups.iter().map(|g| pick(&mut buf, g)).collect()
+            };
+            for (g, r) in groups.iter().zip(results) {
+                let r = r?;
+                for (&(_, _, i), b) in g.iter().zip(r.chunks_exact(es)) {
                     if let Some(dst) = out.get_mut(i * es..(i + 1) * es) {
-                        dst.copy_from_slice(&b);
+                        dst.copy_from_slice(b);
                     }
                 }
             }
             Ok(())
         }
         DataLayout::Contiguous { address, .. } if info.external.is_none() && *address != UNDEF => {
-            let mut order: Vec<usize> = (0..coords.len()).collect();
-            order.sort_by_key(|&i| lin[i]);
-            // Merge points into spans with gaps of at most 64 KiB.
-            let gap = (65536 / es.max(1)) as u64;
+            let sorted = lin.is_sorted();
+            let order: Vec<usize> = if sorted {
+                Vec::new()
+            } else {
+                let mut o: Vec<usize> = (0..lin.len()).collect();
+                o.sort_by_key(|&i| lin[i]);
+                o
+            };
+            let point = |k: usize| if sorted { k } else { order[k] };
+            // Merge points into windows with gaps of at most 64 KiB and at most POINT_WINDOW
+            // bytes (a single element may be larger).
+            let es64 = es.max(1) as u64;
+            let gap = 65536 / es64;
+            let window = (POINT_WINDOW as u64 / es64).max(1);
+            let mut buf: Vec<u8> = Vec::new();
             let mut i = 0;
-            while i < order.len() {
-                let lo = lin[order[i]];
+            while i < lin.len() {
+                let lo = lin[point(i)];
                 let mut j = i + 1;
-                while j < order.len() && lin[order[j]] <= lin[order[j - 1]] + gap {
+                while j < lin.len() {
+                    let (prev, next) = (lin[point(j - 1)], lin[point(j)]);
+                    if next > prev + gap || next - lo >= window {
+                        break;
+                    }
                     j += 1;
                 }
-                let hi = lin[order[j - 1]] + 1;
-                let data = file.src_read(address + lo * es as u64, ((hi - lo) as usize) * es)?;
-                for &p in &order[i..j] {
+                let hi = lin[point(j - 1)] + 1;
+                let len = usize::try_from((hi - lo) * es64)
+                    .ok()
+                    .filter(|&n| n as u64 <= file.limits.max_data_bytes)
+                    .ok_or_else(|| Error::Limit {
+                        what: "raw data read",
+                        requested: (hi - lo).saturating_mul(es64),
+                        limit: file.limits.max_data_bytes,
+                    })?;
+                let at = address
+                    .checked_add(lo * es64)
+                    .ok_or_else(|| Error::corrupt("contiguous layout", *address, "overflow"))?;
+                if at
+                    .checked_add(len as u64)
+                    .is_none_or(|e| e > file.src_size())
+                {
+                    return Err(Error::OutOfBounds {
+                        structure: "raw data",
+                        addr: at,
+                        len: len as u64,
+                        size: file.src_size(),
+                    });
+                }
+                buf.clear();
+                buf.resize(len, 0);
+                file.src_read_into(at, &mut buf)?;
+                for k in i..j {
+                    let p = point(k);
                     let off = ((lin[p] - lo) as usize) * es;
                     if let (Some(src), Some(dst)) =
-                        (data.get(off..off + es), out.get_mut(p * es..(p + 1) * es))
+                        (buf.get(off..off + es), out.get_mut(p * es..(p + 1) * es))
                     {
                         dst.copy_from_slice(src);
                     }

@@ -66,6 +66,22 @@ impl Source for FileStorage {
         read_exact_at(&self.file, &mut buf, addr)?;
         Ok(Cow::Owned(buf))
     }
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        if addr
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > self.len)
+        {
+            return Err(Error::OutOfBounds {
+                structure: "file",
+                addr,
+                len: buf.len() as u64,
+                size: self.len,
+            });
+        }
+        // Straight into the caller's buffer: no intermediate allocation or copy.
+        read_exact_at(&self.file, buf, addr)?;
+        Ok(())
+    }
     fn size(&self) -> u64 {
         self.len
     }

@@ -199,6 +199,19 @@ with h5py.File(sys.argv[1], "w") as f:
             assert_eq!(*g as u64, i, "{name}");
         }
     }
+    // Sorted indices, read as the stored type (straight into the result).
+    let mut sorted = idx.clone();
+    sorted.sort_unstable();
+    for name in ["big", "flat"] {
+        let got = f
+            .dataset(name)
+            .unwrap()
+            .read_fancy::<i32>(&[h5oxide::select::AxisIndex::List(sorted.clone())])
+            .unwrap();
+        for (g, &i) in got.iter().zip(&sorted) {
+            assert_eq!(*g as u64, i, "{name} sorted");
+        }
+    }
     let grid = f.dataset("grid").unwrap();
     let mask: Vec<bool> = (0..60).map(|j| j % 7 == 3).collect();
     let rows = vec![49u64, 0, 17, 17, 3];
