@@ -16,11 +16,14 @@
 //!   checksum.
 //!
 //! Only the blocks that hold elements below the highest index set are written; unused slots are
-//! undefined addresses. The block offset of a data block addressed by the index block is, as
-//! libhdf5 writes it, its super block's first element plus the data block's number *in the
+//! undefined addresses. Data blocks of more than 2^10 elements (super blocks 13 and later,
+//! beyond about 131 000 elements) are paged: the block holds no elements, its pages (elements
+//! and a checksum each) follow it, and its super block carries page-initialised bits (one bit
+//! string, most significant bit first, numbered data block × pages per block + page, in
+//! data blocks × ⌈pages / 8⌉ bytes); every page of a written data block is written.
+//!
+//! The block offset of a data block addressed by the index block is, as libhdf5 writes it, its super block's first element plus the data block's number *in the
 //! whole index block* times its size (not the offset the spec describes; readers ignore it).
-//! Paged data blocks (more than 2^10 elements, i.e. arrays beyond about 130 000 chunks) are not
-//! written.
 
 use super::fixed_array::{entry_size, put_entry, ChunkEntry};
 use super::{Put, UNDEF};
@@ -104,7 +107,17 @@ pub fn encode(
     let iblk_size =
         4 + 1 + 1 + 8 + ibe as usize * es + (n_iblk_dblks as usize + n_sblk_addrs) * 8 + 4;
     let dblk_size = |nel: u64| 4 + 1 + 1 + 8 + arr_off + nel as usize * es + 4;
-    let sblk_size = |nd: u64| 4 + 1 + 1 + 8 + arr_off + nd as usize * 8 + 4;
+    // Pages per data block of a super block (0: its data blocks are not paged).
+    let npages = |sb: &Super| {
+        if sb.dblk_nelmts > page {
+            sb.dblk_nelmts / page
+        } else {
+            0
+        }
+    };
+    let bitmap_len = |sb: &Super| npages(sb).div_ceil(8) as usize;
+    let sblk_size =
+        |sb: &Super| 4 + 1 + 1 + 8 + arr_off + sb.ndblks as usize * (bitmap_len(sb) + 8) + 4;
 
     let iblk_addr = base + HEADER_SIZE as u64;
     let mut pos = iblk_addr + iblk_size as u64;
@@ -124,7 +137,7 @@ pub fn encode(
         let sb_pos = pos;
         let mut sb_bytes = Vec::new();
         if !in_iblk {
-            pos += sblk_size(sb.ndblks) as u64;
+            pos += sblk_size(sb) as u64;
         }
         for k in 0..sb.ndblks {
             let first = ibe + sb.start_idx + k * sb.dblk_nelmts;
@@ -135,9 +148,10 @@ pub fn encode(
                 sb_addrs.push(UNDEF);
                 continue;
             }
-            if sb.dblk_nelmts > page {
+            let paged = npages(sb) > 0;
+            if paged && in_iblk {
                 return Err(Error::unsupported(
-                    "paged extensible array data blocks (more than about 130 000 chunks)",
+                    "paged extensible array data blocks addressed by the index block",
                 ));
             }
             let block_off = if in_iblk {
@@ -151,12 +165,28 @@ pub fn encode(
             d.u8(client);
             d.u64(base);
             d.extend_from_slice(&block_off.to_le_bytes()[..arr_off]);
-            for i in first..first + sb.dblk_nelmts {
-                let e = entries.get(i as usize).and_then(Option::as_ref);
-                put_entry(&mut d, e, size_width);
+            if !paged {
+                for i in first..first + sb.dblk_nelmts {
+                    let e = entries.get(i as usize).and_then(Option::as_ref);
+                    put_entry(&mut d, e, size_width);
+                }
             }
             let sum = crate::checksum::lookup3(&d, 0);
             d.u32(sum);
+            if paged {
+                // Every page is written (and marked initialised in the super block).
+                for pg in 0..npages(sb) {
+                    let mut b = Vec::with_capacity(page as usize * es + 4);
+                    let start = first + pg * page;
+                    for i in start..start + page {
+                        let e = entries.get(i as usize).and_then(Option::as_ref);
+                        put_entry(&mut b, e, size_width);
+                    }
+                    let sum = crate::checksum::lookup3(&b, 0);
+                    b.u32(sum);
+                    d.extend_from_slice(&b);
+                }
+            }
             let addr = pos;
             pos += d.len() as u64;
             ndblks_made += 1;
@@ -173,12 +203,30 @@ pub fn encode(
             }
         }
         if !in_iblk {
-            let mut h = Vec::with_capacity(sblk_size(sb.ndblks));
+            let mut h = Vec::with_capacity(sblk_size(sb));
             h.extend_from_slice(b"EASB");
             h.u8(0);
             h.u8(client);
             h.u64(base);
             h.extend_from_slice(&sb.start_idx.to_le_bytes()[..arr_off]);
+            if npages(sb) > 0 {
+                // Page-initialised bits, most significant first, numbered data block ×
+                // pages + page: set for the pages of the data blocks written.
+                let np = npages(sb);
+                let mut bits = vec![0u8; sb.ndblks as usize * bitmap_len(sb)];
+                for (k, a) in sb_addrs.iter().enumerate() {
+                    if *a == UNDEF {
+                        continue;
+                    }
+                    for pg in 0..np {
+                        let i = k as u64 * np + pg;
+                        if let Some(byte) = bits.get_mut((i / 8) as usize) {
+                            *byte |= 0x80 >> (i % 8);
+                        }
+                    }
+                }
+                h.extend_from_slice(&bits);
+            }
             for a in &sb_addrs {
                 h.u64(*a);
             }
