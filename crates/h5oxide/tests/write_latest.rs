@@ -548,6 +548,150 @@ assert r['fa_filtered']['filters'] == [{'id': 2, 'flags': 1, 'params': [4]}, {'i
 }
 
 #[test]
+fn libhdf5_can_modify_latest_files() -> R {
+    // libhdf5 opens the files for writing and changes dense groups, dense attributes and
+    // resizable datasets: the heaps, B-trees and chunk indexes must be consistent enough for
+    // its insert, delete and resize paths, not only for reading.
+    let (p, mut f) = latest("modify.h5")?;
+    let g = f.create_group("many")?;
+    for i in 0..300 {
+        g.create_group(&format!("m{i:03}"))?;
+        g.set_attr(&format!("a{i:03}"), i)?;
+    }
+    g.set_attr("big", Array1::from_iter((0..20000).map(f64::from)))?;
+    let t = f.create_group("tracked")?;
+    t.set_track_order(true);
+    for i in 0..1000 {
+        t.create_soft_link(&format!("s{}", 999 - i), "/many")?;
+    }
+    for i in 0..100 {
+        t.set_attr(&format!("t{}", 99 - i), i)?;
+    }
+    let a = Array2::from_shape_fn((30, 40), |(i, j)| (i * 40 + j) as i32);
+    f.create_dataset_with(
+        "ea",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[4, 7])
+            .maxshape(&[None, Some(40)]),
+    )?;
+    f.create_dataset_with(
+        "bt2",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[4, 7])
+            .maxshape(&[None, None])
+            .deflate(3),
+    )?;
+    f.close()?;
+
+    h5py_check(
+        &p,
+        r#"
+t = f['tracked']
+assert list(t) == ['s%d' % (999 - i) for i in range(1000)]
+assert list(t.attrs) == ['t%d' % (99 - i) for i in range(100)]
+assert [int(t.attrs['t%d' % (99 - i)]) for i in range(100)] == list(range(100))
+f.close()
+f = h5py.File(sys.argv[1], 'r+')
+g = f['many']
+for i in range(0, 300, 2):
+    del g['m%03d' % i]
+    del g.attrs['a%03d' % i]
+for i in range(100):
+    g.create_group('new%d' % i)
+    g.attrs['new%d' % i] = np.arange(i % 5)
+del g.attrs['big']
+g.attrs['big2'] = np.ones(10000)
+del f['tracked']['s500']
+f['tracked'].create_group('last')
+f['tracked'].attrs['last'] = 1
+d = f['ea']
+d.resize((50, 40))
+d[30:] = -1
+d = f['bt2']
+d.resize((31, 45))
+d[30, :] = 5
+d[:, 40:] = 6
+f.close()
+f = h5py.File(sys.argv[1], 'r')
+g = f['many']
+assert sorted(g) == sorted(['m%03d' % i for i in range(1, 300, 2)] + ['new%d' % i for i in range(100)])
+assert len(g.attrs) == 251 and g.attrs['a299'] == 299 and g.attrs['big2'].shape == (10000,)
+t = f['tracked']
+assert list(t)[-1] == 'last' and 's500' not in t and len(t) == 1000
+assert list(t.attrs)[-1] == 'last'
+a = np.arange(1200, dtype='i4').reshape(30, 40)
+assert np.array_equal(f['ea'][:30], a) and (f['ea'][30:] == -1).all()
+b = f['bt2'][()]
+assert np.array_equal(b[:30, :40], a) and (b[30, :40] == 5).all() and (b[:, 40:] == 6).all()
+"#,
+    );
+    h5dump(&p, &["-H"]);
+    // h5oxide reads what libhdf5 made of it.
+    let file = h5oxide::File::open(&p)?;
+    assert_eq!(file.group("many")?.len()?, 250);
+    assert_eq!(file.group("tracked")?.len()?, 1000);
+    assert_eq!(file.dataset("bt2")?.read::<i32>()?.shape(), &[31, 45]);
+    Ok(())
+}
+
+#[test]
+fn dense_group_beyond_the_root_direct_blocks() -> R {
+    // 50 000 soft links take about 1 MiB of link messages: more than the 512 KiB the root
+    // indirect block's direct rows hold, so the heap needs child indirect blocks.
+    let (p, mut f) = latest("links_50000.h5")?;
+    f.create_dataset("x", 1u8)?;
+    let g = f.create_group("huge_group")?;
+    for i in 0..50_000 {
+        g.create_soft_link(&format!("link{i:05}"), &format!("/x/{i}"))?;
+    }
+    f.close()?;
+    h5py_check(
+        &p,
+        r#"
+g = f['huge_group']
+names = list(g)
+assert names == ['link%05d' % i for i in range(50000)], names[:3]
+for i in (0, 1, 12345, 49999):
+    assert g.get('link%05d' % i, getlink=True).path == '/x/%d' % i
+"#,
+    );
+    h5dump(&p, &["-H"]);
+    let file = h5oxide::File::open(&p)?;
+    assert_eq!(file.group("huge_group")?.len()?, 50_000);
+    Ok(())
+}
+
+#[test]
+fn extensible_array_with_paged_data_blocks() -> R {
+    // More than 131 060 chunks: the data blocks of super blocks 13 and later are paged.
+    let (p, mut f) = latest("ea_paged.h5")?;
+    let n = 140_000usize;
+    let v = Array1::from_iter((0..n).map(|i| (i % 251) as u8));
+    f.create_dataset_with(
+        "ea",
+        &v,
+        DatasetOptions::new().chunks(&[1]).maxshape(&[None]),
+    )?;
+    f.close()?;
+    h5py_check(
+        &p,
+        r#"
+d = f['ea']
+assert d.shape == (140000,) and d.maxshape == (None,) and d.chunks == (1,)
+assert np.array_equal(d[()], (np.arange(140000) % 251).astype('u1'))
+assert d.id.get_num_chunks() == 140000
+assert d.id.get_chunk_info_by_coord((139999,)).size == 1
+"#,
+    );
+    h5dump(&p, &["-H"]);
+    let file = h5oxide::File::open(&p)?;
+    assert_eq!(file.dataset("ea")?.read::<u8>()?, v.into_dyn());
+    Ok(())
+}
+
+#[test]
 fn compatible_profile_is_unchanged_by_default() -> R {
     // The default and an explicit Compatible profile write the same bytes, with a version-0
     // superblock.

@@ -8,11 +8,13 @@
 //! - Managed objects are packed into direct blocks `FHDB` (version, header address, block
 //!   offset, checksum over the whole block with the checksum field zeroed — FORMAT-MAP §2.10 —
 //!   then the objects). The root is one direct block of the starting size while everything
-//!   fits there; otherwise a root indirect block `FHIB` addresses the direct blocks of the
-//!   doubling table (rows 0 and 1 of the starting size, each later row twice as large), filled
-//!   in table order; blocks skipped because an object does not fit them stay unallocated
-//!   (undefined address). Child indirect blocks are not written: the managed objects must fit
-//!   the direct rows of the root (512 KiB with libhdf5's parameters).
+//!   fits there; otherwise a root indirect block `FHIB` holds the doubling table (rows 0 and 1
+//!   of the starting size, each later row twice as large); rows of blocks larger than the
+//!   maximum direct block size hold child indirect blocks, each a doubling table of its own
+//!   covering that row's block size. Direct blocks are filled in heap-offset order; blocks
+//!   skipped because an object does not fit them, and child indirect blocks with nothing in
+//!   them, stay unallocated (undefined address). The root has the fewest rows, rounded up to a
+//!   power of two as libhdf5 grows it, that cover the last block.
 //! - Huge objects are stored by the caller wherever it likes; the heap indexes them with a v2
 //!   B-tree of type 1 (address, length, ID) since libhdf5's 7- and 8-byte heap IDs are too
 //!   short to hold an address and a length.
@@ -116,18 +118,55 @@ impl HeapParams {
         }
     }
 
-    /// Heap offset of table position `pos` (row-major, `width` columns).
-    fn position(&self, pos: u64) -> (u32, u64, u64) {
-        let w = u64::from(self.width);
-        let row = (pos / w) as u32;
-        let col = pos % w;
-        let size = self.row_size(row);
-        let row_off = if row == 0 {
+    /// Heap space covered by the first `rows` rows of a doubling table.
+    fn table_space(&self, rows: u32) -> u64 {
+        match rows {
+            0 => 0,
+            r => u64::from(self.width) * self.start_block * (1u64 << (r - 1)),
+        }
+    }
+
+    /// Heap offset (relative to its indirect block) of the first block of `row`.
+    fn row_offset(&self, row: u32) -> u64 {
+        self.table_space(row)
+    }
+
+    /// The row holding the relative heap offset `rel` of an indirect block.
+    fn row_of(&self, rel: u64) -> u32 {
+        let first = u64::from(self.width) * self.start_block;
+        if rel < first {
             0
         } else {
-            w * self.start_block * (1u64 << (row - 1))
-        };
-        (row, row_off + col * size, size)
+            (rel / first).ilog2() + 1
+        }
+    }
+
+    /// Rows of a child indirect block in a row of blocks of `size` bytes.
+    fn child_rows(&self, size: u64) -> u32 {
+        size.trailing_zeros() + 1
+            - (self.start_block.trailing_zeros() + u64::from(self.width).trailing_zeros())
+    }
+
+    /// Most rows of the root indirect block: enough to cover the heap's address space.
+    fn max_root_rows(&self) -> u32 {
+        let first_bits = self.start_block.trailing_zeros() + u64::from(self.width).trailing_zeros();
+        u32::from(self.max_heap_bits).saturating_sub(first_bits) + 1
+    }
+
+    /// Size of the direct block that starts at heap offset `offset` (a block boundary).
+    fn direct_size_at(&self, offset: u64) -> u64 {
+        // Walk down the indirect blocks containing `offset`, from the root (offset 0).
+        let mut base = 0u64;
+        loop {
+            let rel = offset - base;
+            let row = self.row_of(rel);
+            let size = self.row_size(row);
+            if row < self.max_direct_rows() {
+                return size;
+            }
+            let col = (rel - self.row_offset(row)) / size;
+            base += self.row_offset(row) + col * size;
+        }
     }
 
     /// Encoded size of the header of an unfiltered heap.
@@ -138,8 +177,7 @@ impl HeapParams {
 
 #[derive(Debug, Clone)]
 struct Block {
-    /// Position in the doubling table (row-major).
-    pos: u64,
+    /// Heap offset of the block.
     offset: u64,
     size: u64,
     /// Object bytes (without the block header).
@@ -204,24 +242,25 @@ impl FractalHeapBuilder {
             .last()
             .is_some_and(|b| over + b.data.len() as u64 + len <= b.size);
         if !fits {
-            let mut pos = self.blocks.last().map_or(0, |b| b.pos + 1);
+            let mut offset = self.blocks.last().map_or(0, |b| b.offset + b.size);
+            let limit = self.p.table_space(self.p.max_root_rows());
             loop {
-                let (row, offset, size) = self.p.position(pos);
-                if row >= self.p.max_direct_rows() {
-                    return Err(Error::unsupported(
-                        "a fractal heap larger than its root indirect block's direct blocks",
-                    ));
+                let size = self.p.direct_size_at(offset);
+                if offset + size > limit {
+                    return Err(Error::unsupported(format!(
+                        "a fractal heap beyond its {} bits of address space",
+                        self.p.max_heap_bits
+                    )));
                 }
                 if over + len <= size {
                     self.blocks.push(Block {
-                        pos,
                         offset,
                         size,
                         data: Vec::new(),
                     });
                     break;
                 }
-                pos += 1;
+                offset += size;
             }
         }
         let b = self
@@ -249,58 +288,35 @@ impl FractalHeapBuilder {
 
     /// True when the root is a single direct block.
     fn direct_root(&self) -> bool {
-        self.blocks.len() == 1 && self.blocks.first().is_some_and(|b| b.pos == 0)
+        self.blocks.len() == 1 && self.blocks.first().is_some_and(|b| b.offset == 0)
     }
 
     /// Lays the heap out with its header at `base`, followed by its blocks and the
     /// huge-object B-tree; returns the bytes to write at `base`.
     pub fn encode(&self, base: u64) -> Result<Vec<u8>> {
         let p = &self.p;
-        let os = p.offset_size();
         let hsize = p.header_size();
         let mut out = vec![0u8; hsize];
-        let w = u64::from(p.width);
         let over = p.dblock_overhead();
         // Root and managed-space statistics.
-        let (root, root_rows, man_size, iter) = if self.blocks.is_empty() {
-            (UNDEF, 0u16, 0u64, 0u64)
+        let (root_rows, man_size, iter) = if self.blocks.is_empty() {
+            (0u32, 0u64, 0u64)
         } else if self.direct_root() {
-            (base + hsize as u64, 0, p.start_block, 0)
+            (0, p.start_block, 0)
         } else {
-            let last = self.blocks.last().map_or(0, |b| b.pos);
-            let used_rows = (last / w) as u32 + 1;
-            let rows = used_rows
+            let last = self.blocks.last().map_or(0, |b| b.offset);
+            let rows = (p.row_of(last) + 1)
                 .max(u32::from(p.start_root_rows))
                 .next_power_of_two()
-                .min(p.max_direct_rows());
-            let space: u64 = (0..rows).map(|r| w * p.row_size(r)).sum();
+                .min(p.max_root_rows());
             let iter = self.blocks.last().map_or(0, |b| b.offset + b.size);
-            (0, rows as u16, space, iter)
+            (rows, p.table_space(rows), iter)
         };
-        let mut root_addr = root;
+        let mut root_addr = UNDEF;
         if root_rows > 0 {
-            // Direct blocks first, then the root indirect block.
-            let mut entries = vec![UNDEF; (u64::from(root_rows) * w) as usize];
-            for b in &self.blocks {
-                let addr = base + out.len() as u64;
-                out.extend_from_slice(&self.dblock(b, base)?);
-                if let Some(e) = entries.get_mut(b.pos as usize) {
-                    *e = addr;
-                }
-            }
-            root_addr = base + out.len() as u64;
-            let mut ib = Vec::new();
-            ib.extend_from_slice(b"FHIB");
-            ib.u8(0);
-            ib.u64(base);
-            ib.zeros(os); // block offset of the root
-            for e in entries {
-                ib.u64(e);
-            }
-            let sum = crate::checksum::lookup3(&ib, 0);
-            ib.u32(sum);
-            out.extend_from_slice(&ib);
+            root_addr = self.indirect(&mut out, base, 0, root_rows)?;
         } else if let Some(b) = self.blocks.first() {
+            root_addr = base + out.len() as u64;
             out.extend_from_slice(&self.dblock(b, base)?);
         }
         // Huge objects' B-tree.
@@ -355,7 +371,7 @@ impl FractalHeapBuilder {
         h.u16(p.max_heap_bits);
         h.u16(p.start_root_rows);
         h.u64(root_addr);
-        h.u16(root_rows);
+        h.u16(root_rows as u16);
         let sum = crate::checksum::lookup3(&h, 0);
         h.u32(sum);
         if h.len() != hsize {
@@ -363,6 +379,56 @@ impl FractalHeapBuilder {
         }
         out[..hsize].copy_from_slice(&h);
         Ok(out)
+    }
+
+    /// Writes the indirect block at heap offset `offset` with `rows` rows to `out` (its
+    /// allocated direct blocks and child indirect blocks first); returns its address.
+    fn indirect(&self, out: &mut Vec<u8>, base: u64, offset: u64, rows: u32) -> Result<u64> {
+        let p = &self.p;
+        let w = u64::from(p.width);
+        let end = offset + p.table_space(rows);
+        let mut entries = Vec::with_capacity((u64::from(rows) * w) as usize);
+        for row in 0..rows {
+            let size = p.row_size(row);
+            for col in 0..w {
+                let child = offset + p.row_offset(row) + col * size;
+                let addr = if row < p.max_direct_rows() {
+                    match self.blocks.binary_search_by_key(&child, |b| b.offset) {
+                        Ok(i) => {
+                            let a = base + out.len() as u64;
+                            out.extend_from_slice(&self.dblock(&self.blocks[i], base)?);
+                            a
+                        }
+                        Err(_) => UNDEF,
+                    }
+                } else {
+                    let first = self.blocks.partition_point(|b| b.offset < child);
+                    let used = self
+                        .blocks
+                        .get(first)
+                        .is_some_and(|b| b.offset < child + size && b.offset < end);
+                    if used {
+                        self.indirect(out, base, child, p.child_rows(size))?
+                    } else {
+                        UNDEF
+                    }
+                };
+                entries.push(addr);
+            }
+        }
+        let mut ib = Vec::with_capacity(entries.len() * 8 + 32);
+        ib.extend_from_slice(b"FHIB");
+        ib.u8(0);
+        ib.u64(base);
+        ib.extend_from_slice(&offset.to_le_bytes()[..p.offset_size()]);
+        for e in entries {
+            ib.u64(e);
+        }
+        let sum = crate::checksum::lookup3(&ib, 0);
+        ib.u32(sum);
+        let addr = base + out.len() as u64;
+        out.extend_from_slice(&ib);
+        Ok(addr)
     }
 
     fn dblock(&self, b: &Block, heap_addr: u64) -> Result<Vec<u8>> {

@@ -253,6 +253,8 @@ fn fractal_heap_round_trip() -> Result<()> {
         (HeapParams::links(), 5usize),
         (HeapParams::links(), 3000),
         (HeapParams::attributes(), 400),
+        // Beyond the root's direct rows (512 KiB): child indirect blocks.
+        (HeapParams::links(), 60_000),
     ] {
         let mut heap = FractalHeapBuilder::new(params);
         let mut objs = Vec::new();
@@ -281,6 +283,8 @@ fn fractal_heap_round_trip() -> Result<()> {
         let mut h = FractalHeap::open(&ctx, base)?;
         assert_eq!(h.header.managed_objects, count as u64);
         assert_eq!(h.header.current_root_rows == 0, count == 5);
+        // More than the 9 direct rows of a link heap's root: child indirect blocks.
+        assert_eq!(h.header.current_root_rows > 9, count == 60_000);
         for (id, obj) in ids.iter().zip(&objs) {
             assert_eq!(id.len(), params.id_len as usize);
             assert!(&h.get(&ctx, id)? == obj, "object of {} bytes", obj.len());
