@@ -692,6 +692,114 @@ assert d.id.get_chunk_info_by_coord((139999,)).size == 1
 }
 
 #[test]
+fn same_content_as_h5py_latest_dumps_identically() -> R {
+    // The file h5py writes with libver=("v110", "v110") — "latest" as of HDF5 1.10, which the
+    // h5dump 1.10 here can read (HDF5 2.0 "latest" writes layout v5) — and the same content
+    // must dump identically
+    // (h5dump -p shows types, shapes, layouts, filters, fill values, storage sizes and data).
+    let ours = out_path("same_ours.h5");
+    let theirs = out_path("same_h5py.h5");
+    let a = Array2::from_shape_fn((30, 40), |(i, j)| (i * 40 + j) as i32);
+    let (_, mut f) = latest("same_ours.h5")?;
+    f.create_dataset("contiguous", &a)?;
+    f.create_dataset_with(
+        "single_gzip",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[30, 40])
+            .deflate(6)
+            .shuffle(true),
+    )?;
+    f.create_dataset_with(
+        "fa_filtered",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[7, 9])
+            .maxshape(&[Some(60), Some(80)])
+            .deflate(4)
+            .shuffle(true)
+            .fletcher32(true),
+    )?;
+    f.create_dataset_with(
+        "ea_2d",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[4, 7])
+            .maxshape(&[Some(35), None])
+            .deflate(5)
+            .fletcher32(true),
+    )?;
+    f.create_dataset_with(
+        "bt2",
+        &a,
+        DatasetOptions::new()
+            .chunks(&[8, 8])
+            .maxshape(&[None, None]),
+    )?;
+    f.create_dataset_with(
+        "fv",
+        [0f32, 1.0, 2.0, 3.0, 4.0],
+        DatasetOptions::new().fill_value(2.5f32)?,
+    )?;
+    let g = f.create_group("g")?;
+    g.set_attr("x", 1.5f64)?;
+    g.set_attr("s", "str")?;
+    for i in 0..10 {
+        g.create_group(&format!("sub{i}"))?;
+    }
+    f.close()?;
+    let py = python();
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(
+            "import sys, h5py, numpy as np\n\
+             a = np.arange(1200, dtype='<i4').reshape(30, 40)\n\
+             with h5py.File(sys.argv[1], 'w', libver=('v110', 'v110')) as f:\n\
+             \x20   f.create_dataset('contiguous', data=a)\n\
+             \x20   f.create_dataset('single_gzip', data=a, chunks=(30, 40), compression='gzip', compression_opts=6, shuffle=True)\n\
+             \x20   f.create_dataset('fa_filtered', data=a, chunks=(7, 9), maxshape=(60, 80), compression='gzip', compression_opts=4, shuffle=True, fletcher32=True)\n\
+             \x20   f.create_dataset('ea_2d', data=a, chunks=(4, 7), maxshape=(35, None), compression='gzip', compression_opts=5, fletcher32=True)\n\
+             \x20   f.create_dataset('bt2', data=a, chunks=(8, 8), maxshape=(None, None))\n\
+             \x20   f.create_dataset('fv', data=np.arange(5, dtype='<f4'), fillvalue=2.5)\n\
+             \x20   g = f.create_group('g')\n\
+             \x20   g.attrs['x'] = 1.5\n\
+             \x20   g.attrs['s'] = 'str'\n\
+             \x20   for i in range(10):\n\
+             \x20       g.create_group('sub%d' % i)\n",
+        )
+        .arg(&theirs)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let norm = |s: String| -> String {
+        s.lines()
+            // Compressed sizes differ with the deflate implementation (libdeflate vs zlib).
+            .filter(|l| {
+                !l.contains("HDF5 \"")
+                    && !l.trim_start().starts_with("OFFSET")
+                    && !l.ends_with("COMPRESSION)")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (mine, h5py) = (norm(h5dump(&ours, &["-p"])), norm(h5dump(&theirs, &["-p"])));
+    if mine != h5py {
+        let diff: Vec<String> = mine
+            .lines()
+            .zip(h5py.lines())
+            .filter(|(a, b)| a != b)
+            .take(20)
+            .map(|(a, b)| format!("ours:  {a}\nh5py:  {b}"))
+            .collect();
+        panic!("h5dump -p differs:\n{}", diff.join("\n"));
+    }
+    Ok(())
+}
+
+#[test]
 fn compatible_profile_is_unchanged_by_default() -> R {
     // The default and an explicit Compatible profile write the same bytes, with a version-0
     // superblock.
