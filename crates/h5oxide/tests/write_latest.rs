@@ -800,6 +800,54 @@ fn same_content_as_h5py_latest_dumps_identically() -> R {
 }
 
 #[test]
+fn soft_links_in_the_compatible_profile() -> R {
+    // Old-style groups store soft links as symbol table entries of cache type 2; external
+    // links need new-style groups.
+    let p = out_path("compat_soft.h5");
+    let mut f = FileWriter::create(&p)?;
+    f.create_dataset("target", [4i16, 5])?;
+    f.root().create_soft_link("soft", "/target")?;
+    let g = f.create_group("g")?;
+    for i in 0..20 {
+        g.create_soft_link(&format!("s{i:02}"), &format!("../t{i}"))?;
+    }
+    g.create_dataset("d", 1u8)?;
+    f.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert f['soft'][()].tolist() == [4, 5]
+assert f.get('soft', getlink=True).path == '/target'
+g = f['g']
+assert list(g) == ['d'] + ['s%02d' % i for i in range(20)]
+assert all(g.get('s%02d' % i, getlink=True).path == '../t%d' % i for i in range(20))
+c = canon()
+assert c['superblock']['version'] == 0 and c['root']['links']['g']['storage'] == 'symbol_table'
+"#,
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+    let file = h5oxide::File::open(&p)?;
+    assert_eq!(file.group("g")?.len()?, 21);
+    assert_eq!(
+        file.dataset("soft")?
+            .read::<i16>()?
+            .into_raw_vec_and_offset()
+            .0,
+        vec![4, 5]
+    );
+
+    let p = out_path("compat_ext.h5");
+    let mut f = FileWriter::create(&p)?;
+    f.root().create_external_link("e", "other.h5", "/x")?;
+    match f.close() {
+        Err(Error::Unsupported { feature }) => assert!(feature.contains("external"), "{feature}"),
+        other => panic!("expected an unsupported-feature error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
 fn compatible_profile_is_unchanged_by_default() -> R {
     // The default and an explicit Compatible profile write the same bytes, with a version-0
     // superblock.

@@ -26,6 +26,12 @@ pub enum EntryCache {
         /// Address of the group's local heap.
         heap: u64,
     },
+    /// Cache type 2: a soft link; the offset of its value (the target path, NUL-terminated)
+    /// in the group's local heap. The entry's object header address is undefined.
+    SoftLink {
+        /// Offset of the link value in the local heap.
+        value_offset: u32,
+    },
 }
 
 /// One symbol table entry: a link name (as a local heap offset) and an object header address.
@@ -55,6 +61,12 @@ impl SymbolTableEntry {
                 out.u32(0);
                 out.u64(btree);
                 out.u64(heap);
+            }
+            EntryCache::SoftLink { value_offset } => {
+                out.u32(2);
+                out.u32(0);
+                out.u32(value_offset);
+                out.zeros(12);
             }
         }
     }

@@ -6,7 +6,8 @@
 //! "compatible" profile, the structures libhdf5 writes with default properties and h5py writes
 //! by default (`libver="earliest"`), so every HDF5 reader can open it:
 //! superblock version 0 (spec §II.A.1), version-1 object headers (§IV.A.1.a), old-style groups
-//! with a symbol table, a v1 B-tree and a local heap (§III.A.1, §III.B–D), contiguous datasets
+//! with a symbol table, a v1 B-tree and a local heap (§III.A.1, §III.B–D; soft links are
+//! entries caching their value, external links need the latest profile), contiguous datasets
 //! with Dataspace v1, Datatype v1, Fill Value v2 and Layout v3 messages (§IV.A.2) — also
 //! compact, or chunked with a v1 B-tree chunk index and the shuffle/deflate filters — attributes
 //! as version-1 Attribute messages, and variable-length strings in the global heap (§III.E).
@@ -292,7 +293,8 @@ impl GroupWriter {
     }
 
     /// Creates a soft link at `path` to `target` (an absolute or relative object path, not
-    /// checked; h5py's `group[path] = h5py.SoftLink(target)`). Needs [`Profile::Latest`].
+    /// checked; h5py's `group[path] = h5py.SoftLink(target)`). In the compatible profile it is
+    /// a symbol table entry caching the link value (cache type 2), as libhdf5 writes it.
     pub fn create_soft_link(&mut self, path: &str, target: &str) -> Result<()> {
         if target.is_empty() || target.contains('\0') {
             return Err(Error::Invalid(format!("soft link target {target:?}")));

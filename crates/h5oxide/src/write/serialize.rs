@@ -804,9 +804,14 @@ impl Serializer {
                     (h, EntryCache::Group { btree, heap })
                 }
                 Member::Dataset(d) => (self.dataset(d)?, EntryCache::None),
-                Member::SoftLink(_) | Member::ExternalLink { .. } => {
+                Member::SoftLink(target) => {
+                    let value_offset = u32::try_from(heap.add(target.as_bytes())?)
+                        .map_err(|_| Error::Invalid("local heap too large".into()))?;
+                    (UNDEF, EntryCache::SoftLink { value_offset })
+                }
+                Member::ExternalLink { .. } => {
                     return Err(Error::unsupported(format!(
-                        "link {name:?}: soft and external links need Profile::Latest"
+                        "link {name:?}: external links need Profile::Latest"
                     )))
                 }
             };
