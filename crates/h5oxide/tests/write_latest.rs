@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use h5oxide::write::{DatasetOptions, FileWriter, Profile, WriteOptions};
+use h5oxide::format::datatype::CharSet;
+use h5oxide::write::{DatasetOptions, FileWriter, Profile, Value, WriteOptions};
 use h5oxide::Error;
 use ndarray::{Array, Array1, Array2, Array3};
 
@@ -844,6 +845,71 @@ assert c['superblock']['version'] == 0 and c['root']['links']['g']['storage'] ==
         Err(Error::Unsupported { feature }) => assert!(feature.contains("external"), "{feature}"),
         other => panic!("expected an unsupported-feature error, got {other:?}"),
     }
+    Ok(())
+}
+
+#[test]
+fn strings_fill_values_and_chunked_vlen_in_latest() -> R {
+    // Everything the compatible profile writes also works in the latest one: variable-length
+    // strings (global heap) in datasets, chunked datasets and dense attributes, fill values.
+    let (p, mut f) = latest("strings.h5")?;
+    f.create_dataset(
+        "vlen",
+        Value::vlen_strings(&["a", "bb", "ccc", "dddd"], &[2, 2], CharSet::Utf8)?,
+    )?;
+    f.create_dataset_with(
+        "vlen_chunked",
+        Value::vlen_strings(&["x", "yy", "zzz", "ü"], &[4], CharSet::Utf8)?,
+        DatasetOptions::new().chunks(&[2]).maxshape(&[None]),
+    )?;
+    f.create_dataset_with(
+        "filled",
+        Array1::from_iter((0..10).map(|i| i as f32)),
+        DatasetOptions::new()
+            .chunks(&[4])
+            .maxshape(&[Some(20)])
+            .fill_value(-1.0f32)?,
+    )?;
+    f.create_dataset_with(
+        "compact_fill",
+        [7i16, 8],
+        DatasetOptions::new().compact(true).fill_value(3i16)?,
+    )?;
+    let g = f.create_group("g")?;
+    for i in 0..12 {
+        g.set_attr(&format!("s{i}"), format!("string number {i}"))?;
+    }
+    f.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert [x.decode() for x in f['vlen'][()].ravel()] == ['a', 'bb', 'ccc', 'dddd']
+assert [x.decode() for x in f['vlen_chunked'][()]] == ['x', 'yy', 'zzz', 'ü']
+d = f['filled']
+assert d.fillvalue == -1.0 and d[()].tolist() == list(range(10))
+assert f['compact_fill'].fillvalue == 3 and f['compact_fill'][()].tolist() == [7, 8]
+assert all(f['g'].attrs['s%d' % i] == 'string number %d' % i for i in range(12))
+r = canon()['root']['links']
+assert r['filled']['fill'] == {'status': 'user', 'alloc_time': 'incr', 'fill_time': 'ifset', 'value': -1.0}
+assert r['vlen_chunked']['chunk_index'] == 'extensible_array'
+f.close()
+f = h5py.File(sys.argv[1], 'r+')
+f['filled'].resize((20,))
+f.close()
+f = h5py.File(sys.argv[1], 'r')
+assert f['filled'][()].tolist() == list(range(10)) + [-1.0] * 10
+"#,
+    );
+    h5dump(&p, &[]);
+    let file = h5oxide::File::open(&p)?;
+    assert_eq!(
+        file.dataset("vlen_chunked")?.read_strings()?,
+        vec!["x", "yy", "zzz", "ü"]
+    );
+    assert_eq!(
+        file.group("g")?.attr("s11")?.read_string()?,
+        "string number 11"
+    );
     Ok(())
 }
 
