@@ -914,6 +914,26 @@ assert f['filled'][()].tolist() == list(range(10)) + [-1.0] * 10
 }
 
 #[test]
+fn oversized_fixed_array_is_a_typed_error() -> R {
+    // A fixed maximum shape of 10^9 one-element chunks would need a billion index entries.
+    let (_, mut f) = latest("fa_too_big.h5")?;
+    f.create_dataset_with(
+        "d",
+        [1u8, 2, 3],
+        DatasetOptions::new()
+            .chunks(&[1])
+            .maxshape(&[Some(1_000_000_000)]),
+    )?;
+    match f.close() {
+        Err(Error::Unsupported { feature }) => {
+            assert!(feature.contains("fixed-array"), "{feature}")
+        }
+        other => panic!("expected an unsupported-feature error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
 fn compatible_profile_is_unchanged_by_default() -> R {
     // The default and an explicit Compatible profile write the same bytes, with a version-0
     // superblock.

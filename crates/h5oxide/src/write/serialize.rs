@@ -45,6 +45,9 @@ use super::{Attrs, Chunked, DatasetWriter, GroupWriter, Member, Profile};
 const MAX_COMPACT: usize = 8;
 /// Page bits of libhdf5's fixed-array chunk index.
 const FA_PAGE_BITS: u8 = 10;
+/// Most entries of a fixed-array chunk index the writer builds (one per chunk of the maximum
+/// shape, allocated or not: 16 Mi entries take 128 MiB or more of file space).
+const MAX_FIXED_ARRAY_ENTRIES: u64 = 1 << 24;
 /// Creation order written in dense attribute records when it is not tracked (libhdf5's).
 const UNTRACKED_ATTR_ORDER: u32 = 0xffff;
 
@@ -474,8 +477,17 @@ impl Serializer {
             let address = if chunks.is_empty() {
                 UNDEF
             } else {
-                let n = usize::try_from(grid.iter().product::<u64>())
-                    .map_err(|_| Error::unsupported("a fixed array this large"))?;
+                // The fixed array has an entry for every chunk of the maximum shape.
+                let n = grid
+                    .iter()
+                    .try_fold(1u64, |a, &g| a.checked_mul(g))
+                    .filter(|&n| n <= MAX_FIXED_ARRAY_ENTRIES)
+                    .ok_or_else(|| {
+                        Error::unsupported(format!(
+                            "a fixed-array chunk index for a maximum shape of {grid:?} chunks \
+                             (more than {MAX_FIXED_ARRAY_ENTRIES} entries)"
+                        ))
+                    })? as usize;
                 let mut entries = vec![None; n];
                 for (o, e) in chunks {
                     let i = linear(&scaled(o), &grid);
@@ -505,8 +517,11 @@ impl Serializer {
             let address = if chunks.is_empty() {
                 UNDEF
             } else {
-                let n = usize::try_from(grid.iter().product::<u64>())
-                    .map_err(|_| Error::unsupported("an extensible array this large"))?;
+                let n = grid
+                    .iter()
+                    .try_fold(1u64, |a, &g| a.checked_mul(g))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| Error::unsupported("an extensible array this large"))?;
                 let mut entries = vec![None; n];
                 for (o, e) in chunks {
                     let sc = scaled(o);
