@@ -332,6 +332,14 @@ fn attributes_0_8_9_100_and_large() -> R {
     let big = f.create_group("big")?;
     big.set_attr("large", Array1::from_iter((0..20000).map(f64::from)))?;
     big.set_attr("small", 3u8)?;
+    // Eight attributes of 56 KB stay compact: one 450 KB header chunk (4-byte size field).
+    let eight = f.create_group("eight_large")?;
+    for i in 0..8 {
+        eight.set_attr(
+            &format!("L{i}"),
+            Array1::from_iter((0..7000).map(|k| f64::from(k + i))),
+        )?;
+    }
     f.set_attr("ünïcode", "ok")?;
     f.close()?;
 
@@ -362,6 +370,9 @@ assert r['links']['a8']['attr_storage'] == 'compact'
 assert r['links']['a9']['attr_storage'] == 'dense'
 assert r['links']['a100']['attr_storage'] == 'dense'
 assert r['links']['big']['attr_storage'] == 'dense'
+assert r['links']['eight_large']['attr_storage'] == 'compact'
+e = f['eight_large'].attrs
+assert all(np.array_equal(e['L%d' % i], np.arange(7000, dtype='f8') + i) for i in range(8))
 "#,
     );
     h5dump(&p, &["-H"]);
