@@ -145,7 +145,7 @@ elif w == "fancy":
                 return f[name][idx]
         run(name, fancy, ops=len(idx))
 
-elif w in ("w1", "w4", "w8c", "w9w"):
+elif w in ("w1", "w4", "w8c", "w9w", "w10"):
     # write workloads: data from FILE (read untimed), output to EXTRA[0], removed before each rep
     import os
     out = args.extra[0]
@@ -188,6 +188,19 @@ elif w in ("w1", "w4", "w8c", "w9w"):
                 f.create_dataset("data", data=data, chunks=(1 << 18,), compression="gzip",
                                  compression_opts=4, shuffle=True)
         run_write("write", write, nbytes=data.nbytes)
+    elif w == "w10":
+        # one-row appends to an unlimited chunked dataset: resize, then write the new row
+        n = int(args.extra[1]) if len(args.extra) > 1 else 100000
+        row = np.arange(8, dtype="f8")
+
+        def write():
+            with h5.File(out, "w") as f:
+                d = f.create_dataset("log", shape=(0, 8), maxshape=(None, 8), dtype="f8",
+                                     chunks=(1024, 8))
+                for i in range(n):
+                    d.resize(i + 1, axis=0)
+                    d[i] = row
+        run_write("append", write, ops=n)
     elif w == "w8c":
         ng = int(args.extra[1]) if len(args.extra) > 1 else 10000
         small = np.arange(16, dtype=np.int32)

@@ -49,7 +49,7 @@ def log(*a):
 
 # ---------------------------------------------------------------- data
 # the write workloads take their data from the read workloads' files
-SOURCES = {"w1": "w2", "w4": "w5", "w8c": "w8", "w9w": "w9"}
+SOURCES = {"w1": "w2", "w4": "w5", "w8c": "w8", "w9w": "w9", "w10": "w2"}
 gen_env = dict(os.environ)
 if ONLY:
     gen_env["BENCH_ONLY"] = ",".join(set(ONLY) | {SOURCES[x] for x in ONLY if x in SOURCES})
@@ -66,7 +66,7 @@ if os.environ.get("BENCH_PY_H5OXIDE", "1") != "0":
 # Workloads that allocate little per repetition and whose files' pages are already cached run
 # without the untimed warm-up repetition (it only matters for the first touch of large fresh
 # buffers); this keeps a full default run near 8 minutes.
-NO_WARMUP = {"w7", "w8", "w1", "w4", "w8c", "w9w"}
+NO_WARMUP = {"w7", "w8", "w1", "w4", "w8c", "w9w", "w10"}
 
 
 def impls(workload):
@@ -94,7 +94,8 @@ RUNS += [("w7", "w7", "w7", ["@w7_idx", GZIP_READS]), ("w8_earliest", "w8", "w8_
 OUTP = os.path.join(os.path.dirname(FILES.get("w2", "/tmp/x")), "bench-write-out.h5")
 RUNS += [("w1", "w1", "w2", [OUTP]), ("w4", "w4", "w5_gzip", [OUTP]),
          ("w8c", "w8c", "w8_earliest", [OUTP, os.environ.get("BENCH_GROUPS", "10000")]),
-         ("w9w", "w9w", "w9", [OUTP])]
+         ("w9w", "w9w", "w9", [OUTP]),
+         ("w10", "w10", "w2", [OUTP, os.environ.get("BENCH_APPENDS", "100000")])]
 
 results = {}  # (key, impl, figure) -> [times per round]
 recs = []
@@ -162,9 +163,10 @@ ROWS += [
     (f"W11 gzip 2×{W11} MiB f32: 2 threads", "w11", "gzip_2threads", "gzip_2threads", None),
     (f"fancy {FK} sorted indices of {FN} f64, contiguous", "fancy", "contig", "contig", 5.0),
     ("fancy … chunked (64k-element chunks)", "fancy", "chunked", "chunked", 5.0),
-    (f"W1 write {CMIB} MiB f64 contiguous (no fsync)", "w1", "write", "write", None),
-    (f"W4 write {ZMIB} MiB f32 chunked gzip4+shuffle", "w4", "write", "write", None),
-    (f"W8 create {NG} groups (1 dataset + 3 attrs each), per group", "w8c", "create", "create", None),
+    (f"W1 write {CMIB} MiB f64 contiguous (no fsync)", "w1", "write", "write", 1.0),
+    (f"W4 write {ZMIB} MiB f32 chunked gzip4+shuffle", "w4", "write", "write", 3.0),
+    (f"W8 create {NG} groups (1 dataset + 3 attrs each), per group", "w8c", "create", "create", 10.0),
+    (f"W10 {os.environ.get('BENCH_APPENDS', '100000')} one-row appends (resize + write), per append", "w10", "append", "append", 10.0),
     (f"W9 write {NS} vlen strings", "w9w", "write", "write", None),
 ]
 

@@ -9,7 +9,11 @@
         a = f["group/dataset"][10:20]
         units = f["group/dataset"].attrs["units"]
 
-This version reads files (mode ``'r'``); writing is not implemented yet.
+Files open for writing (modes ``'r+'``, ``'w'``, ``'w-'``/``'x'``, ``'a'``) are changed in
+place by the Rust engine (``h5oxide.RwFile``): groups, datasets (contiguous, compact, chunked
+with gzip/lzf/shuffle/fletcher32), attributes, links, slice assignment and resizing. It
+writes the "compatible" profile (what h5py writes by default); ``libver`` is accepted and
+recorded only.
 """
 
 import os
@@ -23,6 +27,7 @@ from . import _h5oxide
 __all__ = [
     "File", "Group", "Dataset", "Datatype", "AttributeManager",
     "SoftLink", "ExternalLink", "HardLink", "Empty", "Reference", "RegionReference",
+    "DimensionManager", "DimensionProxy",
     "string_dtype", "vlen_dtype", "enum_dtype", "check_string_dtype", "check_vlen_dtype",
     "check_enum_dtype", "check_ref_dtype", "check_dtype", "special_dtype", "ref_dtype",
     "regionref_dtype",
@@ -263,6 +268,34 @@ class _FileState:
         self.open = True
         self.file = None
         self._paths = None
+        self.writer = None     # _h5oxide.Writer when open for writing
+        self.gen = 0           # bumped whenever a changed file is re-read
+        self.dirty = False     # changes not yet visible to the reader view
+        self.root_node = None
+
+    changes = 0
+
+    def changed(self):
+        """Records a change: the next read flushes and re-reads."""
+        self.dirty = True
+        self.changes += 1
+        self._paths = None
+
+    def fresh(self):
+        """Makes the reader view current (flushing changes); returns its generation."""
+        if self.dirty:
+            self.root_node = self.writer.root()
+            self.gen += 1
+            self.dirty = False
+        return self.gen
+
+    def w(self):
+        """The writer, or ValueError when the file is read-only."""
+        if not self.open:
+            raise ValueError("Not a location (invalid object ID)")
+        if self.writer is None:
+            raise ValueError("Unable to synchronously write (no write intent on file)")
+        return self.writer
 
     def path_of(self, addr):
         """The first path (in h5py's visit order) of the object at ``addr``, or None."""
@@ -276,7 +309,7 @@ class _FileState:
 
 
 def _read_only(*_args, **_kwds):
-    raise OSError("h5oxide: the file is open read-only (writing is not implemented yet)")
+    raise ValueError("Unable to synchronously write (no write intent on file)")
 
 
 class HLObject:
@@ -284,27 +317,57 @@ class HLObject:
 
     _name = None
 
-    def __init__(self, node, state):
+    def __init__(self, node, state, addr=None, name=None):
         self._node = node
         self._state = state
+        self._gen = state.gen
+        self._addr = node.addr if node is not None else addr
+        if name is not None:
+            self._name = name
+        elif node is not None and state.writer is not None:
+            self._name = node.name or None
 
     def _n(self):
-        if not self._state.open:
+        st = self._state
+        if not st.open:
             raise ValueError("Not a location (invalid object ID)")
+        if st.writer is not None:
+            g = st.fresh()
+            if g != self._gen or self._node is None:
+                name = self._name if self._name is not None else ""
+                self._node = _h5oxide.node_at(st.root_node.token, self._addr, name)
+                self._gen = g
         return self._node
+
+    def _w(self):
+        return self._state.w()
+
+    def _abs(self, name):
+        """The absolute path of ``name`` relative to this object."""
+        name = _path(name)
+        base = self.name or "/"
+        if "/" not in name and name not in (".", ".."):
+            return (base if base.endswith("/") else base + "/") + name
+        p = posixpath.normpath(posixpath.join(base, name))
+        return "/" + p.lstrip("/")
 
     @property
     def name(self):
         """The path of the object (for an object reached through a reference, the first path
         that leads to it)."""
-        n = self._n()
-        name = self._name if self._name is not None else n.name
+        if self._name is not None and self._state.writer is not None:
+            if not self._state.open:
+                raise ValueError("Not a location (invalid object ID)")
+            name = self._name
+        else:
+            n = self._n()
+            name = self._name if self._name is not None else n.name
         if name:
             if "/." in name or "//" in name:
                 parts = [c for c in name.split("/") if c not in ("", ".")]
                 name = "/" + "/".join(parts)
             return name
-        return self._state.path_of(n.addr)
+        return self._state.path_of(self._addr)
 
     @property
     def file(self):
@@ -334,16 +397,27 @@ class HLObject:
     def __eq__(self, other):
         if not isinstance(other, HLObject):
             return NotImplemented
-        return (self._state.open and other._state.open
-                and self._node.addr == other._node.addr
-                and self._node.token.ident() == other._node.token.ident())
+        if not (self._state.open and other._state.open):
+            return False
+        if self._state is other._state:
+            return self._addr == other._addr
+        return (self._addr == other._addr
+                and self._n().token.ident() == other._n().token.ident())
 
     def __ne__(self, other):
         r = self.__eq__(other)
         return r if r is NotImplemented else not r
 
     def __hash__(self):
-        return hash((self._node.addr, self._node.token.ident()))
+        return hash((self._addr, id(self._state) if self._state.writer else
+                     self._node.token.ident()))
+
+    def __reduce__(self):
+        # Re-opened by file name and path in the unpickling process (read-only), so Dask
+        # workers can use datasets and groups.
+        if self._state.writer is not None:
+            raise TypeError("h5oxide: objects of a file open for writing cannot be pickled")
+        return (_reopen, (self.file.filename, self.name))
 
 
 def _wrap(node, state):
@@ -409,7 +483,37 @@ class AttributeManager(Mapping):
         shape, dt = self._node().attr_info(_path(name))
         return (None if shape is None else tuple(shape)), dt
 
-    __setitem__ = __delitem__ = create = modify = _read_only
+    def __setitem__(self, name, value):
+        self.create(name, value)
+
+    def create(self, name, data, shape=None, dtype=None):
+        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py)."""
+        w = self._parent._w()
+        arr, dt = _as_array(data, dtype)
+        if shape is not None:
+            arr = arr.reshape(shape)
+        w.set_attr(self._parent._addr, _path(name), arr, dt)
+        self._parent._state.changed()
+
+    def modify(self, name, value):
+        """Changes the value of ``name`` keeping its type and shape when it exists."""
+        name = _path(name)
+        if name in self:
+            shape, dt = self.get_shape_dtype(name)
+            if shape is not None:
+                arr = numpy.asarray(value, dtype=dt)
+                if arr.shape == shape:
+                    self.create(name, arr, dtype=dt)
+                    return
+        self.create(name, value)
+
+    def __delitem__(self, name):
+        w = self._parent._w()
+        try:
+            w.del_attr(self._parent._addr, _path(name))
+        except KeyError:
+            raise KeyError(f"Can't delete attribute (can't locate attribute: '{name}')")
+        self._parent._state.changed()
 
     def __repr__(self):
         if not self._parent._state.open:
@@ -603,8 +707,235 @@ class Group(HLObject, Mapping):
 
         return walk(self._n(), "")
 
-    __setitem__ = __delitem__ = create_group = create_dataset = require_group = _read_only
-    require_dataset = create_dataset_like = create_virtual_dataset = copy = move = _read_only
+    def _ensure_parent(self, path, name=None):
+        """Creates the missing groups above ``path`` (h5py creates intermediate groups); a
+        plain ``name`` (no '/') has this group as its parent, which exists."""
+        if name is not None and "/" not in _path(name):
+            return
+        parent = posixpath.dirname(path)
+        if parent not in ("", "/"):
+            self._w().require_group(parent)
+
+    def create_group(self, name, track_order=None):
+        """Creates a group (and missing intermediate groups) and returns it."""
+        w = self._w()
+        if track_order:
+            raise NotImplementedError("h5oxide: creating groups that track creation order "
+                                      "(track_order=True) is not supported yet")
+        path = self._abs(name)
+        self._ensure_parent(path, name)
+        addr = w.create_group(path)
+        self._state.changed()
+        return Group(None, self._state, addr=addr, name=path)
+
+    def require_group(self, name):
+        """The group ``name``, created if missing."""
+        if name in self:
+            obj = self[name]
+            if not isinstance(obj, Group):
+                raise TypeError(f"Incompatible object ({type(obj).__name__}) already exists")
+            return obj
+        return self.create_group(name)
+
+    def create_dataset(self, name, shape=None, dtype=None, data=None, chunks=None,
+                       maxshape=None, compression=None, compression_opts=None, shuffle=None,
+                       fletcher32=None, fillvalue=None, track_order=None, scaleoffset=None,
+                       track_times=None, external=None, **kwds):
+        """Creates a dataset like h5py's ``create_dataset`` and returns it."""
+        w = self._w()
+        if name is None:
+            raise NotImplementedError("h5oxide: anonymous datasets are not supported")
+        path = self._abs(name)
+        if scaleoffset is not None or external is not None:
+            raise NotImplementedError("h5oxide: scaleoffset and external storage are not "
+                                      "written yet")
+        layout = kwds.pop("layout", None)
+        kwds.pop("allow_unknown_filter", None)
+        kwds.pop("dcpl", None)
+        kwds.pop("efile_prefix", None)
+        kwds.pop("virtual_prefix", None)
+        if kwds:
+            raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(kwds)}")
+        if isinstance(data, Empty) or (data is None and shape is None and dtype is not None):
+            raise NotImplementedError("h5oxide: writing empty (null dataspace) datasets")
+        if data is None and shape is None:
+            raise TypeError("One of data, shape or dtype must be specified")
+        if data is not None:
+            arr, dt = _as_array(data, dtype)
+            if shape is not None:
+                shape = (shape,) if isinstance(shape, int) else tuple(shape)
+                if numpy.prod(shape, dtype=numpy.int64) != arr.size:
+                    raise ValueError("Shape tuple is incompatible with data")
+                arr = arr.reshape(shape)
+            shape = arr.shape
+        else:
+            arr = None
+            dt = numpy.dtype("=f4") if dtype is None else numpy.dtype(dtype)
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if isinstance(maxshape, int):
+            maxshape = (maxshape,)
+        if maxshape is not None:
+            maxshape = tuple(maxshape)
+            if len(maxshape) != len(shape):
+                raise ValueError("Dimensionality of shape and maxshape must match")
+        gzip = None
+        lzf = False
+        if compression is not None:
+            if compression in ("gzip",) or isinstance(compression, int) and \
+                    not isinstance(compression, bool) and 0 <= compression <= 9:
+                gzip = compression_opts if compression == "gzip" else compression
+                if gzip is None:
+                    gzip = 4
+            elif compression == "lzf":
+                lzf = True
+            else:
+                raise ValueError(f'Compression filter "{compression}" is unavailable')
+        if chunks is True or (chunks is None and (maxshape is not None and maxshape != shape
+                                                   or compression is not None or shuffle
+                                                   or fletcher32)):
+            chunks = _guess_chunk(shape, maxshape, dt.itemsize)
+        elif chunks is False:
+            chunks = None
+        if chunks is not None:
+            chunks = tuple(int(c) for c in chunks)
+            if len(chunks) != len(shape):
+                raise ValueError("Chunk shape must have the same rank as the dataset")
+        if maxshape is not None and chunks is None and maxshape != shape:
+            raise ValueError("Chunked format required for given storage options")
+        fill = None
+        if fillvalue is not None:
+            fill, _ = _as_array(fillvalue, dt)
+        self._ensure_parent(path, name)
+        direct = arr is not None and not dt.hasobject and arr.size > 0
+        if direct:
+            arr = numpy.ascontiguousarray(arr, dtype=dt)
+        addr = w.create_dataset(path, dt, list(shape), None if direct else arr,
+                                chunks=None if chunks is None else list(chunks),
+                                maxshape=None if maxshape is None else list(maxshape),
+                                gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
+                                fletcher32=bool(fletcher32), fill=fill,
+                                compact=layout == "compact")
+        if direct:
+            r = len(shape)
+            w.write_bytes(addr, [0] * r, list(shape), [1] * r, arr.reshape(-1).view(numpy.uint8))
+        self._state.changed()
+        return Dataset(None, self._state, addr=addr, name=path)
+
+    def require_dataset(self, name, shape, dtype, exact=False, **kwds):
+        """The dataset ``name`` if it exists with a compatible shape and dtype, else a new one."""
+        if name not in self:
+            return self.create_dataset(name, shape, dtype, **kwds)
+        d = self[name]
+        if not isinstance(d, Dataset):
+            raise TypeError(f"Incompatible object ({type(d).__name__}) already exists")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if shape != d.shape:
+            raise TypeError(f"Shapes do not match (existing {d.shape} vs new {shape})")
+        dtype = numpy.dtype(dtype)
+        if exact and dtype != d.dtype:
+            raise TypeError(f"Datatypes do not exactly match (existing {d.dtype} vs new {dtype})")
+        if not numpy.can_cast(dtype, d.dtype):
+            raise TypeError(f"Datatypes cannot be safely cast (existing {d.dtype} vs new {dtype})")
+        return d
+
+    def __setitem__(self, name, obj):
+        w = self._w()
+        path = self._abs(name)
+        if isinstance(obj, SoftLink):
+            self._ensure_parent(path)
+            w.link_soft(path, obj.path)
+        elif isinstance(obj, ExternalLink):
+            self._ensure_parent(path)
+            w.link_external(path, obj.filename, obj.path)
+        elif isinstance(obj, HLObject):
+            if obj._state is not self._state:
+                raise ValueError("Unable to create link (objects are in different files)")
+            self._ensure_parent(path)
+            w.link_hard(path, obj._addr)
+        else:
+            self.create_dataset(name, data=obj)
+            return
+        self._state.changed()
+
+    def __delitem__(self, name):
+        w = self._w()
+        path = self._abs(name)
+        try:
+            w.unlink(path)
+        except KeyError:
+            raise KeyError(f"Couldn't delete link (callback link pointer is NULL (specified link may be '.' or not exist))")
+        self._state.changed()
+
+    def move(self, source, dest):
+        """Moves (renames) the link ``source`` to ``dest``."""
+        w = self._w()
+        src, dst = self._abs(source), self._abs(dest)
+        if src == dst:
+            return
+        w.move_link(src, dst)
+        self._state.changed()
+
+    def create_dataset_like(self, name, other, **kwupdate):
+        """A new dataset shaped like ``other`` (shape, dtype, chunks, maxshape, filters, fill
+        value), with ``kwupdate`` overriding any of them."""
+        for k in ("shape", "dtype", "chunks", "maxshape", "compression", "compression_opts",
+                  "shuffle", "fletcher32", "fillvalue"):
+            kwupdate.setdefault(k, getattr(other, k))
+        if kwupdate.get("chunks") is not None and kwupdate.get("maxshape") is not None and \
+                kwupdate["maxshape"] == kwupdate["shape"]:
+            kwupdate["maxshape"] = None
+        return self.create_dataset(name, **kwupdate)
+
+    def copy(self, source, dest, name=None, shallow=False, expand_soft=False,
+             expand_external=False, expand_refs=False, without_attrs=False):
+        """Copies a group or dataset (with attributes; groups recursively unless ``shallow``)
+        to ``dest`` (a path or a group of this file). Storage options are kept; object
+        references inside copied data are not rewritten."""
+        w = self._w()
+        src = self[source] if not isinstance(source, HLObject) else source
+        if isinstance(dest, Group):
+            if name is None:
+                name = posixpath.basename(src.name)
+            dst_group, dst_name = dest, name
+        else:
+            dest = _path(dest)
+            if dest in self and isinstance(self[dest], Group):
+                dst_group = self[dest]
+                dst_name = name if name is not None else posixpath.basename(src.name)
+            else:
+                dst_group, dst_name = self, dest
+        if dst_group._state is not self._state:
+            raise NotImplementedError("h5oxide: copying between files")
+        del w
+
+        def attrs_of(a, b):
+            if without_attrs:
+                return
+            for k in a.attrs:
+                b.attrs[k] = a.attrs[k]
+
+        def rec(s, g, n, top):
+            if isinstance(s, Dataset):
+                d = g.create_dataset_like(n, s)
+                if s.size:
+                    d[...] = s[()]
+                attrs_of(s, d)
+                return
+            new = g.create_group(n)
+            attrs_of(s, new)
+            if shallow and not top:
+                return
+            for k in s:
+                link = s.get(k, getlink=True)
+                if isinstance(link, SoftLink) and not expand_soft:
+                    new[k] = SoftLink(link.path)
+                elif isinstance(link, ExternalLink) and not expand_external:
+                    new[k] = ExternalLink(link.filename, link.path)
+                else:
+                    rec(s[k], new, k, False)
+        rec(src, dst_group, dst_name, True)
+
+    create_virtual_dataset = _read_only
 
     def __repr__(self):
         if not self._state.open:
@@ -637,9 +968,78 @@ class File(Group):
             mode = "r"
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
+        self._libver = libver
+        self._backing = None
         if mode != "r":
-            raise NotImplementedError(
-                f"h5oxide: mode {mode!r} is not supported yet; only 'r' (read-only) is")
+            backing_store = kwds.pop("backing_store", True)
+            if hasattr(name, "read") and hasattr(name, "seek"):
+                # a file-like object: work on a temporary file, copied back at flush and close
+                import tempfile
+                fd, tmp = tempfile.mkstemp(suffix=".h5")
+                name.seek(0)
+                content = b"" if mode in ("w", "w-", "x") else name.read()
+                with os.fdopen(fd, "wb") as t:
+                    t.write(content)
+                exists = bool(content)
+                if mode in ("w-", "x") and name.seek(0, 2) > 0:
+                    os.unlink(tmp)
+                    raise FileExistsError(17, "Unable to synchronously create file (file exists)")
+                self._backing = ("filelike", name, tmp)
+                fname = getattr(name, "name", repr(name))
+                name = tmp
+                if not exists:
+                    mode = "w"
+            elif driver == "core":
+                # in memory: a temporary file, written to ``name`` at close if backing_store
+                import shutil
+                import tempfile
+                if isinstance(name, bytes):
+                    name = os.fsdecode(name)
+                target = os.fspath(name)
+                fd, tmp = tempfile.mkstemp(suffix=".h5")
+                os.close(fd)
+                if mode in ("r+", "a") and os.path.exists(target):
+                    shutil.copyfile(target, tmp)
+                elif mode in ("w-", "x") and os.path.exists(target):
+                    os.unlink(tmp)
+                    raise FileExistsError(
+                        17, f"Unable to synchronously create file (unable to open file: name = "
+                        f"'{target}', errno = 17, error message = 'File exists')")
+                elif mode == "r+":
+                    os.unlink(tmp)
+                    raise FileNotFoundError(2, f"Unable to synchronously open file ({target})")
+                else:
+                    os.unlink(tmp)
+                    mode = "w"
+                self._backing = ("core", target if backing_store else None, tmp)
+                fname = target
+                name = tmp
+            else:
+                fname = None
+            if isinstance(name, bytes):
+                name = os.fsdecode(name)
+            name = os.fspath(name)
+            exists = os.path.exists(name)
+            if mode in ("w-", "x") and exists:
+                raise FileExistsError(
+                    17, f"Unable to synchronously create file (unable to open file: name = "
+                    f"'{name}', errno = 17, error message = 'File exists')")
+            if mode == "r+" and not exists:
+                raise FileNotFoundError(
+                    2, f"Unable to synchronously open file (unable to open file: name = "
+                    f"'{name}', errno = 2, error message = 'No such file or directory')")
+            create = mode in ("w", "w-", "x") or (mode == "a" and not exists)
+            writer = _h5oxide.Writer(name, "w" if create else "r+")
+            self._filename = fname if fname is not None else name
+            self._mode = "r+"
+            state = _FileState()
+            state.file = self
+            state.writer = writer
+            state.root_node = writer.root()
+            super().__init__(state.root_node, state)
+            self._name = "/"
+            return
+        self._mode = "r"
         if hasattr(name, "read") and hasattr(name, "seek"):
             name.seek(0)
             node = _h5oxide.open_bytes(bytes(name.read()))
@@ -661,8 +1061,8 @@ class File(Group):
 
     @property
     def mode(self):
-        """``'r'`` (read-only)."""
-        return "r"
+        """``'r'`` (read-only) or ``'r+'`` (writable), as h5py reports it."""
+        return self._mode
 
     @property
     def driver(self):
@@ -692,11 +1092,42 @@ class File(Group):
         return self["/"]
 
     def close(self):
-        """Closes the file; every object of it becomes invalid."""
-        self._state.open = False
+        """Closes the file (writing everything first); every object of it becomes invalid."""
+        st = self._state
+        if st.open and st.writer is not None:
+            st.open = False
+            st.writer.close()
+            self._copy_back(final=True)
+        st.open = False
 
     def flush(self):
-        """Nothing to flush on a read-only file."""
+        """Writes everything changed so far, so other readers see it."""
+        if self._state.writer is not None and self._state.open:
+            self._state.writer.flush()
+            self._copy_back(final=False)
+
+    def _copy_back(self, final):
+        """For file-like objects and ``driver='core'``: the temporary file's bytes go to the
+        object (at every flush) or to the backing file (at close)."""
+        if self._backing is None:
+            return
+        kind, target, tmp = self._backing
+        if kind == "filelike":
+            with open(tmp, "rb") as t:
+                data = t.read()
+            target.seek(0)
+            target.write(data)
+            if hasattr(target, "truncate"):
+                target.truncate()
+            target.seek(0)
+        elif final and target is not None:
+            import shutil
+            shutil.copyfile(tmp, target)
+        if final:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -708,7 +1139,7 @@ class File(Group):
     def __repr__(self):
         if not self._state.open:
             return "<Closed HDF5 file>"
-        return f'<HDF5 file "{os.path.basename(self.filename)}" (mode r)>'
+        return f'<HDF5 file "{os.path.basename(self.filename)}" (mode {self.mode})>'
 
 
 class Datatype(HLObject):
@@ -737,9 +1168,30 @@ def _names_args(args):
 class Dataset(HLObject):
     """A dataset: an n-dimensional array of one dtype."""
 
+    def _winfo(self):
+        """``(shape, maxshape, chunks, dtype)`` from the writer (no flush), or None when the
+        file is read-only or the writer cannot describe the dataset."""
+        st = self._state
+        if st.writer is None:
+            return None
+        if not st.open:
+            raise ValueError("Not a location (invalid object ID)")
+        c = self.__dict__.get("_winfo_cache")
+        if c is not None and c[0] == st.changes:
+            return c[1]
+        try:
+            info = st.writer.dataset_info(self._addr)
+        except OSError:
+            info = None
+        self._winfo_cache = (st.changes, info)
+        return info
+
     @property
     def shape(self):
         """The shape (a tuple), or None for an empty dataset."""
+        w = self._winfo()
+        if w is not None:
+            return tuple(w[0])
         n = self._n()
         s = n.shape
         if n.is_virtual and None in (n.maxshape or ()):
@@ -749,6 +1201,9 @@ class Dataset(HLObject):
     @property
     def dtype(self):
         """The NumPy dtype (in the file's byte order, like h5py)."""
+        w = self._winfo()
+        if w is not None:
+            return w[3]
         return self._n().dtype
 
     @property
@@ -777,13 +1232,15 @@ class Dataset(HLObject):
     @property
     def chunks(self):
         """The chunk shape, or None if the dataset is not chunked."""
-        c = self._n().chunks
+        w = self._winfo()
+        c = w[2] if w is not None else self._n().chunks
         return None if c is None else tuple(c)
 
     @property
     def maxshape(self):
         """Maximum shape, None entries being unlimited."""
-        m = self._n().maxshape
+        w = self._winfo()
+        m = w[1] if w is not None else self._n().maxshape
         return None if m is None else tuple(m)
 
     def _filter(self, fid):
@@ -848,8 +1305,66 @@ class Dataset(HLObject):
     def external(self):
         return None
 
+    @property
+    def dims(self):
+        """The dimension scales of each dimension (HDF5 Dimension Scales, as netCDF-4 and
+        xarray use them)."""
+        return DimensionManager(self)
+
+    @property
+    def is_scale(self):
+        """True if the dataset is a dimension scale."""
+        c = self.attrs.get("CLASS") if "CLASS" in self.attrs else None
+        return c is not None and bytes(c).rstrip(b"\0") == b"DIMENSION_SCALE"
+
+    def make_scale(self, name=""):
+        """Makes the dataset a dimension scale called ``name``."""
+        w = self._w()
+        w.set_cstring_attr(self._addr, "CLASS", b"DIMENSION_SCALE", 16)
+        nb = name.encode("ascii") if isinstance(name, str) else bytes(name)
+        w.set_cstring_attr(self._addr, "NAME", nb, len(nb) + 1)
+        self._state.changed()
+
     def _read_all(self):
         return self._n().read()
+
+    def _slab(self, args):
+        """``(start, count, step, keep)`` for an index of ints, slices and Ellipsis (``keep``:
+        the axes that stay in the result), or None for other (fancy) indexes."""
+        shape = self.shape
+        rank = len(shape)
+        if any(a is Ellipsis for a in args):
+            if sum(a is Ellipsis for a in args) > 1:
+                raise ValueError("Only one Ellipsis may be used")
+            i = next(k for k, a in enumerate(args) if a is Ellipsis)
+            fill = (slice(None),) * (rank - len(args) + 1)
+            args = args[:i] + fill + args[i + 1:]
+        if len(args) > rank:
+            raise ValueError("%d indexing arguments for %d dimensions" % (len(args), rank))
+        args = tuple(args) + (slice(None),) * (rank - len(args))
+        start, count, step, keep = [], [], [], []
+        for d, (a, n) in enumerate(zip(args, shape)):
+            if isinstance(a, slice):
+                b, e, st = a.indices(n)
+                if st < 1:
+                    raise ValueError("Step must be >= 1 (got %d)" % st)
+                c = max(0, (e - b + st - 1) // st)
+                start.append(b if c else 0)
+                count.append(c)
+                step.append(st)
+                keep.append(d)
+            elif isinstance(a, (int, numpy.integer)) and not isinstance(a, (bool, numpy.bool_)):
+                i = int(a)
+                if i < 0:
+                    i += n
+                if not 0 <= i < n:
+                    raise IndexError("Index (%d) out of range for (0-%d)" % (int(a), n - 1))
+                start.append(i)
+                count.append(1)
+                step.append(1)
+            else:
+                return None
+        return start, count, step, keep
 
     def __getitem__(self, args, new_dtype=None):
         args = args if isinstance(args, tuple) else (args,)
@@ -860,6 +1375,22 @@ class Dataset(HLObject):
                 return Empty(self.dtype)
             raise ValueError("Empty datasets cannot be sliced")
         names, args = _names_args(args)
+        if not names and args != ():
+            slab = self._slab(args)
+            if slab is not None:
+                start, count, step, keep = slab
+                shape = self.shape
+                if 0 in count:
+                    out = numpy.empty(tuple(count[d] for d in keep) + self.dtype.shape,
+                                      self.dtype.base)
+                else:
+                    out = self._n().read_slab(start, count, step)
+                    out = out.reshape(tuple(count[d] for d in keep) + out.shape[len(shape):])
+                if new_dtype is not None:
+                    out = out.astype(new_dtype)
+                if not keep and not (len(shape) == 0 and any(a is Ellipsis for a in args)):
+                    return out[()]
+                return out
         args = self._expand(args)
         arr = self._read_all()
         if names:
@@ -945,16 +1476,258 @@ class Dataset(HLObject):
         """A wrapper reading only the named fields of a compound dataset."""
         return _Fields(self, names)
 
-    def __setitem__(self, *_args):
-        _read_only()
+    def __setitem__(self, args, val):
+        w = self._w()
+        args = args if isinstance(args, tuple) else (args,)
+        names, args = _names_args(args)
+        if self.shape is None:
+            raise TypeError("Empty datasets cannot be written")
+        if names:
+            # fields of a compound: read the selection, set the fields, write it back
+            if self.dtype.names is None:
+                raise ValueError("Field names only allowed for compound types")
+            cur = self[args] if args != () else self[()]
+            cur = numpy.array(cur, copy=True)
+            if len(names) == 1:
+                cur[names[0]] = val
+            else:
+                val = numpy.asarray(val)
+                for n in names:
+                    cur[n] = val[n] if val.dtype.names else val
+            self[args if args != () else ()] = cur
+            return
+        dt = self.dtype
+        slab = self._slab(args) if args != () else self._slab((Ellipsis,))
+        if slab is None:
+            # fancy selection: read, assign with NumPy, write back
+            arr = self._read_all()
+            arr[self._expand(args)] = val
+            slab = self._slab((Ellipsis,))
+            val = arr
+        start, count, step, keep = slab
+        if 0 in count:
+            return
+        sel_shape = tuple(count[d] for d in keep) + dt.shape
+        if check_vlen_dtype(dt) in (str, bytes):
+            arr = numpy.empty(sel_shape, dtype=object)
+            arr[...] = val
+        else:
+            arr = numpy.asarray(val, dtype=dt.base if dt.shape else dt)
+            arr = numpy.broadcast_to(arr, sel_shape)
+        arr = numpy.ascontiguousarray(arr).reshape(tuple(count) + dt.shape)
+        if not dt.hasobject:
+            # fixed-size elements: the array's bytes are what is stored (no copy)
+            w.write_bytes(self._addr, start, count, step, arr.reshape(-1).view(numpy.uint8))
+        else:
+            w.write(self._addr, start, count, step, arr, dt)
+        self._state.changed()
 
-    resize = write_direct = _read_only
+    def resize(self, size, axis=None):
+        """Changes the shape (within ``maxshape``); the dataset must be chunked."""
+        w = self._w()
+        if self.chunks is None:
+            raise TypeError("Only chunked datasets can be resized")
+        if axis is not None:
+            if not 0 <= axis < len(self.shape):
+                raise ValueError("Invalid axis (0 to %s allowed)" % (len(self.shape) - 1))
+            new = list(self.shape)
+            new[axis] = int(size)
+        else:
+            new = [size] if isinstance(size, (int, numpy.integer)) else [int(x) for x in size]
+            if len(new) != len(self.shape):
+                raise TypeError("New shape length (%d) must match dataset rank (%d)"
+                                % (len(new), len(self.shape)))
+        w.resize(self._addr, new)
+        self._state.changed()
+
+    def write_direct(self, source, source_sel=None, dest_sel=None):
+        """Writes ``source[source_sel]`` into ``self[dest_sel]``."""
+        data = source if source_sel is None else source[source_sel]
+        self[() if dest_sel is None else dest_sel] = data
+
+    def iter_chunks(self, sel=None):
+        """Yields, for every chunk the selection touches, the tuple of slices of the part of
+        the selection inside that chunk (chunked datasets only)."""
+        if self.chunks is None:
+            raise TypeError("Dataset is not chunked")
+        shape = self.shape
+        if sel is None:
+            sel = tuple(slice(0, n) for n in shape)
+        sel = sel if isinstance(sel, tuple) else (sel,)
+        bounds = []
+        for (a, n) in zip(sel + (slice(None),) * (len(shape) - len(sel)), shape):
+            b, e, st = a.indices(n)
+            if st != 1:
+                raise ValueError("iter_chunks: step must be 1")
+            bounds.append((b, e))
+        import itertools
+        axes = []
+        for (b, e), c in zip(bounds, self.chunks):
+            ax = []
+            k = b // c * c
+            while k < e:
+                ax.append(slice(max(k, b), min(k + c, e)))
+                k += c
+            axes.append(ax)
+        for t in itertools.product(*axes):
+            yield t
 
     def __repr__(self):
         if not self._state.open:
             return "<Closed HDF5 dataset>"
         name = "(anonymous)" if self.name is None else f'"{posixpath.basename(self.name)}"'
         return f'<HDF5 dataset {name}: shape {self.shape}, type "{self.dtype.str}">'
+
+
+def _ref_addrs(value):
+    """Addresses of the references in an attribute value (array of references)."""
+    return [r._addr for r in numpy.asarray(value, dtype=object).reshape(-1) if r]
+
+
+class DimensionManager:
+    """``dset.dims``: one DimensionProxy per dimension."""
+
+    def __init__(self, dset):
+        self._dset = dset
+
+    def __len__(self):
+        return len(self._dset.shape)
+
+    def __getitem__(self, index):
+        if not -len(self) <= index < len(self):
+            raise IndexError("Index out of range")
+        return DimensionProxy(self._dset, index % len(self))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def create_scale(self, dset, name=""):
+        """Deprecated spelling of ``dset.make_scale(name)``."""
+        dset.make_scale(name)
+
+    def __repr__(self):
+        return f"<Dimensions of HDF5 object at {id(self._dset)}>"
+
+
+class DimensionProxy:
+    """One dimension of a dataset: its label and attached scales."""
+
+    def __init__(self, dset, dim):
+        self._dset = dset
+        self._dim = dim
+
+    def _lists(self):
+        d = self._dset
+        rank = len(d.shape)
+        if "DIMENSION_LIST" not in d.attrs:
+            return [[] for _ in range(rank)]
+        v = d.attrs["DIMENSION_LIST"]
+        return [_ref_addrs(v[i]) for i in range(rank)]
+
+    @property
+    def label(self):
+        """The dimension's label ('' if none)."""
+        d = self._dset
+        if "DIMENSION_LABELS" not in d.attrs:
+            return ""
+        v = d.attrs["DIMENSION_LABELS"][self._dim]
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "surrogateescape")
+        return v or ""
+
+    @label.setter
+    def label(self, value):
+        d = self._dset
+        rank = len(d.shape)
+        if "DIMENSION_LABELS" in d.attrs:
+            labels = [x.decode() if isinstance(x, bytes) else (x or "")
+                      for x in d.attrs["DIMENSION_LABELS"]]
+        else:
+            labels = [""] * rank
+        labels[self._dim] = value
+        d.attrs.create("DIMENSION_LABELS", numpy.array(labels, dtype=object),
+                       dtype=string_dtype("ascii"))
+
+    def _scales(self):
+        d = self._dset
+        out = []
+        for addr in self._lists()[self._dim]:
+            node = _h5oxide.node_at(d._n().token, addr, "")
+            out.append(Dataset(node, d._state))
+        return out
+
+    def __len__(self):
+        return len(self._lists()[self._dim])
+
+    def __getitem__(self, item):
+        scales = self._scales()
+        if isinstance(item, int):
+            return scales[item]
+        for s in scales:
+            if _scale_name(s) == item:
+                return s
+        raise KeyError(item)
+
+    def __iter__(self):
+        for s in self._scales():
+            yield _scale_name(s)
+
+    def keys(self):
+        """Names of the attached scales."""
+        return [_scale_name(s) for s in self._scales()]
+
+    def values(self):
+        """The attached scales."""
+        return self._scales()
+
+    def items(self):
+        """``(name, scale)`` pairs."""
+        return [(_scale_name(s), s) for s in self._scales()]
+
+    def attach_scale(self, dscale):
+        """Attaches the dimension scale ``dscale`` to this dimension."""
+        d = self._dset
+        w = d._w()
+        if not dscale.is_scale:
+            dscale.make_scale()
+        lists = self._lists()
+        if dscale._addr in lists[self._dim]:
+            return
+        lists[self._dim].append(dscale._addr)
+        refs = [(r._addr, int(i)) for r, i in dscale.attrs["REFERENCE_LIST"]] \
+            if "REFERENCE_LIST" in dscale.attrs else []
+        refs.append((d._addr, self._dim))
+        w.set_dimension_list(d._addr, lists)
+        w.set_reference_list(dscale._addr, refs)
+        d._state.changed()
+
+    def detach_scale(self, dscale):
+        """Detaches the dimension scale ``dscale`` from this dimension."""
+        d = self._dset
+        w = d._w()
+        lists = self._lists()
+        if dscale._addr not in lists[self._dim]:
+            raise ValueError("Scale is not attached to this dimension")
+        lists[self._dim].remove(dscale._addr)
+        refs = [(r._addr, int(i)) for r, i in dscale.attrs["REFERENCE_LIST"]] \
+            if "REFERENCE_LIST" in dscale.attrs else []
+        refs = [x for x in refs if x != (d._addr, self._dim)]
+        w.set_dimension_list(d._addr, lists)
+        w.set_reference_list(dscale._addr, refs)
+        d._state.changed()
+
+    def __repr__(self):
+        return f'<"{self.label}" dimension {self._dim} of HDF5 dataset at {id(self._dset)}>'
+
+
+def _scale_name(scale):
+    if "NAME" not in scale.attrs:
+        return ""
+    v = scale.attrs["NAME"]
+    if isinstance(v, (bytes, numpy.bytes_)):
+        v = bytes(v).rstrip(b"\0").decode("utf-8", "surrogateescape")
+    return v
 
 
 class _Wrapper:
@@ -1042,3 +1815,78 @@ def _select_fields(arr, names):
     for n in names:
         out[n] = arr[n]
     return out
+
+
+def _as_array(data, dtype=None):
+    """``(array, dtype)`` as h5py converts a value to store: str becomes a variable-length
+    UTF-8 string, NumPy unicode arrays too; other values go through ``numpy.asarray``."""
+    if dtype is not None:
+        dt = numpy.dtype(dtype)
+        if check_vlen_dtype(dt) in (str, bytes) or check_ref_dtype(dt) is not None:
+            arr = numpy.empty(numpy.shape(data), dtype=object)
+            arr[...] = data
+            return arr, dt
+        return numpy.asarray(data, dtype=dt), dt
+    if isinstance(data, Reference) or (isinstance(data, (list, tuple)) and data
+                                       and all(isinstance(x, Reference) for x in data)):
+        arr = numpy.empty(numpy.shape(data) if not isinstance(data, Reference) else (),
+                          dtype=object)
+        arr[...] = data if not isinstance(data, Reference) else [data][0]
+        return arr, ref_dtype
+    if type(data) is bytes:  # like h5py's guess_dtype: variable-length ASCII
+        arr = numpy.empty((), dtype=object)
+        arr[()] = data
+        return arr, string_dtype("ascii")
+    arr = numpy.asarray(data)
+    if arr.dtype.kind == "U":
+        out = numpy.empty(arr.shape, dtype=object)
+        out[...] = arr.tolist() if arr.shape else str(arr[()])
+        return out, string_dtype()
+    if arr.dtype.kind == "O":
+        vlen = check_vlen_dtype(arr.dtype)
+        if vlen is None:
+            flat = arr.reshape(-1)
+            if all(isinstance(x, str) for x in flat):
+                return arr, string_dtype()
+            if all(isinstance(x, bytes) for x in flat):
+                return arr, string_dtype("ascii")
+            raise TypeError("Object dtype dtype('O') has no native HDF5 equivalent")
+    return arr, arr.dtype
+
+
+def _guess_chunk(shape, maxshape, typesize):
+    """h5py's chunk shape heuristic: about 16 KiB–1 MiB, halving axes in turn."""
+    import math
+    shape = tuple((x if x != 0 else 1024) for i, x in enumerate(shape))
+    ndims = len(shape)
+    if ndims == 0:
+        raise ValueError("Chunks not allowed for scalar datasets.")
+    chunks = numpy.array(shape, dtype="=f8")
+    if not numpy.all(numpy.isfinite(chunks)):
+        raise ValueError("Illegal value in chunk tuple")
+    dset_size = numpy.prod(chunks) * typesize
+    target_size = 16 * 1024 * (2 ** numpy.log10(dset_size / (1024. * 1024)))
+    target_size = min(max(target_size, 8 * 1024), 1024 * 1024)
+    idx = 0
+    while True:
+        chunk_bytes = numpy.prod(chunks) * typesize
+        if (chunk_bytes < target_size or abs(chunk_bytes - target_size) / target_size < 0.5) \
+                and chunk_bytes < 1024 * 1024:
+            break
+        if numpy.prod(chunks) == 1:
+            break
+        chunks[idx % ndims] = math.ceil(chunks[idx % ndims] / 2.0)
+        idx += 1
+    return tuple(int(x) for x in chunks)
+
+
+_REOPENED = {}
+
+
+def _reopen(filename, name):
+    """Unpickling: the object ``name`` of ``filename`` opened read-only (one File per name
+    per process)."""
+    f = _REOPENED.get(filename)
+    if f is None or not f:
+        f = _REOPENED[filename] = File(filename, "r")
+    return f if name == "/" else f[name]

@@ -19,6 +19,7 @@ use pyo3::types::{PyList, PyTuple};
 
 mod convert;
 mod dtype;
+mod write;
 
 use convert::Mode;
 
@@ -414,6 +415,31 @@ impl Node {
         )
     }
 
+    /// Reads the hyperslab `start`/`count`/`step` (one block per step) as a NumPy array of
+    /// shape `count`.
+    fn read_slab<'py>(
+        &self,
+        py: Python<'py>,
+        start: Vec<u64>,
+        count: Vec<u64>,
+        step: Vec<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let d = self.dataset()?.clone();
+        let d2 = d.clone();
+        let rank = start.len();
+        let shape: Vec<usize> = count.iter().map(|&c| c as usize).collect();
+        let sel = h5oxide::Hyperslab {
+            start,
+            stride: step,
+            count,
+            block: vec![1; rank],
+        };
+        let raw = py
+            .detach(move || d2.read_hyperslab_raw(&sel))
+            .map_err(to_py_err)?;
+        convert::to_numpy(py, d.file_inner(), d.dtype(), raw, &shape, Mode::Dataset)
+    }
+
     /// The fill value's stored bytes converted like one element.
     fn fillvalue<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let d = self.dataset()?;
@@ -513,6 +539,16 @@ fn deref_addr(py: Python<'_>, token: &FileToken, addr: u64) -> PyResult<Node> {
     Ok(Node { obj })
 }
 
+/// The object whose header is at `addr` in the file of `token`, named `name`.
+#[pyfunction]
+fn node_at(py: Python<'_>, token: &FileToken, addr: u64, name: String) -> PyResult<Node> {
+    let f = token.inner.clone();
+    let obj = py
+        .detach(move || Object::at(&f, addr, name))
+        .map_err(to_py_err)?;
+    Ok(Node { obj })
+}
+
 /// The native module.
 #[pymodule]
 fn _h5oxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -521,5 +557,7 @@ fn _h5oxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(deref_addr, m)?)?;
     m.add_function(wrap_pyfunction!(open_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(node_at, m)?)?;
+    m.add_class::<write::Writer>()?;
     Ok(())
 }

@@ -111,6 +111,11 @@ pub struct ObjectHeader {
     pub attr_phase_change: Option<(u16, u16)>,
     /// All messages of all chunks, in order, NIL and continuation messages removed.
     pub messages: Vec<Message>,
+    /// Where the header's chunks are, in order: `(address, length)`. For version 1 the first
+    /// entry is the message area after the 16-byte prefix; for version 2 it is the whole first
+    /// chunk from the signature to the checksum. Continuation blocks follow as their
+    /// continuation messages give them. Writers rewrite a header in place from these.
+    pub chunks: Vec<(u64, u64)>,
 }
 
 impl ObjectHeader {
@@ -176,6 +181,7 @@ impl ObjectHeader {
             times: None,
             attr_phase_change: None,
             messages: Vec::new(),
+            chunks: Vec::new(),
         };
         let mut chunks = vec![(addr + 16, chunk0_size)];
         let mut seen = HashSet::new();
@@ -225,6 +231,7 @@ impl ObjectHeader {
                 "version 1 object header has a reference count message",
             ));
         }
+        oh.chunks = chunks;
         Ok(oh)
     }
 
@@ -260,6 +267,7 @@ impl ObjectHeader {
             times,
             attr_phase_change,
             messages: Vec::new(),
+            chunks: Vec::new(),
         };
         // (start of checksummed block, start of messages, end of messages)
         let total0 = prefix
@@ -331,6 +339,7 @@ impl ObjectHeader {
             }
             oh.refcount = c.u32()?;
         }
+        oh.chunks = chunks;
         Ok(oh)
     }
 

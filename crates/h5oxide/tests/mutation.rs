@@ -48,6 +48,43 @@ const MEMORY_CAP: usize = 512 << 20;
 /// At most this many saved inputs per distinct failure site.
 const SAVE_PER_SITE: usize = 3;
 
+/// Every this many inputs also go through the in-place writer ([`change_in_place`]).
+const RW_EVERY: usize = 8;
+/// ... when they are at most this long.
+const RW_MAX_BYTES: usize = 256 << 10;
+
+/// Opens the input with [`h5oxide::RwFile`] (from a file at `path`) and changes it the way the
+/// r+ round trip does: a new dataset, a root attribute, and the first chunked dataset grown by
+/// one along its first dimension when it can be; errors are fine, panics are not.
+fn change_in_place(bytes: &[u8], path: &Path) {
+    if std::fs::write(path, bytes).is_err() {
+        return;
+    }
+    let Ok(mut f) = h5oxide::RwFile::open(path) else {
+        return;
+    };
+    let _ = (|| -> h5oxide::Result<()> {
+        let v = h5oxide::write::Value::from_slice(&[1i32, 2, 3], &[3])?;
+        let _ = f.create_dataset("/__m", v, &h5oxide::write::DatasetOptions::new());
+        let root = f.root_addr();
+        let _ = f.set_attr(root, "__m", "x");
+        for name in f.link_names("/")? {
+            let Ok(a) = f.resolve(&name) else { continue };
+            let Ok(spec) = f.dataset_spec(a) else {
+                continue;
+            };
+            if spec.layout.chunked().is_some() && !spec.dims.is_empty() {
+                let mut d = spec.dims.clone();
+                d[0] += 1;
+                let _ = f.resize(a, &d);
+                break;
+            }
+        }
+        f.flush()
+    })();
+    let _ = f.close();
+}
+
 // ---- deterministic randomness ---------------------------------------------------------------
 
 /// SplitMix64.
@@ -328,8 +365,18 @@ fn mutated_corpus_files_never_panic_hang_or_blow_up() {
         let keep = Arc::new(bytes.clone());
         common::set_current(keep.clone(), origin.clone(), &fail_dir);
         let t0 = Instant::now();
-        let Some(out) = worker.run(move || h5oxide::canonical::dump_bytes(bytes).1, HANG_CAP)
-        else {
+        let rw_file = (i % RW_EVERY == 0 && bytes.len() <= RW_MAX_BYTES)
+            .then(|| fail_dir.join("rw-current.h5"));
+        let Some(out) = worker.run(
+            move || {
+                let r = h5oxide::canonical::dump_bytes(bytes.clone()).1;
+                if let Some(p) = rw_file {
+                    change_in_place(&bytes, &p);
+                }
+                r
+            },
+            HANG_CAP,
+        ) else {
             hung = Some((keep, origin, t0.elapsed()));
             break;
         };

@@ -9,6 +9,12 @@
 //!   such message of every object header reached from the root group, plus v2 headers found by
 //!   their `OHDR` signature.
 //! * `value`: `[sizes][len][datatype][element bytes]` from attribute messages.
+//! * `btree_v1`, `btree_v2`, `fractal_heap`, `local_heap`, `global_heap`,
+//!   `symbol_table_node`: `[sizes][addr: u16][target bytes][image]` for every structure found
+//!   by its signature (`TREE`, `BTHD`, `FRHP`, `HEAP`, `GCOL`, `SNOD`) below 64 KiB.
+//! * `chunk_index`: the layout and dataspace messages of every chunked dataset with the image.
+//! * `link_messages`: `[sizes][body]` of every link, link info, group info, symbol table and
+//!   attribute info message.
 //! * `filter_*`: sample buffers encoded with the filter's own `encode` (for filters that can
 //!   encode), with typical `cd_values`.
 //!
@@ -94,6 +100,56 @@ fn seed_file(out: &mut Out, bytes: &[u8]) {
     out.put("superblock", &bytes[..bytes.len().min(base + 1024)]);
     let sizes = sb.sizes;
     let image = bytes.get(base..).unwrap_or(&[]);
+    let cut = &image[..image.len().min(SMALL)];
+    for (sig, target) in [
+        (&b"TREE"[..], "btree_v1"),
+        (b"BTHD", "btree_v2"),
+        (b"FRHP", "fractal_heap"),
+        (b"HEAP", "local_heap"),
+        (b"GCOL", "global_heap"),
+        (b"SNOD", "symbol_table_node"),
+    ] {
+        for (i, w) in cut.windows(4).enumerate() {
+            if w != sig {
+                continue;
+            }
+            let mut v = vec![h5oxide_fuzz::sizes_byte(sizes)];
+            v.extend_from_slice(&(i as u16).to_le_bytes());
+            match target {
+                // node type and rank from the node itself (byte 4: type)
+                "btree_v1" => v.extend_from_slice(&[cut.get(i + 4).copied().unwrap_or(0), 2]),
+                "fractal_heap" => v.push(0),
+                "local_heap" => v.extend_from_slice(&[8, 0]),
+                "global_heap" => v.extend_from_slice(&[1, 0]),
+                _ => {}
+            }
+            v.extend_from_slice(cut);
+            out.put(target, &v);
+        }
+    }
+    for oh in headers(&file, bytes) {
+        for m in &oh.messages {
+            if matches!(
+                m.kind,
+                msg::LINK | msg::LINK_INFO | msg::GROUP_INFO | msg::SYMBOL_TABLE | msg::ATTRIBUTE_INFO
+            ) {
+                out.put("link_messages", &with_sizes(sizes, &m.data));
+            }
+        }
+        if let (Some(l), Some(d)) = (oh.find(msg::LAYOUT), oh.find(msg::DATASPACE)) {
+            if l.data.get(1) == Some(&2) || l.data.first() == Some(&4) || l.data.first() == Some(&5)
+            {
+                let mut v = vec![h5oxide_fuzz::sizes_byte(sizes)];
+                v.extend_from_slice(&(l.data.len() as u16).to_le_bytes());
+                v.extend_from_slice(&l.data);
+                v.extend_from_slice(&(d.data.len() as u16).to_le_bytes());
+                v.extend_from_slice(&d.data);
+                v.push(u8::from(oh.find(msg::FILTER_PIPELINE).is_some()));
+                v.extend_from_slice(cut);
+                out.put("chunk_index", &v);
+            }
+        }
+    }
     for oh in headers(&file, bytes) {
         if oh.addr < SMALL as u64 {
             let mut v = vec![h5oxide_fuzz::sizes_byte(sizes)];

@@ -8,7 +8,7 @@
 use super::{pad8, Put};
 use crate::datatype::{
     ByteOrder, CharSet, CompoundMember, Datatype, EnumMember, FixedPoint, FloatingPoint,
-    MantissaNorm, StringPad,
+    MantissaNorm, ReferenceKind, StringPad,
 };
 use crate::{Error, Result};
 
@@ -285,6 +285,10 @@ fn encode_into(dt: &Datatype, b: &mut Vec<u8>) -> Result<()> {
             header(b, 9, [0, 0, 0], *size);
             encode_into(base, b)?;
         }
+        Datatype::Reference {
+            size,
+            kind: ReferenceKind::Object,
+        } => header(b, 7, [0, 0, 0], *size),
         other => {
             return Err(Error::unsupported(format!(
                 "writing datatype class {}",

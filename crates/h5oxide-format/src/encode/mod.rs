@@ -34,6 +34,7 @@ pub mod filter_pipeline;
 pub mod fixed_array;
 pub mod fractal_heap;
 pub mod global_heap;
+pub mod header_rewrite;
 pub mod layout;
 pub mod link;
 pub mod local_heap;

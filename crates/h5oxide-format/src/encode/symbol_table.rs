@@ -26,11 +26,10 @@ pub enum EntryCache {
         /// Address of the group's local heap.
         heap: u64,
     },
-    /// Cache type 2: a soft link; the offset of its value (the target path, NUL-terminated)
-    /// in the group's local heap. The entry's object header address is undefined.
+    /// Cache type 2: a soft link; the offset of its value in the group's local heap.
     SoftLink {
-        /// Offset of the link value in the local heap.
-        value_offset: u32,
+        /// Local heap offset of the link value.
+        offset: u32,
     },
 }
 
@@ -62,10 +61,10 @@ impl SymbolTableEntry {
                 out.u64(btree);
                 out.u64(heap);
             }
-            EntryCache::SoftLink { value_offset } => {
+            EntryCache::SoftLink { offset } => {
                 out.u32(2);
                 out.u32(0);
-                out.u32(value_offset);
+                out.u32(offset);
                 out.zeros(12);
             }
         }

@@ -38,7 +38,7 @@
 //! ```
 
 mod serialize;
-mod value;
+pub(crate) mod value;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -480,7 +480,11 @@ pub(crate) struct Chunked {
 
 /// Validates the storage options and applies the maximum shape to `value`'s dataspace;
 /// returns the chunking, if any.
-fn chunking(path: &str, value: &mut Value, o: &DatasetOptions) -> Result<Option<Chunked>> {
+pub(crate) fn chunking(
+    path: &str,
+    value: &mut Value,
+    o: &DatasetOptions,
+) -> Result<Option<Chunked>> {
     let bad = |m: String| Err(Error::Invalid(format!("{path}: {m}")));
     let shape = value.shape().to_vec();
     if let Some(max) = &o.maxshape {
@@ -617,15 +621,15 @@ fn guess_chunk(shape: &[u64], elem: u64) -> Vec<u64> {
 /// How a dataset is stored (the dataset creation properties the writer supports).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DatasetOptions {
-    compact: bool,
-    fill_value: Option<Value>,
-    chunks: Option<Vec<u64>>,
-    maxshape: Option<Vec<Option<u64>>>,
-    shuffle: bool,
-    deflate: Option<u32>,
-    lzf: bool,
-    fletcher32: bool,
-    extra_filters: Vec<FilterSpec>,
+    pub(crate) compact: bool,
+    pub(crate) fill_value: Option<Value>,
+    pub(crate) chunks: Option<Vec<u64>>,
+    pub(crate) maxshape: Option<Vec<Option<u64>>>,
+    pub(crate) shuffle: bool,
+    pub(crate) deflate: Option<u32>,
+    pub(crate) lzf: bool,
+    pub(crate) fletcher32: bool,
+    pub(crate) extra_filters: Vec<FilterSpec>,
 }
 
 impl DatasetOptions {

@@ -115,12 +115,12 @@ fn even_runs(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 impl Serializer {
+    /// Flushes the file: written to the OS, not fsynced (libhdf5 does not fsync on close
+    /// either).
     fn finish(self) -> Result<()> {
-        let file = self
-            .out
+        self.out
             .into_inner()
             .map_err(|e| Error::Io(e.error().to_string()))?;
-        file.sync_all()?;
         Ok(())
     }
 
@@ -196,7 +196,7 @@ impl Serializer {
             Elements::VarLen(items) => {
                 let mut out = Vec::with_capacity(items.len() * 16);
                 for it in items {
-                    let len = u32::try_from(it.len()).map_err(|_| {
+                    let len = u32::try_from(it.len() / v.element_unit()).map_err(|_| {
                         Error::Invalid("variable-length element larger than 4 GiB".into())
                     })?;
                     let (addr, index) = self.gheap_put(it)?;
@@ -820,9 +820,9 @@ impl Serializer {
                 }
                 Member::Dataset(d) => (self.dataset(d)?, EntryCache::None),
                 Member::SoftLink(target) => {
-                    let value_offset = u32::try_from(heap.add(target.as_bytes())?)
+                    let offset = u32::try_from(heap.add(target.as_bytes())?)
                         .map_err(|_| Error::Invalid("local heap too large".into()))?;
-                    (UNDEF, EntryCache::SoftLink { value_offset })
+                    (UNDEF, EntryCache::SoftLink { offset })
                 }
                 Member::ExternalLink { .. } => {
                     return Err(Error::unsupported(format!(

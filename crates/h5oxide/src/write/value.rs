@@ -196,6 +196,46 @@ impl Value {
         })
     }
 
+    /// Variable-length strings given as bytes (UTF-8 when `cset` says so, unchecked), with a
+    /// shape (`[]` for a scalar).
+    pub fn vlen_bytes(items: Vec<Vec<u8>>, shape: &[u64], cset: CharSet) -> Result<Value> {
+        check_count(shape, items.len())?;
+        Ok(Value {
+            dtype: dt::vlen_string(cset),
+            space: space_for(shape),
+            elements: Elements::VarLen(items),
+        })
+    }
+
+    /// Variable-length sequences of `base` elements (each item holds whole elements as
+    /// stored), with a shape (`[]` for a scalar).
+    pub fn vlen_sequences(base: Datatype, items: Vec<Vec<u8>>, shape: &[u64]) -> Result<Value> {
+        check_count(shape, items.len())?;
+        let unit = base.size().max(1) as usize;
+        if items.iter().any(|i| i.len() % unit != 0) {
+            return Err(Error::Invalid(format!(
+                "a sequence item is not a whole number of {unit}-byte elements"
+            )));
+        }
+        Ok(Value {
+            dtype: Datatype::VarLenSequence {
+                size: 16,
+                base: Box::new(base),
+            },
+            space: space_for(shape),
+            elements: Elements::VarLen(items),
+        })
+    }
+
+    /// Bytes per counted unit of a variable-length item: the base element size of a
+    /// sequence, 1 for strings.
+    pub(crate) fn element_unit(&self) -> usize {
+        match &self.dtype {
+            Datatype::VarLenSequence { base, .. } => base.size().max(1) as usize,
+            _ => 1,
+        }
+    }
+
     /// Fixed-length strings of `size` bytes (0: the longest string's length, at least 1), each
     /// padded as `pad` says — numpy's `S` type is `size`, [`StringPad::NullPad`],
     /// [`CharSet::Ascii`]. A longer string is an error.

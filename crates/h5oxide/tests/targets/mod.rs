@@ -9,6 +9,11 @@
 //! * the rest is the message body (datatype, dataspace, layout, filter pipeline, attribute), or
 //!   for `value` a `u16` datatype length, the datatype and then the element bytes, or for
 //!   `object_header` a `u16` address followed by the file image the header is read from;
+//! * the structure targets (`btree_v1`, `btree_v2`, `fractal_heap`, `local_heap`,
+//!   `global_heap`, `symbol_table_node`) read `[sizes][u16 address][target bytes][file image]`
+//!   and walk the structure at that address of the image; `chunk_index` reads `[sizes][u16
+//!   length][layout message][u16 length][dataspace message][filtered flag][file image]`;
+//!   `link_messages` decodes its body as each of the group messages;
 //! * filter targets use [`FilterInput`].
 //!
 //! Each target returns the first error of its chain of decoders, `Ok(())` when all succeed.
@@ -33,6 +38,14 @@ pub const TARGETS: &[&str] = &[
     "filter_pipeline",
     "attribute",
     "value",
+    "btree_v1",
+    "btree_v2",
+    "fractal_heap",
+    "local_heap",
+    "global_heap",
+    "symbol_table_node",
+    "chunk_index",
+    "link_messages",
     "filter_deflate",
     "filter_shuffle",
     "filter_fletcher32",
@@ -60,6 +73,14 @@ pub fn run(name: &str, data: &[u8]) -> Option<Result<()>> {
         "filter_pipeline" => filter_pipeline(data),
         "attribute" => attribute(data),
         "value" => value(data),
+        "btree_v1" => btree_v1(data),
+        "btree_v2" => btree_v2(data),
+        "fractal_heap" => fractal_heap(data),
+        "local_heap" => local_heap(data),
+        "global_heap" => global_heap(data),
+        "symbol_table_node" => symbol_table_node(data),
+        "chunk_index" => chunk_index(data),
+        "link_messages" => link_messages(data),
         _ => filter(filter_id(name)?, data),
     })
 }
@@ -337,4 +358,151 @@ pub fn filter(id: u16, data: &[u8]) -> Result<()> {
         input.payload.len()
     );
     Ok(())
+}
+
+/// `[sizes][u16 addr]` then the rest.
+fn sizes_addr(data: &[u8]) -> Result<(Sizes, u64, &[u8])> {
+    if data.len() < 3 {
+        return Err(Error::Invalid("fuzz input: too short".into()));
+    }
+    Ok((
+        sizes(data[0]),
+        u16::from_le_bytes([data[1], data[2]]) as u64,
+        &data[3..],
+    ))
+}
+
+/// v1 B-tree (spec §III.A.1): `[sizes][addr][node type][rank][image]`; walks every leaf and
+/// checks the levels, as group and chunk index reads do.
+pub fn btree_v1(data: &[u8]) -> Result<()> {
+    let (sizes, addr, rest) = sizes_addr(data)?;
+    if rest.len() < 2 {
+        return Err(Error::Invalid("fuzz input: too short".into()));
+    }
+    let node_type = rest[0] & 1;
+    let rank = (rest[1] % 33) as usize;
+    let image = rest[2..].to_vec();
+    let ctx = fuzz_ctx(&image, sizes);
+    let key_size = if node_type == 0 {
+        sizes.length as usize
+    } else {
+        8 + 8 * (rank + 1)
+    };
+    let mut leaves = 0u64;
+    h5oxide_format::btree_v1::visit_leaves(&ctx, addr, node_type, key_size, &mut |n| {
+        leaves += n.children.len() as u64;
+        Ok(())
+    })?;
+    h5oxide_format::btree_v1::check_levels(&ctx, addr, node_type, key_size)
+}
+
+/// v2 B-tree (spec §III.A.2): header, internal and leaf nodes, every record.
+pub fn btree_v2(data: &[u8]) -> Result<()> {
+    let (sizes, addr, rest) = sizes_addr(data)?;
+    let image = rest.to_vec();
+    let ctx = fuzz_ctx(&image, sizes);
+    h5oxide_format::btree_v2::records(&ctx, addr).map(|_| ())
+}
+
+/// Fractal heap (spec §III.G): `[sizes][addr][id length][heap id][image]`; opens the heap and
+/// gets the object of the id.
+pub fn fractal_heap(data: &[u8]) -> Result<()> {
+    let (sizes, addr, rest) = sizes_addr(data)?;
+    let (&n, rest) = rest
+        .split_first()
+        .ok_or_else(|| Error::Invalid("fuzz input: too short".into()))?;
+    let n = (n as usize).min(rest.len());
+    let (id, image) = rest.split_at(n);
+    let image = image.to_vec();
+    let ctx = fuzz_ctx(&image, sizes);
+    let mut heap = h5oxide_format::fractal_heap::FractalHeap::open(&ctx, addr)?;
+    heap.get(&ctx, id).map(|_| ())
+}
+
+/// Local heap (spec §III.D): `[sizes][addr][u16 offset][image]`; reads the heap and the
+/// string at the offset.
+pub fn local_heap(data: &[u8]) -> Result<()> {
+    let (sizes, addr, rest) = sizes_addr(data)?;
+    if rest.len() < 2 {
+        return Err(Error::Invalid("fuzz input: too short".into()));
+    }
+    let off = u16::from_le_bytes([rest[0], rest[1]]) as u64;
+    let image = rest[2..].to_vec();
+    let ctx = fuzz_ctx(&image, sizes);
+    h5oxide_format::local_heap::LocalHeap::check_for_size(&ctx, addr)?;
+    let heap = h5oxide_format::local_heap::LocalHeap::read(&ctx, addr)?;
+    heap.string_at(off).map(|_| ())
+}
+
+/// Global heap collection (spec §III.E): `[sizes][addr][u16 index][image]`; reads the
+/// collection, every object, and the object at the index.
+pub fn global_heap(data: &[u8]) -> Result<()> {
+    let (sizes, addr, rest) = sizes_addr(data)?;
+    if rest.len() < 2 {
+        return Err(Error::Invalid("fuzz input: too short".into()));
+    }
+    let index = u16::from_le_bytes([rest[0], rest[1]]) as u32;
+    let image = rest[2..].to_vec();
+    let ctx = fuzz_ctx(&image, sizes);
+    let c = h5oxide_format::global_heap::GlobalHeapCollection::read(&ctx, addr)?;
+    for i in c.indices().collect::<Vec<_>>() {
+        c.object(i)?;
+    }
+    c.object(index).map(|_| ())
+}
+
+/// Symbol table node `SNOD` (spec §III.B) with the default leaf K.
+pub fn symbol_table_node(data: &[u8]) -> Result<()> {
+    let (sizes, addr, rest) = sizes_addr(data)?;
+    let image = rest.to_vec();
+    let mut ctx = fuzz_ctx(&image, sizes);
+    ctx.group_leaf_k = 4;
+    h5oxide_format::symbol_table::SymbolTableNode::read(&ctx, addr).map(|_| ())
+}
+
+/// A chunk index (spec Appendix C): the layout and dataspace messages from the input, the
+/// index structures from the image; enumerates every record and looks up the first chunk.
+pub fn chunk_index(data: &[u8]) -> Result<()> {
+    let short = || Error::Invalid("fuzz input: too short".into());
+    let (sizes, rest) = split_sizes(data)?;
+    let take = |r: &[u8]| -> Result<(Vec<u8>, Vec<u8>)> {
+        if r.len() < 2 {
+            return Err(short());
+        }
+        let n = (u16::from_le_bytes([r[0], r[1]]) as usize).min(r.len() - 2);
+        Ok((r[2..2 + n].to_vec(), r[2 + n..].to_vec()))
+    };
+    let (layout, rest) = take(rest)?;
+    let (space, rest) = take(&rest)?;
+    let (&filtered, image) = rest.split_first().ok_or_else(short)?;
+    let image = image.to_vec();
+    let ctx = fuzz_ctx(&image, sizes);
+    let layout = DataLayout::decode(&mut Cursor::new(&layout, 0, "layout message", sizes))?;
+    let space = Dataspace::decode(&mut Cursor::new(&space, 0, "dataspace message", sizes))?;
+    let Some(c) = layout.chunked() else {
+        return Ok(());
+    };
+    let (dims, max) = match space {
+        Dataspace::Simple { dims, max } => (dims, max),
+        _ => return Err(Error::Invalid("fuzz input: not a simple dataspace".into())),
+    };
+    let idx =
+        h5oxide_format::chunk_index::ChunkIndex::open(&ctx, c, &dims, &max, filtered & 1 != 0)?;
+    idx.records()?;
+    idx.lookup(&vec![0; dims.len()]).map(|_| ())
+}
+
+/// The group and attribute-index messages (spec §IV.A.2.c, g, j, r, v): the body decoded as
+/// each one.
+pub fn link_messages(data: &[u8]) -> Result<()> {
+    use h5oxide_format::messages::{link, link_info, symbol_table};
+    let (sizes, body) = split_sizes(data)?;
+    let cur = || Cursor::new(body, 0, "message", sizes);
+    let a = link::Link::decode(&mut cur()).map(|_| ());
+    let b = link_info::LinkInfoMessage::decode(&mut cur()).map(|_| ());
+    let c = symbol_table::SymbolTableMessage::decode(&mut cur()).map(|_| ());
+    let d = h5oxide_format::messages::attribute_info::AttributeInfoMessage::decode(&mut cur())
+        .map(|_| ());
+    let e = h5oxide_format::messages::group_info::GroupInfoMessage::decode(&mut cur()).map(|_| ());
+    a.and(b).and(c).and(d).and(e)
 }

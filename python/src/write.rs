@@ -1,0 +1,619 @@
+//! Writing: [`Writer`] wraps an [`h5oxide::RwFile`] (h5py modes `r+`, `w`, `w-`/`x`, `a`) and
+//! converts NumPy arrays to HDF5 values the way h5py does (same datatypes for the same dtypes).
+//!
+//! One writer per open file; its methods take a mutex around the `RwFile` (writes to one file
+//! are serialised, as they must be) and run with the GIL released. Reads of a file open for
+//! writing go through a reader view that the writer flushes first ([`Writer::root`]).
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use h5oxide::format::datatype::{
+    ByteOrder, CharSet, CompoundMember, Datatype, EnumMember, FixedPoint, FloatingPoint,
+    MantissaNorm, StringPad,
+};
+use h5oxide::format::encode::datatype as dt;
+use h5oxide::write::{DatasetOptions, Value};
+use h5oxide::{Error, Hyperslab, Object, RwFile};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::{to_py_err, Node};
+
+/// A file open for writing.
+#[pyclass(frozen, module = "h5oxide._h5oxide")]
+pub struct Writer {
+    inner: Mutex<Option<RwFile>>,
+}
+
+impl Writer {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut RwFile) -> h5oxide::Result<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let mut g = self
+                .inner
+                .lock()
+                .map_err(|_| Error::Invalid("writer lock poisoned".into()))?;
+            match g.as_mut() {
+                Some(w) => f(w),
+                None => Err(Error::Invalid("file is closed".into())),
+            }
+        })
+        .map_err(to_py_err)
+    }
+}
+
+fn order_of(byteorder: &str) -> ByteOrder {
+    let big = match byteorder {
+        ">" => true,
+        "<" => false,
+        _ => cfg!(target_endian = "big"),
+    };
+    if big {
+        ByteOrder::BigEndian
+    } else {
+        ByteOrder::LittleEndian
+    }
+}
+
+fn float_type(size: u32, order: ByteOrder) -> PyResult<Datatype> {
+    let mut t = match size {
+        2 => Datatype::Float(FloatingPoint {
+            size: 2,
+            order,
+            lo_pad: false,
+            hi_pad: false,
+            internal_pad: false,
+            norm: MantissaNorm::Implied,
+            sign_location: 15,
+            bit_offset: 0,
+            precision: 16,
+            exponent_location: 10,
+            exponent_size: 5,
+            mantissa_location: 0,
+            mantissa_size: 10,
+            exponent_bias: 15,
+        }),
+        4 => dt::f32_le(),
+        8 => dt::f64_le(),
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "No conversion path for a {size}-byte float"
+            )))
+        }
+    };
+    if let Datatype::Float(f) = &mut t {
+        f.order = order;
+    }
+    Ok(t)
+}
+
+/// The HDF5 datatype h5py writes for a NumPy dtype.
+pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatype> {
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    let size: u32 = dtype.getattr("itemsize")?.extract()?;
+    let byteorder: String = dtype.getattr("byteorder")?.extract()?;
+    let order = order_of(&byteorder);
+    let meta = dtype.getattr("metadata")?;
+    let meta_get = |k: &str| -> Option<Bound<'_, PyAny>> {
+        if meta.is_none() {
+            None
+        } else {
+            meta.get_item(k).ok()
+        }
+    };
+    let subdtype = dtype.getattr("subdtype")?;
+    if !subdtype.is_none() {
+        let base = subdtype.get_item(0)?;
+        let dims: Vec<u32> = subdtype.get_item(1)?.extract()?;
+        let base = datatype_of(py, &base)?;
+        return Ok(Datatype::Array {
+            size,
+            dims,
+            base: Box::new(base),
+        });
+    }
+    Ok(match kind.as_str() {
+        "b" => dt::h5py_bool(),
+        "i" | "u" => {
+            let int = Datatype::FixedPoint(FixedPoint {
+                size,
+                order,
+                signed: kind == "i",
+                lo_pad: false,
+                hi_pad: false,
+                bit_offset: 0,
+                precision: (size * 8) as u16,
+            });
+            if let Some(e) = meta_get("enum") {
+                let mut members = Vec::new();
+                let mut items: Vec<(String, i128)> = e
+                    .call_method0("items")?
+                    .call_method0("__iter__")?
+                    .try_iter()?
+                    .map(|it| it.and_then(|t| t.extract::<(String, i128)>()))
+                    .collect::<PyResult<_>>()?;
+                items.sort_by_key(|(_, v)| *v);
+                for (name, v) in items {
+                    let bytes = v.to_le_bytes();
+                    let mut value = bytes[..size as usize].to_vec();
+                    if order == ByteOrder::BigEndian {
+                        value.reverse();
+                    }
+                    members.push(EnumMember {
+                        name: name.into_bytes(),
+                        value,
+                    });
+                }
+                Datatype::Enum {
+                    size,
+                    base: Box::new(int),
+                    members,
+                }
+            } else {
+                int
+            }
+        }
+        "f" => float_type(size, order)?,
+        "c" => dt::h5py_complex(float_type(size / 2, order)?),
+        "S" => {
+            let enc = meta_get("h5py_encoding")
+                .map(|v| v.extract::<String>())
+                .transpose()?;
+            let cset = if enc.as_deref() == Some("utf-8") {
+                CharSet::Utf8
+            } else {
+                CharSet::Ascii
+            };
+            Datatype::String {
+                size: size.max(1),
+                pad: StringPad::NullPad,
+                cset,
+            }
+        }
+        "O" => {
+            if let Some(r) = meta_get("ref") {
+                let name: String = r.getattr("__name__")?.extract()?;
+                if name == "Reference" {
+                    return Ok(Datatype::Reference {
+                        size: 8,
+                        kind: h5oxide::format::datatype::ReferenceKind::Object,
+                    });
+                }
+                return Err(PyTypeError::new_err(
+                    "h5oxide: writing region references is not supported yet",
+                ));
+            }
+            let vlen = meta_get("vlen");
+            let builtins = py.import("builtins")?;
+            match vlen {
+                Some(v) if v.is(&builtins.getattr("str")?) => dt::vlen_string(CharSet::Utf8),
+                Some(v) if v.is(&builtins.getattr("bytes")?) => dt::vlen_string(CharSet::Ascii),
+                _ => {
+                    return Err(PyTypeError::new_err(
+                        "Object dtype dtype('O') has no native HDF5 equivalent",
+                    ))
+                }
+            }
+        }
+        "V" => {
+            let fields = dtype.getattr("fields")?;
+            if fields.is_none() {
+                Datatype::Opaque {
+                    size,
+                    tag: Vec::new(),
+                }
+            } else {
+                let names: Vec<String> = dtype.getattr("names")?.extract()?;
+                let mut members = Vec::new();
+                for n in names {
+                    let f = fields.get_item(&n)?;
+                    let fdt = f.get_item(0)?;
+                    let off: u32 = f.get_item(1)?.extract()?;
+                    members.push(CompoundMember {
+                        name: n.into_bytes(),
+                        offset: off,
+                        dtype: datatype_of(py, &fdt)?,
+                    });
+                }
+                Datatype::Compound { size, members }
+            }
+        }
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "No conversion path for dtype: {}",
+                dtype.repr()?
+            )))
+        }
+    })
+}
+
+fn object_ref() -> Datatype {
+    Datatype::Reference {
+        size: 8,
+        kind: h5oxide::format::datatype::ReferenceKind::Object,
+    }
+}
+
+/// Converts a NumPy array to a [`Value`] of `dtype` (the array's own when `None`).
+pub fn value_of(
+    py: Python<'_>,
+    arr: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Value> {
+    let dtype = match dtype {
+        Some(d) => d.clone(),
+        None => arr.getattr("dtype")?,
+    };
+    let shape: Vec<u64> = arr.getattr("shape")?.extract()?;
+    let t = datatype_of(py, &dtype)?;
+    if let Datatype::VarLenString { cset, .. } = &t {
+        let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+        let mut items = Vec::new();
+        for it in flat.try_iter()? {
+            let it = it?;
+            if let Ok(s) = it.cast::<PyString>() {
+                items.push(s.extract::<String>()?.into_bytes());
+            } else if let Ok(b) = it.cast::<PyBytes>() {
+                items.push(b.as_bytes().to_vec());
+            } else if it.is_none() {
+                items.push(Vec::new());
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "Can't implicitly convert non-string objects to strings ({})",
+                    it.get_type().name()?
+                )));
+            }
+        }
+        return Value::vlen_bytes(items, &shape, *cset).map_err(to_py_err);
+    }
+    if matches!(t, Datatype::Reference { .. }) {
+        let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+        let mut raw = Vec::new();
+        for it in flat.try_iter()? {
+            let it = it?;
+            let addr: u64 = if it.is_none() {
+                0
+            } else {
+                let a = it.getattr("_addr").map_err(|_| {
+                    PyTypeError::new_err("object references must be h5oxide Reference objects")
+                })?;
+                if a.is_none() {
+                    0
+                } else {
+                    a.extract()?
+                }
+            };
+            raw.extend_from_slice(&addr.to_le_bytes());
+        }
+        return Value::from_raw(t, raw, &shape).map_err(to_py_err);
+    }
+    if t.has_variable_parts() {
+        return Err(PyTypeError::new_err(
+            "writing variable-length data inside compound or array types is not supported yet",
+        ));
+    }
+    let np = py.import("numpy")?;
+    let c = np.call_method1("ascontiguousarray", (arr, &dtype))?;
+    let raw: Vec<u8> = c.call_method0("tobytes")?.extract()?;
+    Value::from_raw(t, raw, &shape).map_err(to_py_err)
+}
+
+#[pymethods]
+impl Writer {
+    /// Opens `path` for writing: mode `"r+"` (existing file) or `"w"` (create or truncate).
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf, mode: &str) -> PyResult<Self> {
+        let m = mode.to_string();
+        let w = py
+            .detach(move || match m.as_str() {
+                "w" => RwFile::create(&path),
+                _ => RwFile::open(&path),
+            })
+            .map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!("Unable to open file ({e})"))
+            })?;
+        Ok(Writer {
+            inner: Mutex::new(Some(w)),
+        })
+    }
+
+    /// Flushes and returns the root group of a fresh reader view.
+    fn root(&self, py: Python<'_>) -> PyResult<Node> {
+        let root = self.with(py, |w| w.reader().and_then(|f| f.root()))?;
+        Ok(Node {
+            obj: Object::Group(root),
+        })
+    }
+
+    /// Writes everything so far.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |w| w.flush())
+    }
+
+    /// Flushes and closes.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            let mut g = self
+                .inner
+                .lock()
+                .map_err(|_| Error::Invalid("writer lock poisoned".into()))?;
+            match g.take() {
+                Some(w) => w.close(),
+                None => Ok(()),
+            }
+        })
+        .map_err(to_py_err)
+    }
+
+    /// Header address of the object at `path`.
+    fn resolve(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+        self.with(py, move |w| w.resolve(&path))
+    }
+
+    /// Creates the group at `path` and missing parents; returns its address.
+    fn require_group(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+        self.with(py, move |w| w.require_group(&path))
+    }
+
+    /// Creates a group; returns its address.
+    fn create_group(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+        self.with(py, move |w| w.create_group(&path))
+    }
+
+    /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false))]
+    fn create_dataset(
+        &self,
+        py: Python<'_>,
+        path: String,
+        dtype: Bound<'_, PyAny>,
+        shape: Vec<u64>,
+        data: Option<Bound<'_, PyAny>>,
+        chunks: Option<Vec<u64>>,
+        maxshape: Option<Vec<Option<u64>>>,
+        gzip: Option<u32>,
+        lzf: bool,
+        shuffle: bool,
+        fletcher32: bool,
+        fill: Option<Bound<'_, PyAny>>,
+        compact: bool,
+    ) -> PyResult<u64> {
+        let t = datatype_of(py, &dtype)?;
+        let mut o = DatasetOptions::new().compact(compact);
+        if let Some(c) = &chunks {
+            o = o.chunks(c);
+        }
+        if let Some(m) = &maxshape {
+            o = o.maxshape(m);
+        }
+        if let Some(l) = gzip {
+            o = o.deflate(l);
+        }
+        o = o.lzf(lzf).shuffle(shuffle).fletcher32(fletcher32);
+        if let Some(f) = fill {
+            let v = value_of(py, &f, Some(&dtype))?;
+            o = o.fill_value(v).map_err(to_py_err)?;
+        }
+        let value = match data {
+            Some(d) => Some(value_of(py, &d, Some(&dtype))?),
+            None => None,
+        };
+        self.with(py, move |w| match value {
+            Some(v) => w.create_dataset(&path, v, &o),
+            None => w.create_dataset_empty(&path, t, &shape, &o),
+        })
+    }
+
+    /// Writes `data` (already of the dataset's dtype, of the selection's shape) into the
+    /// hyperslab `start`/`count`/`step`.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        start: Vec<u64>,
+        count: Vec<u64>,
+        step: Vec<u64>,
+        data: Bound<'_, PyAny>,
+        dtype: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let v = value_of(py, &data, Some(&dtype))?;
+        let rank = start.len();
+        let sel = Hyperslab {
+            start,
+            stride: step,
+            count,
+            block: vec![1; rank],
+        };
+        self.with(py, move |w| w.write_value(addr, &sel, &v))
+    }
+
+    /// Writes raw bytes (the elements as stored, row-major over the selection, from a
+    /// contiguous `uint8` view of the caller's array: no copy) into the hyperslab.
+    fn write_bytes(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        start: Vec<u64>,
+        count: Vec<u64>,
+        step: Vec<u64>,
+        data: numpy::PyReadonlyArray1<'_, u8>,
+    ) -> PyResult<()> {
+        let bytes = data
+            .as_slice()
+            .map_err(|_| PyTypeError::new_err("write_bytes needs a contiguous uint8 array"))?;
+        let rank = start.len();
+        let sel = Hyperslab {
+            start,
+            stride: step,
+            count,
+            block: vec![1; rank],
+        };
+        self.with(py, move |w| w.write_raw(addr, &sel, bytes))
+    }
+
+    /// `(shape, maxshape, chunks, dtype)` of the dataset at `addr` as the writer knows it
+    /// (no flush). `shape`/`maxshape` are `None` for a scalar... an empty list.
+    #[allow(clippy::type_complexity)]
+    fn dataset_info<'py>(
+        &self,
+        py: Python<'py>,
+        addr: u64,
+    ) -> PyResult<(
+        Vec<u64>,
+        Vec<Option<u64>>,
+        Option<Vec<u64>>,
+        Bound<'py, PyAny>,
+    )> {
+        let spec = self.with(py, move |w| w.dataset_spec(addr))?;
+        let chunks = spec.layout.chunked().map(|c| c.chunk_dims.clone());
+        let dtype = crate::dtype::numpy_dtype(py, &spec.dtype)?;
+        Ok((spec.dims, spec.max, chunks, dtype))
+    }
+
+    /// Changes the dataset's shape.
+    fn resize(&self, py: Python<'_>, addr: u64, shape: Vec<u64>) -> PyResult<()> {
+        self.with(py, move |w| w.resize(addr, &shape))
+    }
+
+    /// Sets an attribute from a NumPy array (of the dtype to store).
+    fn set_attr(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        data: Bound<'_, PyAny>,
+        dtype: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let v = value_of(py, &data, Some(&dtype))?;
+        self.with(py, move |w| w.set_attr(addr, &name, v))
+    }
+
+    /// Writes a dataset's `DIMENSION_LIST` attribute (HDF5 Dimension Scales): for each
+    /// dimension, the addresses of the attached scales (variable-length sequences of object
+    /// references, as `H5DSattach_scale` writes it). All empty: the attribute is deleted.
+    fn set_dimension_list(&self, py: Python<'_>, addr: u64, lists: Vec<Vec<u64>>) -> PyResult<()> {
+        let rank = lists.len() as u64;
+        let empty = lists.iter().all(|l| l.is_empty());
+        let items: Vec<Vec<u8>> = lists
+            .iter()
+            .map(|l| l.iter().flat_map(|a| a.to_le_bytes()).collect())
+            .collect();
+        self.with(py, move |w| {
+            if empty {
+                return match w.delete_attr(addr, "DIMENSION_LIST") {
+                    Err(Error::NotFound(_)) => Ok(()),
+                    r => r,
+                };
+            }
+            let v = Value::vlen_sequences(object_ref(), items, &[rank])?;
+            w.set_attr(addr, "DIMENSION_LIST", v)
+        })
+    }
+
+    /// Writes a scale's `REFERENCE_LIST` attribute: `(dataset address, dimension)` pairs in a
+    /// compound `{dataset: object reference, dimension: uint32}` of 16 bytes, as libhdf5's
+    /// `H5DSattach_scale` writes it. Empty: the attribute is deleted.
+    fn set_reference_list(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        entries: Vec<(u64, u32)>,
+    ) -> PyResult<()> {
+        let n = entries.len() as u64;
+        let mut raw = Vec::with_capacity(entries.len() * 16);
+        for (a, d) in &entries {
+            raw.extend_from_slice(&a.to_le_bytes());
+            raw.extend_from_slice(&d.to_le_bytes());
+            raw.extend_from_slice(&[0; 4]);
+        }
+        self.with(py, move |w| {
+            if n == 0 {
+                return match w.delete_attr(addr, "REFERENCE_LIST") {
+                    Err(Error::NotFound(_)) => Ok(()),
+                    r => r,
+                };
+            }
+            let t = Datatype::Compound {
+                size: 16,
+                members: vec![
+                    CompoundMember {
+                        name: b"dataset".to_vec(),
+                        offset: 0,
+                        dtype: object_ref(),
+                    },
+                    CompoundMember {
+                        name: b"dimension".to_vec(),
+                        offset: 8,
+                        dtype: dt::int_le(4, false),
+                    },
+                ],
+            };
+            w.set_attr(addr, "REFERENCE_LIST", Value::from_raw(t, raw, &[n])?)
+        })
+    }
+
+    /// Sets a scalar fixed-length, NUL-terminated ASCII string attribute of `size` bytes
+    /// (`CLASS` and `NAME` of a dimension scale).
+    fn set_cstring_attr(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        value: Vec<u8>,
+        size: u32,
+    ) -> PyResult<()> {
+        let mut raw = value;
+        raw.resize(size as usize, 0);
+        self.with(py, move |w| {
+            let t = Datatype::String {
+                size,
+                pad: StringPad::NullTerm,
+                cset: CharSet::Ascii,
+            };
+            w.set_attr(addr, &name, Value::from_raw(t, raw, &[])?)
+        })
+    }
+
+    /// Deletes an attribute.
+    fn del_attr(&self, py: Python<'_>, addr: u64, name: String) -> PyResult<()> {
+        self.with(py, move |w| w.delete_attr(addr, &name))
+    }
+
+    /// Creates a soft link.
+    fn link_soft(&self, py: Python<'_>, path: String, target: String) -> PyResult<()> {
+        self.with(py, move |w| w.link_soft(&path, &target))
+    }
+
+    /// Creates an external link.
+    fn link_external(
+        &self,
+        py: Python<'_>,
+        path: String,
+        file: String,
+        obj: String,
+    ) -> PyResult<()> {
+        self.with(py, move |w| w.link_external(&path, &file, &obj))
+    }
+
+    /// Creates a hard link to the object at `addr`.
+    fn link_hard(&self, py: Python<'_>, path: String, addr: u64) -> PyResult<()> {
+        self.with(py, move |w| w.link_hard_addr(&path, addr))
+    }
+
+    /// Removes a link.
+    fn unlink(&self, py: Python<'_>, path: String) -> PyResult<()> {
+        self.with(py, move |w| w.unlink(&path))
+    }
+
+    /// Moves a link.
+    fn move_link(&self, py: Python<'_>, src: String, dst: String) -> PyResult<()> {
+        self.with(py, move |w| w.move_link(&src, &dst))
+    }
+}

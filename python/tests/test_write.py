@@ -1,0 +1,488 @@
+"""Writing with h5oxide compared with writing with real h5py.
+
+Each scenario runs twice, once with ``h5py`` and once with ``h5oxide`` as the module, on two
+files; real h5py (libhdf5) then reads both and they must hold the same tree: names, link
+kinds, attributes (values and dtypes), dataset shapes, dtypes, values, chunks, maxshape,
+filters and fill values.
+"""
+
+import pickle
+import threading
+
+import h5py
+import numpy as np
+import pytest
+
+import h5oxide
+
+
+def _same_value(a, b, where):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} != {b.dtype}"
+        assert a.shape == b.shape, f"{where}: shape {a.shape} != {b.shape}"
+        if a.dtype.kind == "f" or a.dtype.kind == "c":
+            assert np.array_equal(a, b, equal_nan=True), f"{where}: values differ"
+        else:
+            assert (a == b).all() if a.size else True, f"{where}: values differ"
+    else:
+        assert type(a) is type(b), f"{where}: type {type(a)} != {type(b)}"
+        if isinstance(a, float) and a != a:
+            assert b != b
+        else:
+            assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def _norm_refs(v, f):
+    """``v`` with object references replaced by the paths they point to (addresses differ
+    between files)."""
+    if isinstance(v, h5py.Reference):
+        return ("ref", f[v].name if v else None)
+    if isinstance(v, np.ndarray) and (v.dtype.kind == "O" or v.dtype.names):
+        if v.dtype.names:
+            return [tuple(_norm_refs(x, f) for x in row) for row in v.reshape(-1).tolist()]
+        return [_norm_refs(x, f) for x in v.reshape(-1)]
+    if isinstance(v, tuple):
+        return tuple(_norm_refs(x, f) for x in v)
+    return v
+
+
+def _has_refs(v):
+    return isinstance(v, np.ndarray) and (
+        v.dtype.kind == "O" and any(isinstance(x, (h5py.Reference, np.ndarray))
+                                    for x in v.reshape(-1))
+        or bool(v.dtype.names) and any(v.dtype[n].kind == "O" for n in v.dtype.names))
+
+
+def assert_same_tree(pa, pb):
+    """Real h5py reads both files; their trees must be the same."""
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        def same(a, b, where):
+            if _has_refs(a) or isinstance(a, h5py.Reference):
+                assert _norm_refs(a, fa) == _norm_refs(b, fb), f"{where}: references differ"
+            else:
+                _same_value(a, b, where)
+
+        def walk(ga, gb, path):
+            assert sorted(ga.keys()) == sorted(gb.keys()), f"{path}: members differ"
+            assert sorted(ga.attrs.keys()) == sorted(gb.attrs.keys()), f"{path}: attrs differ"
+            for k in ga.attrs:
+                same(ga.attrs[k], gb.attrs[k], f"{path}@{k}")
+                assert ga.attrs[k].__class__ is gb.attrs[k].__class__
+            for k in ga:
+                la = ga.get(k, getlink=True)
+                lb = gb.get(k, getlink=True)
+                assert type(la) is type(lb), f"{path}/{k}: link kinds differ"
+                if isinstance(la, h5py.SoftLink):
+                    assert la.path == lb.path
+                    continue
+                if isinstance(la, h5py.ExternalLink):
+                    assert (la.filename, la.path) == (lb.filename, lb.path)
+                    continue
+                a, b = ga[k], gb[k]
+                assert type(a) is type(b), f"{path}/{k}: kinds differ"
+                if isinstance(a, h5py.Group):
+                    walk(a, b, f"{path}/{k}")
+                else:
+                    where = f"{path}/{k}"
+                    assert a.shape == b.shape, f"{where}: shape {a.shape} != {b.shape}"
+                    assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} != {b.dtype}"
+                    assert a.chunks == b.chunks, f"{where}: chunks {a.chunks} != {b.chunks}"
+                    assert a.maxshape == b.maxshape, f"{where}: maxshape"
+                    assert (a.compression, a.compression_opts, a.shuffle, a.fletcher32) == \
+                        (b.compression, b.compression_opts, b.shuffle, b.fletcher32), where
+                    _same_value(a.fillvalue, b.fillvalue, where + " fillvalue")
+                    assert sorted(a.attrs.keys()) == sorted(b.attrs.keys())
+                    for n in a.attrs:
+                        same(a.attrs[n], b.attrs[n], f"{where}@{n}")
+                    va, vb = a[()], b[()]
+                    same(va, vb, where)
+        walk(fa, fb, "")
+
+
+def both(tmp_path, scenario, mode="w", setup=None):
+    """Runs ``scenario(module, file)`` with h5py and with h5oxide; compares the results."""
+    pa, pb = tmp_path / "h5py.h5", tmp_path / "h5oxide.h5"
+    if setup is not None:
+        for p in (pa, pb):
+            with h5py.File(p, "w") as f:
+                setup(f)
+    for mod, p in ((h5py, pa), (h5oxide, pb)):
+        with mod.File(p, mode) as f:
+            scenario(mod, f)
+    assert_same_tree(pa, pb)
+    return pa, pb
+
+
+def test_seed_notebook(tmp_path):
+    arr = np.random.default_rng(1).standard_normal((1000, 1000))
+
+    def seed(h5py, f):
+        grp = f.create_group("experiment1")
+        grp.attrs["date"] = "2018-01-01"
+        dset = grp.create_dataset("array1", data=arr)
+        assert dset.shape == (1000, 1000) and dset.dtype == np.float64
+        assert (f["experiment1/array1"][0] == arr[0]).all()
+
+    both(tmp_path, seed)
+
+
+DTYPES = ["i1", "i2", "<i4", ">i4", "i8", "u1", "u2", "u4", "u8", "f2", "<f4", ">f8", "f8",
+          "?", "c8", "c16", "S7"]
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_numeric_and_fixed_string_dtypes(tmp_path, dt):
+    rng = np.random.default_rng(2)
+    if dt == "S7":
+        data = np.array([b"abc", b"", b"seven77", b"x"] * 5, dtype="S7").reshape(4, 5)
+    elif dt == "?":
+        data = rng.integers(0, 2, (4, 5)).astype(bool)
+    elif dt.lstrip("<>")[0] in "cf":
+        data = rng.standard_normal((4, 5)).astype(dt)
+    else:
+        data = rng.integers(0, 100, (4, 5)).astype(dt)
+
+    def s(h5py, f):
+        f.create_dataset("contig", data=data)
+        f.create_dataset("chunked", data=data, chunks=(2, 2), compression="gzip")
+        f.create_dataset("scalar", data=data.reshape(-1)[0])
+        f.attrs["a"] = data
+        f.attrs.create("scalar", data.reshape(-1)[1])
+
+    both(tmp_path, s)
+
+
+def test_strings_compound_enum(tmp_path):
+    comp = np.dtype([("x", "<i4"), ("y", "<f8"), ("name", "S4")])
+    rec = np.array([(1, 1.5, b"ab"), (2, -2.5, b"cdef")], dtype=comp)
+    en = h5oxide.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="i2")
+
+    def s(h5py, f):
+        f["vlen"] = np.array(["a", "üñí", "", "long string" * 10], dtype=h5py.string_dtype())
+        f.create_dataset("vlen2", data=["x", "yy"], dtype=h5py.string_dtype())
+        f.create_dataset("ascii", data=[b"x", b"yy"], dtype=h5py.string_dtype("ascii"))
+        f.attrs["s"] = "hello"
+        f.attrs["ss"] = ["a", "bc"]
+        f.attrs["b"] = b"bytes"
+        f.attrs["f"] = 1.5
+        f.attrs["i"] = 7
+        f.attrs["l"] = [1, 2, 3]
+        f["comp"] = rec
+        e = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="i2")
+        f.create_dataset("enum", data=np.array([0, 42, 1], dtype="i2"), dtype=e)
+        f.create_dataset("arr", data=np.arange(12.).reshape(2, 3, 2).astype("f4"))
+
+    both(tmp_path, s)
+    assert en is not None
+
+
+def test_dataset_options(tmp_path):
+    data = np.arange(1000, dtype="f4").reshape(100, 10)
+
+    def s(h5py, f):
+        f.create_dataset("gz", data=data, compression="gzip", compression_opts=7, shuffle=True,
+                         fletcher32=True, chunks=(10, 10))
+        f.create_dataset("lzf", data=data, compression="lzf", chunks=(25, 5))
+        f.create_dataset("auto", data=data, chunks=True)
+        f.create_dataset("maxs", data=data, maxshape=(None, 10), chunks=(7, 3))
+        f.create_dataset("empty", shape=(5, 6), dtype="i4")
+        f.create_dataset("fill", shape=(5, 6), dtype="i4", fillvalue=-7)
+        f.create_dataset("fillchunk", shape=(5, 6), dtype="f8", fillvalue=np.nan, chunks=(2, 2))
+        f.create_dataset("default_dtype", shape=(3,))
+        f.create_dataset("shape_data", (10, 100), data=np.arange(1000))
+        f.create_dataset("compact", data=np.arange(4), )
+
+    both(tmp_path, s)
+
+
+def test_slice_assignment_and_resize(tmp_path):
+    def setup(f):
+        f.create_dataset("c", data=np.zeros((20, 30), "i4"))
+        f.create_dataset("k", data=np.zeros((20, 30), "f8"), chunks=(6, 7),
+                         maxshape=(None, None), compression="gzip")
+        f.create_dataset("s", data=["a", "b", "c"], dtype=h5py.string_dtype())
+
+    def s(h5py, f):
+        for name in ("c", "k"):
+            d = f[name]
+            d[0] = 1
+            d[1, 2:9] = np.arange(7)
+            d[3:15:4, ::5] = -3
+            d[..., 29] = 9
+            d[-1, -1] = 42
+            d[[2, 5, 7], 1] = [5, 6, 7]
+            d[4:6] = np.arange(30)
+            assert d[1, 2:9].tolist() == list(range(7))
+        k = f["k"]
+        k.resize((25, 33))
+        k[20:, 30:] = 8
+        k.resize(22, axis=0)
+        k.resize((24, 31))
+        f["s"][1] = "changed"
+
+    both(tmp_path, s, mode="r+", setup=setup)
+
+
+def test_groups_links_and_deletion(tmp_path):
+    def setup(f):
+        g = f.create_group("old")
+        for i in range(30):
+            g.create_group(f"m{i:02d}")
+        f["old"].attrs["keep"] = 1
+        f.create_dataset("d", data=[1, 2, 3])
+
+    def s(h5py, f):
+        f.create_group("a/b/c")
+        f.require_group("a/b")
+        f["a"].create_dataset("x/y", data=[1.0])
+        f.require_dataset("d", shape=(3,), dtype="i8")
+        f["soft"] = h5py.SoftLink("/a/b")
+        f["ext"] = h5py.ExternalLink("other.h5", "/thing")
+        f["hard"] = f["d"]
+        del f["old/m05"]
+        f["old"].move("m06", "renamed")
+        f.move("old/m07", "a/moved")
+        del f["old"].attrs["keep"]
+        f["old"].attrs["new"] = "value"
+        f["old"].attrs.modify("new", "other")
+        assert "old/m05" not in f and "a/moved" in f
+        with pytest.raises(KeyError):
+            del f["nope"]
+
+    both(tmp_path, s, mode="r+", setup=setup)
+
+
+def test_modes(tmp_path):
+    p = tmp_path / "m.h5"
+    with h5oxide.File(p, "w-") as f:
+        f["x"] = 1
+    with pytest.raises(FileExistsError):
+        h5oxide.File(p, "w-")
+    with pytest.raises(FileExistsError):
+        h5oxide.File(p, "x")
+    with pytest.raises(FileNotFoundError):
+        h5oxide.File(tmp_path / "missing.h5", "r+")
+    with h5oxide.File(p, "a") as f:
+        assert f.mode == "r+"
+        f["y"] = 2
+    with h5oxide.File(tmp_path / "new.h5", "a") as f:
+        f["z"] = 3
+    with h5py.File(p, "r") as f:
+        assert f["x"][()] == 1 and f["y"][()] == 2
+    with h5py.File(tmp_path / "new.h5", "r") as f:
+        assert f["z"][()] == 3
+    with h5oxide.File(p, "r") as f:
+        with pytest.raises(ValueError):
+            f.create_group("g")
+        with pytest.raises(ValueError):
+            f["x"][()] = 5
+    with h5oxide.File(p, "w") as f:
+        assert list(f) == []
+
+
+def test_flush_makes_changes_visible(tmp_path):
+    p = tmp_path / "flush.h5"
+    f = h5oxide.File(p, "w")
+    f["a"] = np.arange(10)
+    f.attrs["t"] = "x"
+    f.flush()
+    with h5py.File(p, "r") as g:
+        assert g["a"][()].tolist() == list(range(10)) and g.attrs["t"] == "x"
+    f["a"][0] = 100
+    f.close()
+    with h5py.File(p, "r") as g:
+        assert g["a"][0] == 100
+
+
+def test_errors_like_h5py(tmp_path):
+    p = tmp_path / "e.h5"
+    with h5oxide.File(p, "w") as f:
+        f.create_group("g")
+        with pytest.raises(ValueError):
+            f.create_group("g")
+        f.create_dataset("c", data=np.arange(4))
+        with pytest.raises(TypeError):
+            f["c"].resize((5,))
+        d = f.create_dataset("k", data=np.arange(4), maxshape=(6,))
+        with pytest.raises(ValueError):
+            d.resize((7,))
+        with pytest.raises(TypeError):
+            f.require_group("c")
+        with pytest.raises(TypeError):
+            f.require_dataset("c", shape=(5,), dtype="i8")
+
+
+def test_hyperslab_reads_match_h5py(tmp_path):
+    p = tmp_path / "r.h5"
+    data = np.arange(24 * 30, dtype="f8").reshape(24, 30)
+    with h5py.File(p, "w") as f:
+        f.create_dataset("c", data=data)
+        f.create_dataset("k", data=data, chunks=(5, 7), compression="gzip")
+    with h5py.File(p, "r") as fa, h5oxide.File(p, "r") as fb:
+        for name in ("c", "k"):
+            for idx in [(3,), (slice(2, 9), 4), (Ellipsis, 5), (slice(None, None, 3),),
+                        (-1, slice(-5, None)), (slice(5, 5),), (1, 2), ()]:
+                a, b = fa[name][idx], fb[name][idx]
+                _same_value(a, b, f"{name}{idx}")
+
+
+def test_pickle_read_only_objects(tmp_path):
+    p = tmp_path / "p.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("g/d", data=np.arange(10), chunks=(3,))
+    with h5oxide.File(p, "r") as f:
+        d = pickle.loads(pickle.dumps(f["g/d"]))
+        assert d.name == "/g/d" and d[2:5].tolist() == [2, 3, 4]
+        g = pickle.loads(pickle.dumps(f["g"]))
+        assert list(g) == ["d"]
+        assert list(f["g/d"].iter_chunks()) == [(slice(0, 3),), (slice(3, 6),), (slice(6, 9),),
+                                                 (slice(9, 10),)]
+
+
+def test_threads_read_one_file(tmp_path):
+    p = tmp_path / "t.h5"
+    with h5py.File(p, "w") as f:
+        for i in range(4):
+            f.create_dataset(f"d{i}", data=np.arange(100000) * i, chunks=(1000,),
+                             compression="gzip")
+    out = {}
+    with h5oxide.File(p, "r") as f:
+        def work(i):
+            out[i] = f[f"d{i}"][()]
+        ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    for i in range(4):
+        assert (out[i] == np.arange(100000) * i).all()
+
+
+def test_object_references(tmp_path):
+    p = tmp_path / "refs.h5"
+    with h5oxide.File(p, "w") as f:
+        d = f.create_dataset("data", data=np.arange(5))
+        g = f.create_group("grp")
+        f.attrs["ref"] = d.ref
+        f.create_dataset("refs", data=[d.ref, g.ref], dtype=h5oxide.ref_dtype)
+        assert f[f.attrs["ref"]].name == "/data"
+    with h5py.File(p, "r") as f:
+        assert f[f.attrs["ref"]].name == "/data"
+        r = f["refs"][()]
+        assert [f[x].name for x in r] == ["/data", "/grp"]
+        assert h5py.check_ref_dtype(f["refs"].dtype) is h5py.Reference
+
+
+def test_dask_array_threads_and_processes(tmp_path):
+    import dask
+    import dask.array as da
+
+    p = tmp_path / "dask.h5"
+    data = np.arange(200 * 300, dtype="f8").reshape(200, 300)
+    with h5py.File(p, "w") as f:
+        f.create_dataset("k", data=data, chunks=(50, 60), compression="gzip")
+    with h5oxide.File(p, "r") as f:
+        ds = f["k"]
+        x = da.from_array(ds, chunks=ds.chunks)
+        assert x.sum().compute(scheduler="threads") == data.sum()
+        assert (x[10:120:3, 5].compute(scheduler="threads") == data[10:120:3, 5]).all()
+        # worker processes get the dataset by pickling (re-opened by file name and path)
+        with dask.config.set(scheduler="processes", num_workers=2):
+            assert (x.mean(axis=0).compute() == data.mean(axis=0)).all()
+
+
+def test_dimension_scales(tmp_path):
+    def s(h5py, f):
+        d = f.create_dataset("data", data=np.zeros((3, 4)))
+        x = f.create_dataset("x", data=np.arange(3.0))
+        y = f.create_dataset("y", data=np.arange(4.0))
+        x.make_scale("xname")
+        y.make_scale()
+        d.dims[0].attach_scale(x)
+        d.dims[1].attach_scale(y)
+        d.dims[0].label = "lab0"
+        assert d.dims[0].label == "lab0" and d.dims[1].label == ""
+        assert list(d.dims[0].keys()) == ["xname"] and len(d.dims[1]) == 1
+        assert d.dims[0]["xname"] == x and d.dims[0][0] == x
+        assert x.is_scale and not d.is_scale
+        z = f.create_dataset("z", data=np.arange(3.0))
+        z.make_scale("z")
+        d.dims[0].attach_scale(z)
+        d.dims[0].detach_scale(z)
+
+    pa, pb = both(tmp_path, s)
+    with h5py.File(pa, "r") as fa, h5oxide.File(pb, "r") as fb:
+        for f in (fa, fb):
+            d = f["data"]
+            assert d.dims[0].label == "lab0"
+            assert [k for k in d.dims[0].keys()] == ["xname"]
+            assert d.dims[1][0].name == "/y"
+            assert f["x"].is_scale and not f["z"].attrs.get("REFERENCE_LIST", [])
+
+
+def test_dimension_scales_read_back_by_h5py(tmp_path):
+    p = tmp_path / "ds.h5"
+    with h5oxide.File(p, "w") as f:
+        d = f.create_dataset("temp", data=np.zeros((2, 3)))
+        t = f.create_dataset("time", data=[0.0, 1.0])
+        t.make_scale("time")
+        d.dims[0].attach_scale(t)
+    with h5py.File(p, "r") as f:
+        assert f["temp"].dims[0]["time"].name == "/time"
+        assert h5py.h5ds.is_attached(f["temp"].id, f["time"].id, 0)
+
+
+def test_copy_and_create_dataset_like(tmp_path):
+    def setup(f):
+        g = f.create_group("src")
+        g.attrs["a"] = 1
+        d = g.create_dataset("d", data=np.arange(20.0), chunks=(5,), compression="gzip",
+                             maxshape=(None,))
+        d.attrs["u"] = "m"
+        g["s"] = h5py.SoftLink("/src/d")
+        g.create_group("sub").create_dataset("x", data=[1, 2])
+
+    def s(h5py, f):
+        f.copy("src", "dst")
+        f.copy(f["src/d"], f["src/sub"], name="dcopy")
+        f.create_dataset_like("like", f["src/d"])
+
+    both(tmp_path, s, mode="r+", setup=setup)
+
+
+def test_file_like_and_core_driver(tmp_path):
+    import io
+    bio = io.BytesIO()
+    with h5oxide.File(bio, "w") as f:
+        f["x"] = np.arange(5)
+        f.attrs["t"] = "mem"
+    p = tmp_path / "from_bytes.h5"
+    p.write_bytes(bio.getvalue())
+    with h5py.File(p, "r") as f:
+        assert f["x"][()].tolist() == [0, 1, 2, 3, 4] and f.attrs["t"] == "mem"
+    with h5oxide.File(bio, "r+") as f:
+        f["y"] = 1
+    with h5py.File(io.BytesIO(bio.getvalue()), "r") as f:
+        assert sorted(f) == ["x", "y"]
+    core = tmp_path / "core.h5"
+    with h5oxide.File(core, "w", driver="core") as f:
+        f["z"] = [1.5]
+    with h5py.File(core, "r") as f:
+        assert f["z"][0] == 1.5
+    nb = tmp_path / "nobacking.h5"
+    with h5oxide.File(nb, "w", driver="core", backing_store=False) as f:
+        f["z"] = [1.5]
+        assert f["z"][0] == 1.5
+    assert not nb.exists()
+
+
+def test_compound_field_writes(tmp_path):
+    comp = np.dtype([("x", "<i4"), ("y", "<f8")])
+
+    def s(h5py, f):
+        d = f.create_dataset("c", data=np.zeros(6, dtype=comp))
+        d["x"] = np.arange(6)
+        d[2:4, "y"] = [1.5, 2.5]
+
+    both(tmp_path, s)
