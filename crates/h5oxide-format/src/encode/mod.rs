@@ -11,7 +11,8 @@
 //!   (§III.A.1), Filter Pipeline v1 (§IV.A.2.l), Attribute v1/v3 (§IV.A.2.m), global heap
 //!   collections (§III.E).
 //!
-//! The "latest" profile, what libhdf5 writes with `libver=latest` (h5py `libver="latest"`):
+//! The "latest" profile, what libhdf5 1.10–1.14 write with `libver=latest` (h5py
+//! `libver="latest"`; HDF5 2.0 would use layout version 5 for filtered chunks):
 //! superblock version 3 (§II.A.1), version-2 object headers (§IV.A.1.b), new-style groups with
 //! Link Info, Group Info and Link messages (§IV.A.2.c/g/k, [`link`]), dense links and
 //! attributes in a fractal heap (§III.G, [`fractal_heap`]) indexed by v2 B-trees (§III.A.2,

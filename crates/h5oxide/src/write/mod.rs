@@ -12,8 +12,9 @@
 //! compact, or chunked with a v1 B-tree chunk index and the shuffle/deflate filters — attributes
 //! as version-1 Attribute messages, and variable-length strings in the global heap (§III.E).
 //!
-//! The "latest" profile ([`Profile::Latest`], h5py's `libver="latest"`) writes what libhdf5 1.10
-//! and later write with the newest format bounds: superblock version 3, version-2 object
+//! The "latest" profile ([`Profile::Latest`], h5py's `libver="latest"`) writes what libhdf5
+//! 1.10–1.14 write with the newest format bounds (HDF5 2.0 also moves filtered chunk indexes to
+//! layout version 5, which HDF5 1.x cannot read; the latest profile stays at version 4): superblock version 3, version-2 object
 //! headers, new-style groups (Link Info, Group Info and Link messages; hard, soft and external
 //! links; more than 8 links in a fractal heap indexed by v2 B-trees), version-3 attributes
 //! (more than 8, or one over 64 KiB, in dense storage), Dataspace v2, Fill Value v3, Filter
