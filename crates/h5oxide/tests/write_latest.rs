@@ -945,6 +945,26 @@ fn oversized_fixed_array_is_a_typed_error() -> R {
 }
 
 #[test]
+fn empty_latest_file() -> R {
+    let (p, f) = latest("empty.h5")?;
+    f.close()?;
+    assert_superblock_v3(&p);
+    h5py_check(
+        &p,
+        r#"
+assert len(f) == 0 and len(f.attrs) == 0
+assert f.id.get_create_plist().get_userblock() == 0
+r = canon()['root']
+assert r['storage'] == 'compact' and r['ohdr_version'] == 2
+"#,
+    );
+    h5dump(&p, &[]);
+    canonical_matches_oracle(&p);
+    assert!(h5oxide::File::open(&p)?.root()?.is_empty()?);
+    Ok(())
+}
+
+#[test]
 fn compatible_profile_is_unchanged_by_default() -> R {
     // The default and an explicit Compatible profile write the same bytes, with a version-0
     // superblock.
