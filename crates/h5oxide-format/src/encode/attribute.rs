@@ -65,3 +65,36 @@ fn check_name(name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The fields of an Attribute Info message 0x15 (spec §IV.A.2.v).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttributeInfo {
+    /// Creation order tracked (flags bit 0): the maximum creation index is stored.
+    pub track_order: bool,
+    /// Creation order indexed (flags bit 1): the creation-order B-tree address is stored.
+    pub index_order: bool,
+    /// The next creation index (the number of attributes created).
+    pub max_creation_index: u16,
+    /// Fractal heap of dense attribute storage, or [`super::UNDEF`] (compact storage).
+    pub heap: u64,
+    /// Name-index v2 B-tree (type 8), or [`super::UNDEF`].
+    pub name_index: u64,
+    /// Creation-order v2 B-tree (type 9), or [`super::UNDEF`]; written when `index_order`.
+    pub order_index: u64,
+}
+
+/// Encodes the body of an Attribute Info message (version 0).
+pub fn encode_info(info: &AttributeInfo) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.u8(0);
+    b.u8(u8::from(info.track_order) | (u8::from(info.index_order) << 1));
+    if info.track_order {
+        b.u16(info.max_creation_index);
+    }
+    b.u64(info.heap);
+    b.u64(info.name_index);
+    if info.index_order {
+        b.u64(info.order_index);
+    }
+    b
+}

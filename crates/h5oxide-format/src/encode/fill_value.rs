@@ -1,6 +1,9 @@
 //! Fill Value message 0x05, version 2 (spec §IV.A.2.f), and the old Fill Value message 0x04
 //! (spec §IV.A.2.e) that libhdf5 adds when the user sets a fill value.
 //!
+//! Version 3 (the "latest" profile) packs allocation time, write time and the defined /
+//! undefined state into one flags byte.
+//!
 //! libhdf5 writes version 2 by default; with no user fill value it marks the value as defined
 //! with size 0 ("the library default", zeros).
 
@@ -57,5 +60,28 @@ pub fn encode_old(value: &[u8]) -> Result<Vec<u8>> {
     let mut b = Vec::with_capacity(4 + value.len());
     b.u32(to_u32(value.len(), "fill value size")?);
     b.extend_from_slice(value);
+    Ok(b)
+}
+
+/// Encodes the body of a version-3 Fill Value message: flags (bits 0–1 allocation time,
+/// bits 2–3 write time, bit 4 undefined, bit 5 value present), then size and value when a
+/// user value is given. The library default (zeros) has neither bit 4 nor bit 5.
+pub fn encode_v3(alloc_time: u8, fill_time: u8, fill: &Fill) -> Result<Vec<u8>> {
+    let mut b = Vec::new();
+    b.u8(3);
+    let mut flags = (alloc_time & 0x03) | ((fill_time & 0x03) << 2);
+    match fill {
+        Fill::Default => b.u8(flags),
+        Fill::Undefined => {
+            flags |= 0x10;
+            b.u8(flags);
+        }
+        Fill::Value(v) => {
+            flags |= 0x20;
+            b.u8(flags);
+            b.u32(to_u32(v.len(), "fill value size")?);
+            b.extend_from_slice(v);
+        }
+    }
     Ok(b)
 }

@@ -1,8 +1,7 @@
 //! Encoders for the on-disk structures of the HDF5 file format: the inverse of the decoders.
 //!
-//! Everything here produces the "compatible" profile, the structures libhdf5 writes with its
-//! default (earliest) format bounds, which is what h5py writes by default (see
-//! `FORMAT-MAP.md` §3):
+//! Two profiles (see `FORMAT-MAP.md` §3). The "compatible" profile, the structures libhdf5
+//! writes with its default (earliest) format bounds, which is what h5py writes by default:
 //! - superblock version 0 (spec §II.A.1) with sizes of offsets and lengths both 8,
 //! - version-1 object headers (§IV.A.1.a) with 8-byte aligned messages,
 //! - old-style groups: Symbol Table message (§IV.A.2.r), v1 B-tree of type 0 (§III.A.1),
@@ -12,19 +11,33 @@
 //!   (§III.A.1), Filter Pipeline v1 (§IV.A.2.l), Attribute v1/v3 (§IV.A.2.m), global heap
 //!   collections (§III.E).
 //!
+//! The "latest" profile, what libhdf5 1.10–1.14 write with `libver=latest` (h5py
+//! `libver="latest"`; HDF5 2.0 would use layout version 5 for filtered chunks):
+//! superblock version 3 (§II.A.1), version-2 object headers (§IV.A.1.b), new-style groups with
+//! Link Info, Group Info and Link messages (§IV.A.2.c/g/k, [`link`]), dense links and
+//! attributes in a fractal heap (§III.G, [`fractal_heap`]) indexed by v2 B-trees (§III.A.2,
+//! [`btree_v2`]), Attribute Info (§IV.A.2.v), Dataspace v2, Fill Value v3, Filter Pipeline v2
+//! and Data Layout v4 with the single-chunk, fixed-array ([`fixed_array`]), extensible-array
+//! ([`extensible_array`]) and v2 B-tree chunk indexes (§VII Appendix C).
+//!
 //! All addresses and lengths are 8 bytes wide ([`SIZE_OF_OFFSETS`], [`SIZE_OF_LENGTHS`]).
 //! Encoders work on byte vectors and never perform I/O; placing the structures in a file
 //! (allocation) is the caller's job.
 
 pub mod attribute;
 pub mod btree_v1;
+pub mod btree_v2;
 pub mod dataspace;
 pub mod datatype;
+pub mod extensible_array;
 pub mod fill_value;
 pub mod filter_pipeline;
+pub mod fixed_array;
+pub mod fractal_heap;
 pub mod global_heap;
 pub mod header_rewrite;
 pub mod layout;
+pub mod link;
 pub mod local_heap;
 pub mod object_header;
 pub mod superblock;
@@ -93,3 +106,5 @@ pub(crate) fn to_u32(n: usize, what: &str) -> crate::Result<u32> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_latest;

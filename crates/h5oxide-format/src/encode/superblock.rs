@@ -1,4 +1,5 @@
-//! Superblock version 0 (spec §II.A.1, "Superblock Format – Versions 0 and 1").
+//! Superblock versions 0 and 3 (spec §II.A.1, "Superblock Format – Versions 0 and 1" and
+//! "Versions 2 and 3").
 //!
 //! Written as libhdf5 does with default properties: sizes of offsets and lengths 8, group leaf
 //! node K 4, group internal node K 16, consistency flags 0, base address 0, free-space and
@@ -39,5 +40,28 @@ pub fn encode_v0(root: &SymbolTableEntry, eof: u64) -> Vec<u8> {
     b.u64(eof);
     b.u64(UNDEF); // driver information block
     root.encode(&mut b);
+    b
+}
+
+/// Encoded size of a version-3 superblock with 8-byte offsets and lengths.
+pub const SUPERBLOCK_V3_SIZE: usize = 48;
+
+/// Encodes a version-3 superblock (what libhdf5 writes with `libver=latest`): sizes of offsets
+/// and lengths 8, file consistency flags 0 (the file is not left marked open for writing), base
+/// address 0, no superblock extension, end-of-file address `eof`, the root group's object
+/// header at `root_header`, and the lookup3 checksum.
+pub fn encode_v3(root_header: u64, eof: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(SUPERBLOCK_V3_SIZE);
+    b.extend_from_slice(&SIGNATURE);
+    b.u8(3); // superblock version
+    b.u8(SIZE_OF_OFFSETS);
+    b.u8(SIZE_OF_LENGTHS);
+    b.u8(0); // file consistency flags
+    b.u64(0); // base address
+    b.u64(UNDEF); // superblock extension address
+    b.u64(eof);
+    b.u64(root_header);
+    let sum = crate::checksum::lookup3(&b, 0);
+    b.u32(sum);
     b
 }

@@ -1,14 +1,26 @@
 //! Writing new HDF5 files.
 //!
 //! The file is built in memory — groups, datasets and attributes — and serialized when it is
-//! closed ([`FileWriter::close`], or on drop, which cannot report errors). The output is the
+//! closed ([`FileWriter::close`], or on drop, which cannot report errors). Two output profiles
+//! are chosen like h5py's `libver` ([`Profile`], [`WriteOptions`]). The default is the
 //! "compatible" profile, the structures libhdf5 writes with default properties and h5py writes
 //! by default (`libver="earliest"`), so every HDF5 reader can open it:
 //! superblock version 0 (spec §II.A.1), version-1 object headers (§IV.A.1.a), old-style groups
-//! with a symbol table, a v1 B-tree and a local heap (§III.A.1, §III.B–D), contiguous datasets
+//! with a symbol table, a v1 B-tree and a local heap (§III.A.1, §III.B–D; soft links are
+//! entries caching their value, external links need the latest profile), contiguous datasets
 //! with Dataspace v1, Datatype v1, Fill Value v2 and Layout v3 messages (§IV.A.2) — also
 //! compact, or chunked with a v1 B-tree chunk index and the shuffle/deflate filters — attributes
 //! as version-1 Attribute messages, and variable-length strings in the global heap (§III.E).
+//!
+//! The "latest" profile ([`Profile::Latest`], h5py's `libver="latest"`) writes what libhdf5
+//! 1.10–1.14 write with the newest format bounds (HDF5 2.0 also moves filtered chunk indexes to
+//! layout version 5, which HDF5 1.x cannot read; the latest profile stays at version 4): superblock version 3, version-2 object
+//! headers, new-style groups (Link Info, Group Info and Link messages; hard, soft and external
+//! links; more than 8 links in a fractal heap indexed by v2 B-trees), version-3 attributes
+//! (more than 8, or one over 64 KiB, in dense storage), Dataspace v2, Fill Value v3, Filter
+//! Pipeline v2, and Data Layout v4 chunk indexes chosen as libhdf5 does: single chunk, fixed
+//! array, extensible array (one unlimited dimension) or v2 B-tree (several). Creation order can
+//! be tracked and indexed (h5py's `track_order=True`).
 //!
 //! Design: nothing is written before close, so allocation is a bump allocator over a file that
 //! is laid out in one pass (children before the structures pointing to them, the superblock
@@ -17,7 +29,7 @@
 //!
 //! ```no_run
 //! use h5oxide::write::FileWriter;
-//! let mut f = FileWriter::create("myfile.h5")?;
+//! let mut f = FileWriter::create("myfile.h5")?; // or create_with(path, WriteOptions::latest())
 //! let g = f.create_group("experiment1")?;
 //! g.set_attr("date", "2018-01-01")?;
 //! let a = ndarray::Array2::<f64>::zeros((1000, 1000));
@@ -38,12 +50,55 @@ use h5oxide_format::{Error, Result};
 
 pub use value::{H5Write, IntoValue, Value};
 
+/// Which on-disk structures the writer produces, like h5py's `libver` bounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// What libhdf5 writes with its default (earliest) bounds: readable by every HDF5 reader.
+    #[default]
+    Compatible,
+    /// What libhdf5 writes with `libver="latest"`: needs HDF5 1.10 or later to read.
+    Latest,
+}
+
+/// How a file is written: the profile and the root group's creation properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    profile: Profile,
+    track_order: bool,
+}
+
+impl WriteOptions {
+    /// The defaults: the compatible profile, no creation-order tracking.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The latest profile (h5py's `libver="latest"`).
+    pub fn latest() -> Self {
+        Self::new().profile(Profile::Latest)
+    }
+
+    /// Chooses the profile.
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Tracks and indexes the creation order of the root group's links and attributes (h5py's
+    /// `File(..., track_order=True)`); needs [`Profile::Latest`].
+    pub fn track_order(mut self, yes: bool) -> Self {
+        self.track_order = yes;
+        self
+    }
+}
+
 /// A new HDF5 file being written; its root group is reached through [`FileWriter::root`] or
 /// the path-taking shortcuts.
 pub struct FileWriter {
     path: PathBuf,
     file: Option<fs::File>,
     root: GroupWriter,
+    profile: Profile,
 }
 
 impl std::fmt::Debug for FileWriter {
@@ -58,6 +113,11 @@ impl FileWriter {
     /// Creates (or truncates) `path`, like h5py's mode `"w"`. Nothing but the empty file is
     /// written until [`FileWriter::close`].
     pub fn create(path: impl AsRef<Path>) -> Result<FileWriter> {
+        Self::create_with(path, WriteOptions::default())
+    }
+
+    /// Creates (or truncates) `path` to be written as `options` say.
+    pub fn create_with(path: impl AsRef<Path>, options: WriteOptions) -> Result<FileWriter> {
         let path = path.as_ref().to_path_buf();
         let file = fs::OpenOptions::new()
             .read(true)
@@ -69,8 +129,17 @@ impl FileWriter {
         Ok(FileWriter {
             path,
             file: Some(file),
-            root: GroupWriter::default(),
+            root: GroupWriter {
+                track_order: options.track_order,
+                ..GroupWriter::default()
+            },
+            profile: options.profile,
         })
+    }
+
+    /// The profile the file is written in.
+    pub fn profile(&self) -> Profile {
+        self.profile
     }
 
     /// The path the file is written to.
@@ -132,7 +201,7 @@ impl FileWriter {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
-        serialize::write_file(file, &self.root).map_err(|e| match e {
+        serialize::write_file(file, &self.root, self.profile).map_err(|e| match e {
             Error::Io(m) => Error::Io(format!("{}: {m}", self.path.display())),
             e => e,
         })
@@ -151,6 +220,13 @@ impl Drop for FileWriter {
 pub(crate) enum Member {
     Group(GroupWriter),
     Dataset(DatasetWriter),
+    /// A soft link to this path.
+    SoftLink(String),
+    /// An external link to an object path in another file.
+    ExternalLink {
+        file: String,
+        path: String,
+    },
 }
 
 /// A group being written: members by name and attributes.
@@ -158,7 +234,13 @@ pub(crate) enum Member {
 pub struct GroupWriter {
     /// Members sorted by name bytes, the order of the symbol table.
     pub(crate) members: BTreeMap<String, Member>,
+    /// Creation index of each member.
+    pub(crate) corder: BTreeMap<String, u64>,
+    /// The next creation index.
+    pub(crate) next_corder: u64,
     pub(crate) attrs: Attrs,
+    /// Track and index the creation order of links and attributes.
+    pub(crate) track_order: bool,
 }
 
 /// Attributes in creation order.
@@ -205,14 +287,61 @@ impl GroupWriter {
     /// returns it. Fails when the name is taken.
     pub fn create_group(&mut self, path: &str) -> Result<&mut GroupWriter> {
         let (parent, name) = self.parent_for_new(path)?;
-        match parent
-            .members
-            .entry(name.to_string())
-            .or_insert(Member::Group(GroupWriter::default()))
-        {
+        match parent.insert(name, Member::Group(GroupWriter::default())) {
             Member::Group(g) => Ok(g),
-            Member::Dataset(_) => Err(Error::Invalid(format!("{path}: not a group"))),
+            _ => Err(Error::Invalid(format!("{path}: not a group"))),
         }
+    }
+
+    /// Creates a soft link at `path` to `target` (an absolute or relative object path, not
+    /// checked; h5py's `group[path] = h5py.SoftLink(target)`). In the compatible profile it is
+    /// a symbol table entry caching the link value (cache type 2), as libhdf5 writes it.
+    pub fn create_soft_link(&mut self, path: &str, target: &str) -> Result<()> {
+        if target.is_empty() || target.contains('\0') {
+            return Err(Error::Invalid(format!("soft link target {target:?}")));
+        }
+        let (parent, name) = self.parent_for_new(path)?;
+        parent.insert(name, Member::SoftLink(target.to_string()));
+        Ok(())
+    }
+
+    /// Creates an external link at `path` to the object `object_path` of the file `file`
+    /// (h5py's `h5py.ExternalLink(file, object_path)`). Needs [`Profile::Latest`].
+    pub fn create_external_link(
+        &mut self,
+        path: &str,
+        file: &str,
+        object_path: &str,
+    ) -> Result<()> {
+        for s in [file, object_path] {
+            if s.is_empty() || s.contains('\0') {
+                return Err(Error::Invalid(format!("external link value {s:?}")));
+            }
+        }
+        let (parent, name) = self.parent_for_new(path)?;
+        parent.insert(
+            name,
+            Member::ExternalLink {
+                file: file.to_string(),
+                path: object_path.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Tracks and indexes the creation order of this group's links and attributes (h5py's
+    /// `create_group(..., track_order=True)`); needs [`Profile::Latest`].
+    pub fn set_track_order(&mut self, yes: bool) {
+        self.track_order = yes;
+    }
+
+    /// Adds (or returns the existing) member `name`, recording its creation index.
+    fn insert(&mut self, name: &str, m: Member) -> &mut Member {
+        if !self.members.contains_key(name) {
+            self.corder.insert(name.to_string(), self.next_corder);
+            self.next_corder += 1;
+        }
+        self.members.entry(name.to_string()).or_insert(m)
     }
 
     /// Creates a dataset at `path` holding `data` (contiguous storage) and returns it.
@@ -255,18 +384,19 @@ impl GroupWriter {
         let mut value = value;
         let chunked = chunking(path, &mut value, &options)?;
         let (parent, name) = self.parent_for_new(path)?;
-        match parent
-            .members
-            .entry(name.to_string())
-            .or_insert(Member::Dataset(DatasetWriter {
+        match parent.insert(
+            name,
+            Member::Dataset(DatasetWriter {
                 value,
                 attrs: Attrs::default(),
                 compact: options.compact,
                 fill,
                 chunked,
-            })) {
+                track_order: false,
+            }),
+        ) {
             Member::Dataset(d) => Ok(d),
-            Member::Group(_) => Err(Error::Invalid(format!("{path}: not a dataset"))),
+            _ => Err(Error::Invalid(format!("{path}: not a dataset"))),
         }
     }
 
@@ -281,9 +411,7 @@ impl GroupWriter {
         for p in components(path)? {
             g = match g.members.get_mut(p) {
                 Some(Member::Group(child)) => child,
-                Some(Member::Dataset(_)) => {
-                    return Err(Error::Invalid(format!("{path}: {p} is not a group")))
-                }
+                Some(_) => return Err(Error::Invalid(format!("{path}: {p} is not a group"))),
                 None => return Err(Error::NotFound(path.to_string())),
             };
         }
@@ -298,7 +426,7 @@ impl GroupWriter {
         };
         match parent.members.get_mut(name) {
             Some(Member::Dataset(d)) => Ok(d),
-            Some(Member::Group(_)) => Err(Error::Invalid(format!("{path}: not a dataset"))),
+            Some(_) => Err(Error::Invalid(format!("{path}: not a dataset"))),
             None => Err(Error::NotFound(path.to_string())),
         }
     }
@@ -317,15 +445,9 @@ impl GroupWriter {
         };
         let mut g = self;
         for p in dirs {
-            g = match g
-                .members
-                .entry(p.to_string())
-                .or_insert(Member::Group(GroupWriter::default()))
-            {
+            g = match g.insert(p, Member::Group(GroupWriter::default())) {
                 Member::Group(child) => child,
-                Member::Dataset(_) => {
-                    return Err(Error::Invalid(format!("{path}: {p} is a dataset")))
-                }
+                _ => return Err(Error::Invalid(format!("{path}: {p} is not a group"))),
             };
         }
         if g.members.contains_key(*last) {
@@ -346,6 +468,8 @@ pub struct DatasetWriter {
     pub(crate) fill: Option<Vec<u8>>,
     /// Chunked storage.
     pub(crate) chunked: Option<Chunked>,
+    /// Track and index the creation order of attributes.
+    pub(crate) track_order: bool,
 }
 
 /// Chunk dimensions and filter pipeline of a chunked dataset.
@@ -586,6 +710,12 @@ impl DatasetWriter {
     /// Sets (creates or replaces) the attribute `name`.
     pub fn set_attr(&mut self, name: &str, value: impl IntoValue) -> Result<()> {
         self.attrs.set(name, value)
+    }
+
+    /// Tracks and indexes the creation order of this dataset's attributes (h5py's
+    /// `create_dataset(..., track_order=True)`); needs [`Profile::Latest`].
+    pub fn set_track_order(&mut self, yes: bool) {
+        self.track_order = yes;
     }
 
     /// The dataset's value.

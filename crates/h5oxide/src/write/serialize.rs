@@ -1,6 +1,7 @@
 //! Serialization of the in-memory tree at close: a bump allocator that appends every structure
-//! to the file in post-order (children before the symbol table nodes and headers that point to
-//! them), then writes the superblock at address 0.
+//! to the file in post-order (children before the symbol table nodes, heaps, B-trees and
+//! headers that point to them), then writes the superblock at address 0. The profile decides
+//! the structures: see the module documentation of [`super`].
 //!
 //! Variable-length elements go to a pending global heap collection (spec §III.E) whose space
 //! is reserved when it is opened and which is written in place when full or at the end, so
@@ -11,23 +12,44 @@ use std::fs;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
 use h5oxide_filters::Registry;
+use h5oxide_format::checksum::lookup3;
+use h5oxide_format::datatype::CharSet;
 use h5oxide_format::encode::btree_v1::{chunk_node_size, ChunkKey, ChunkNode, CHUNK_NODE_CAPACITY};
 use h5oxide_format::encode::btree_v1::{GroupNode, GROUP_NODE_CAPACITY, GROUP_NODE_SIZE};
+use h5oxide_format::encode::btree_v2::{self, BTreeV2Params};
 use h5oxide_format::encode::fill_value::{self, Fill};
+use h5oxide_format::encode::fixed_array::{self, ChunkEntry};
+use h5oxide_format::encode::fractal_heap::{FractalHeapBuilder, HeapParams};
 use h5oxide_format::encode::global_heap::CollectionBuilder;
+use h5oxide_format::encode::link::{self, LinkInfo, LinkTarget};
 use h5oxide_format::encode::local_heap::LocalHeapBuilder;
 use h5oxide_format::encode::object_header::{self, msg_type, Message, FLAG_CONSTANT};
-use h5oxide_format::encode::superblock::{self, SUPERBLOCK_V0_SIZE};
+use h5oxide_format::encode::object_header::{
+    FLAG_DONT_SHARE, MAX_MESSAGE_SIZE, OHDR_ATTR_CRT_ORDER_INDEXED, OHDR_ATTR_CRT_ORDER_TRACKED,
+};
+use h5oxide_format::encode::superblock::{self, SUPERBLOCK_V0_SIZE, SUPERBLOCK_V3_SIZE};
 use h5oxide_format::encode::symbol_table::{
     self, EntryCache, SymbolTableEntry, SNOD_CAPACITY, SNOD_SIZE,
 };
 use h5oxide_format::encode::{
     attribute, dataspace, datatype, filter_pipeline, layout, pad8, UNDEF,
 };
+use h5oxide_format::encode::{extensible_array, layout::filtered_size_width};
+use h5oxide_format::messages::layout::ChunkIndexKind;
 use h5oxide_format::{Error, Result};
 
 use super::value::{Elements, Value};
-use super::{Attrs, Chunked, DatasetWriter, GroupWriter, Member};
+use super::{Attrs, Chunked, DatasetWriter, GroupWriter, Member, Profile};
+
+/// libhdf5's default limit of compact links / attributes: more go to dense storage.
+const MAX_COMPACT: usize = 8;
+/// Page bits of libhdf5's fixed-array chunk index.
+const FA_PAGE_BITS: u8 = 10;
+/// Most entries of a fixed-array chunk index the writer builds (one per chunk of the maximum
+/// shape, allocated or not: 16 Mi entries take 128 MiB or more of file space).
+const MAX_FIXED_ARRAY_ENTRIES: u64 = 1 << 24;
+/// Creation order written in dense attribute records when it is not tracked (libhdf5's).
+const UNTRACKED_ATTR_ORDER: u32 = 0xffff;
 
 /// Largest global heap collection opened for small objects; a bigger object gets a collection
 /// of its own size.
@@ -43,15 +65,25 @@ struct Serializer {
     out: BufWriter<fs::File>,
     pos: u64,
     gheap: Option<PendingHeap>,
+    profile: Profile,
 }
 
 /// Writes `root` and everything below it to `file` (empty, freshly truncated).
-pub(crate) fn write_file(file: fs::File, root: &GroupWriter) -> Result<()> {
+pub(crate) fn write_file(file: fs::File, root: &GroupWriter, profile: Profile) -> Result<()> {
     let mut s = Serializer {
         out: BufWriter::with_capacity(1 << 20, file),
         pos: 0,
         gheap: None,
+        profile,
     };
+    if profile == Profile::Latest {
+        s.write(&[0; SUPERBLOCK_V3_SIZE])?;
+        let header = s.group_latest(root)?;
+        s.flush_gheap()?;
+        let eof = s.pos;
+        s.write_at(0, &superblock::encode_v3(header, eof))?;
+        return s.finish();
+    }
     s.write(&[0; SUPERBLOCK_V0_SIZE])?;
     let (header, btree, heap) = s.group(root)?;
     s.flush_gheap()?;
@@ -63,11 +95,7 @@ pub(crate) fn write_file(file: fs::File, root: &GroupWriter) -> Result<()> {
     };
     let sb = superblock::encode_v0(&root_entry, eof);
     s.write_at(0, &sb)?;
-    // Written to the OS, not fsynced (libhdf5 does not fsync on close either).
-    s.out
-        .into_inner()
-        .map_err(|e| Error::Io(e.error().to_string()))?;
-    Ok(())
+    s.finish()
 }
 
 /// Splits `len` items into `parts` runs whose lengths differ by at most one.
@@ -87,6 +115,15 @@ fn even_runs(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 impl Serializer {
+    /// Flushes the file: written to the OS, not fsynced (libhdf5 does not fsync on close
+    /// either).
+    fn finish(self) -> Result<()> {
+        self.out
+            .into_inner()
+            .map_err(|e| Error::Io(e.error().to_string()))?;
+        Ok(())
+    }
+
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.out.write_all(bytes)?;
         self.pos += bytes.len() as u64;
@@ -182,8 +219,9 @@ impl Serializer {
             let body = attribute::encode_v1(name, &dt, &ds, &data)?;
             if body.len() > u16::MAX as usize - 8 {
                 return Err(Error::unsupported(format!(
-                    "attribute {name:?}: {} bytes exceed the 64 KiB limit of compact attribute \
-                     storage (dense attribute storage is not written yet)",
+                    "attribute {name:?}: object header message is too large ({} bytes exceed \
+                     the 64 KiB limit of a version-1 header message, as in libhdf5; dense \
+                     attribute storage needs Profile::Latest)",
                     body.len()
                 )));
             }
@@ -199,21 +237,36 @@ impl Serializer {
 
     /// Writes a dataset; returns its object header address.
     fn dataset(&mut self, d: &DatasetWriter) -> Result<u64> {
+        let latest = self.profile == Profile::Latest;
         let v = &d.value;
         let data = self.element_bytes(v)?;
         let mut pipeline = None;
         let (alloc_time, layout) = if let Some(c) = &d.chunked {
             let elem = v.dtype.size();
             let fill = d.fill.clone().unwrap_or_else(|| vec![0; elem as usize]);
-            let btree = self.chunks(&data, v.shape(), elem as usize, c, &fill)?;
+            let chunks = self.write_chunks(&data, v.shape(), elem as usize, c, &fill)?;
             if !c.filters.is_empty() {
-                pipeline = Some(filter_pipeline::encode_v1(&c.filters)?);
+                pipeline = Some(if latest {
+                    filter_pipeline::encode_v2(&c.filters)?
+                } else {
+                    filter_pipeline::encode_v1(&c.filters)?
+                });
             }
-            let dims: Vec<u32> = c.dims.iter().map(|&x| x as u32).collect();
-            (
-                fill_value::ALLOC_INCREMENTAL,
-                layout::encode_chunked(btree, &dims, elem)?,
-            )
+            let layout = if latest {
+                let max = match &v.space {
+                    h5oxide_format::messages::dataspace::Dataspace::Simple { max, .. } => {
+                        max.clone()
+                    }
+                    _ => Vec::new(),
+                };
+                let index = self.chunk_index_v4(v.shape(), &max, elem, c, &chunks)?;
+                layout::encode_chunked_v4(&c.dims, elem, &index)?
+            } else {
+                let btree = self.chunk_btree_v1(chunks, v.shape(), elem, c)?;
+                let dims: Vec<u32> = c.dims.iter().map(|&x| x as u32).collect();
+                layout::encode_chunked(btree, &dims, elem)?
+            };
+            (fill_value::ALLOC_INCREMENTAL, layout)
         } else if d.compact {
             (fill_value::ALLOC_EARLY, layout::encode_compact(&data)?)
         } else {
@@ -239,7 +292,15 @@ impl Serializer {
             None => Fill::Default,
         };
         let mut msgs = vec![
-            Message::new(msg_type::DATASPACE, 0, dataspace::encode(&v.space)?),
+            Message::new(
+                msg_type::DATASPACE,
+                0,
+                if latest {
+                    dataspace::encode_v2(&v.space)?
+                } else {
+                    dataspace::encode(&v.space)?
+                },
+            ),
             Message::new(
                 msg_type::DATATYPE,
                 FLAG_CONSTANT,
@@ -248,10 +309,14 @@ impl Serializer {
             Message::new(
                 msg_type::FILL_VALUE,
                 FLAG_CONSTANT,
-                fill_value::encode_v2(alloc_time, fill_time, &fill)?,
+                if latest {
+                    fill_value::encode_v3(alloc_time, fill_time, &fill)?
+                } else {
+                    fill_value::encode_v2(alloc_time, fill_time, &fill)?
+                },
             ),
         ];
-        if let Some(bytes) = &d.fill {
+        if let (Some(bytes), false) = (&d.fill, latest) {
             msgs.push(Message::new(
                 msg_type::FILL_VALUE_OLD,
                 FLAG_CONSTANT,
@@ -262,24 +327,34 @@ impl Serializer {
             msgs.push(Message::new(msg_type::FILTER_PIPELINE, FLAG_CONSTANT, p));
         }
         msgs.push(Message::new(msg_type::LAYOUT, 0, layout));
-        msgs.extend(self.attr_messages(&d.attrs)?);
-        self.header(&msgs)
+        if latest {
+            msgs.extend(self.attr_messages_latest(&d.attrs, d.track_order)?);
+            self.header_v2(&msgs, d.track_order)
+        } else {
+            if d.track_order {
+                return Err(Error::unsupported(
+                    "tracking attribute creation order needs Profile::Latest",
+                ));
+            }
+            msgs.extend(self.attr_messages(&d.attrs)?);
+            self.header(&msgs)
+        }
     }
 
     /// Writes the chunks of a chunked dataset (all of them, edge chunks padded with `fill`,
-    /// each through the filter pipeline) and their B-tree; returns the B-tree address, or
-    /// [`UNDEF`] when the dataset has no elements.
-    fn chunks(
+    /// each through the filter pipeline) in row-major order of the chunk grid; returns each
+    /// chunk's offset (in elements) and storage; nothing when the dataset has no elements.
+    fn write_chunks(
         &mut self,
         data: &[u8],
         shape: &[u64],
         elem: usize,
         c: &Chunked,
         fill: &[u8],
-    ) -> Result<u64> {
+    ) -> Result<Vec<(Vec<u64>, ChunkEntry)>> {
         let rank = shape.len();
         if shape.contains(&0) {
-            return Ok(UNDEF);
+            return Ok(Vec::new());
         }
         let grid: Vec<u64> = shape
             .iter()
@@ -303,28 +378,190 @@ impl Serializer {
                     .ok_or_else(|| Error::unsupported(format!("filter {}", f.id)))?;
                 buf = filter.encode(&buf, &f.cd_values)?;
             }
-            let size = u32::try_from(buf.len())
+            let size = buf.len() as u64;
+            let address = self.alloc(&buf)?;
+            items.push((
+                origin.clone(),
+                ChunkEntry {
+                    address,
+                    size,
+                    filter_mask: 0,
+                },
+            ));
+        }
+        Ok(items)
+    }
+
+    /// Builds the v1 B-tree over the written chunks; returns its address, or [`UNDEF`] when
+    /// there are none.
+    fn chunk_btree_v1(
+        &mut self,
+        chunks: Vec<(Vec<u64>, ChunkEntry)>,
+        shape: &[u64],
+        elem: u32,
+        c: &Chunked,
+    ) -> Result<u64> {
+        let rank = shape.len();
+        let Some(last) = chunks.last().map(|c| c.0.clone()) else {
+            return Ok(UNDEF);
+        };
+        let mut items = Vec::with_capacity(chunks.len());
+        for (mut offsets, e) in chunks {
+            let size = u32::try_from(e.size)
                 .map_err(|_| Error::Invalid("a stored chunk exceeds 4 GiB".into()))?;
-            let addr = self.alloc(&buf)?;
-            let mut offsets = origin.clone();
             offsets.push(0);
             items.push((
                 ChunkKey {
                     size,
-                    filter_mask: 0,
+                    filter_mask: e.filter_mask,
                     offsets,
                 },
-                addr,
+                e.address,
             ));
         }
-        let mut end: Vec<u64> = origin.iter().zip(&c.dims).map(|(o, k)| o + k).collect();
-        end.push(elem as u64);
+        let mut end: Vec<u64> = last.iter().zip(&c.dims).map(|(o, k)| o + k).collect();
+        end.push(u64::from(elem));
         let end = ChunkKey {
             size: 0,
             filter_mask: 0,
             offsets: end,
         };
         self.chunk_btree(items, end, rank)
+    }
+
+    /// Chooses and writes the layout-v4 chunk index libhdf5 picks for a dataset of `shape`
+    /// and maximum shape `max`: single chunk when shape = maximum shape = chunk, a fixed array
+    /// for other fixed maximum shapes, an extensible array for one unlimited dimension, a v2
+    /// B-tree for more.
+    fn chunk_index_v4(
+        &mut self,
+        shape: &[u64],
+        max: &[Option<u64>],
+        elem: u32,
+        c: &Chunked,
+        chunks: &[(Vec<u64>, ChunkEntry)],
+    ) -> Result<ChunkIndexKind> {
+        let filtered = !c.filters.is_empty();
+        let chunk_bytes = c.dims.iter().product::<u64>() * u64::from(elem);
+        let width = filtered.then(|| filtered_size_width(chunk_bytes));
+        if let Some(w) = width {
+            if let Some((_, e)) = chunks.iter().find(|(_, e)| w < 8 && e.size >> (8 * w) != 0) {
+                return Err(Error::Invalid(format!(
+                    "a filtered chunk of {} bytes does not fit the {w}-byte size field",
+                    e.size
+                )));
+            }
+        }
+        let unlimited = max.iter().filter(|m| m.is_none()).count();
+        let scaled =
+            |o: &[u64]| -> Vec<u64> { o.iter().zip(&c.dims).map(|(o, k)| o / k).collect() };
+        if unlimited == 0 {
+            let single = max
+                .iter()
+                .zip(shape)
+                .zip(&c.dims)
+                .all(|((m, s), k)| *m == Some(*s) && s == k);
+            if single {
+                let e = chunks.first().map(|c| c.1);
+                return Ok(ChunkIndexKind::Single {
+                    address: e.map_or(UNDEF, |e| e.address),
+                    filtered_size: filtered.then(|| e.map_or(0, |e| e.size)),
+                    filter_mask: e.map_or(0, |e| e.filter_mask),
+                });
+            }
+            let grid: Vec<u64> = max
+                .iter()
+                .zip(&c.dims)
+                .map(|(m, k)| m.unwrap_or(0).div_ceil(*k))
+                .collect();
+            let address = if chunks.is_empty() {
+                UNDEF
+            } else {
+                // The fixed array has an entry for every chunk of the maximum shape.
+                let n = grid
+                    .iter()
+                    .try_fold(1u64, |a, &g| a.checked_mul(g))
+                    .filter(|&n| n <= MAX_FIXED_ARRAY_ENTRIES)
+                    .ok_or_else(|| {
+                        Error::unsupported(format!(
+                            "a fixed-array chunk index for a maximum shape of {grid:?} chunks \
+                             (more than {MAX_FIXED_ARRAY_ENTRIES} entries)"
+                        ))
+                    })? as usize;
+                let mut entries = vec![None; n];
+                for (o, e) in chunks {
+                    let i = linear(&scaled(o), &grid);
+                    if let Some(slot) = entries.get_mut(i as usize) {
+                        *slot = Some(*e);
+                    }
+                }
+                let base = self.next_addr()?;
+                let bytes = fixed_array::encode(&entries, width, FA_PAGE_BITS, base)?;
+                self.alloc(&bytes)?
+            };
+            return Ok(ChunkIndexKind::FixedArray {
+                page_bits: FA_PAGE_BITS,
+                address,
+            });
+        }
+        if unlimited == 1 {
+            let params = extensible_array::libhdf5_params();
+            let u = max.iter().position(|m| m.is_none()).unwrap_or(0);
+            // Swizzled grid: the unlimited dimension first, the others by their maximum.
+            let mut grid = vec![shape[u].div_ceil(c.dims[u])];
+            for (d, m) in max.iter().enumerate() {
+                if d != u {
+                    grid.push(m.unwrap_or(0).div_ceil(c.dims[d]));
+                }
+            }
+            let address = if chunks.is_empty() {
+                UNDEF
+            } else {
+                let n = grid
+                    .iter()
+                    .try_fold(1u64, |a, &g| a.checked_mul(g))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| Error::unsupported("an extensible array this large"))?;
+                let mut entries = vec![None; n];
+                for (o, e) in chunks {
+                    let sc = scaled(o);
+                    let mut sw = vec![sc[u]];
+                    sw.extend(
+                        sc.iter()
+                            .enumerate()
+                            .filter(|&(d, _)| d != u)
+                            .map(|(_, v)| *v),
+                    );
+                    let i = linear(&sw, &grid);
+                    if let Some(slot) = entries.get_mut(i as usize) {
+                        *slot = Some(*e);
+                    }
+                }
+                let base = self.next_addr()?;
+                let bytes = extensible_array::encode(&entries, width, &params, base)?;
+                self.alloc(&bytes)?
+            };
+            return Ok(ChunkIndexKind::ExtensibleArray { params, address });
+        }
+        let p = btree_v2::chunk_params(shape.len(), width);
+        let address = if chunks.is_empty() {
+            UNDEF
+        } else {
+            // Row-major chunk order is the records' key order.
+            let recs: Vec<Vec<u8>> = chunks
+                .iter()
+                .map(|(o, e)| btree_v2::chunk_record(e, &scaled(o), width))
+                .collect();
+            let base = self.next_addr()?;
+            let bytes = btree_v2::encode(p, &recs, base)?;
+            self.alloc(&bytes)?
+        };
+        Ok(ChunkIndexKind::BTreeV2 {
+            node_size: p.node_size,
+            split_percent: p.split_percent,
+            merge_percent: p.merge_percent,
+            address,
+        })
     }
 
     /// Builds the chunk B-tree over `items` (first key, address) bottom-up; `end` is the key
@@ -380,8 +617,199 @@ impl Serializer {
         }
     }
 
+    /// Writes a version-2 object header; `track` sets the attribute creation order flags.
+    fn header_v2(&mut self, msgs: &[Message], track: bool) -> Result<u64> {
+        let flags = if track {
+            OHDR_ATTR_CRT_ORDER_TRACKED | OHDR_ATTR_CRT_ORDER_INDEXED
+        } else {
+            0
+        };
+        let bytes = object_header::encode_v2(msgs, flags)?;
+        self.alloc(&bytes)
+    }
+
+    /// Stores `obj` in `heap`: managed, or as a huge object written here first.
+    fn heap_put(&mut self, heap: &mut FractalHeapBuilder, obj: &[u8]) -> Result<Vec<u8>> {
+        if heap.is_huge(obj.len()) {
+            let addr = self.alloc(obj)?;
+            heap.insert_huge(addr, obj.len() as u64)
+        } else {
+            heap.insert(obj)
+        }
+    }
+
+    /// Writes `heap` and returns its address.
+    fn write_heap(&mut self, heap: &FractalHeapBuilder) -> Result<u64> {
+        let base = self.next_addr()?;
+        let bytes = heap.encode(base)?;
+        self.alloc(&bytes)
+    }
+
+    /// Writes a v2 B-tree over `records` (sorted) and returns its address.
+    fn write_btree_v2(&mut self, p: BTreeV2Params, records: &[Vec<u8>]) -> Result<u64> {
+        let base = self.next_addr()?;
+        let bytes = btree_v2::encode(p, records, base)?;
+        self.alloc(&bytes)
+    }
+
+    /// The attribute messages of an object in a version-2 header: none, or an Attribute Info
+    /// message followed by compact version-3 Attribute messages, or — with more than 8
+    /// attributes or one too large for a header message — an Attribute Info message pointing
+    /// to dense storage (fractal heap, name index, creation-order index when `track`).
+    fn attr_messages_latest(&mut self, attrs: &Attrs, track: bool) -> Result<Vec<Message>> {
+        if attrs.0.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut bodies = Vec::with_capacity(attrs.0.len());
+        for (name, v) in &attrs.0 {
+            let data = self.element_bytes(v)?;
+            let dt = datatype::encode(&v.dtype)?;
+            let ds = dataspace::encode_v2(&v.space)?;
+            let cset = if name.is_ascii() {
+                CharSet::Ascii
+            } else {
+                CharSet::Utf8
+            };
+            bodies.push(attribute::encode_v3(name, cset, &dt, &ds, &data)?);
+        }
+        let n = bodies.len();
+        let max_creation_index = u16::try_from(n)
+            .map_err(|_| Error::unsupported("more than 65535 attributes on one object"))?;
+        let dense = n > MAX_COMPACT || bodies.iter().any(|b| b.len() > MAX_MESSAGE_SIZE);
+        let mut info = attribute::AttributeInfo {
+            track_order: track,
+            index_order: track,
+            max_creation_index,
+            heap: UNDEF,
+            name_index: UNDEF,
+            order_index: UNDEF,
+        };
+        if !dense {
+            let mut msgs = vec![Message::new(
+                msg_type::ATTRIBUTE_INFO,
+                FLAG_DONT_SHARE,
+                attribute::encode_info(&info),
+            )];
+            for (i, body) in bodies.into_iter().enumerate() {
+                let m = Message::new(msg_type::ATTRIBUTE, 0, body);
+                msgs.push(if track {
+                    m.with_creation_order(i as u16)
+                } else {
+                    m
+                });
+            }
+            return Ok(msgs);
+        }
+        let mut heap = FractalHeapBuilder::new(HeapParams::attributes());
+        let mut by_name = Vec::with_capacity(n);
+        let mut by_order = Vec::with_capacity(n);
+        for (i, ((name, _), body)) in attrs.0.iter().zip(&bodies).enumerate() {
+            let id = self.heap_put(&mut heap, body)?;
+            let order = if track {
+                i as u32
+            } else {
+                UNTRACKED_ATTR_ORDER
+            };
+            let hash = lookup3(name.as_bytes(), 0);
+            let mut r = id.clone();
+            r.push(0); // message flags
+            r.extend_from_slice(&order.to_le_bytes());
+            r.extend_from_slice(&hash.to_le_bytes());
+            by_name.push((hash, name.as_bytes(), r));
+            let mut r = id;
+            r.push(0);
+            r.extend_from_slice(&order.to_le_bytes());
+            by_order.push(r);
+        }
+        by_name.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        info.heap = self.write_heap(&heap)?;
+        let recs: Vec<Vec<u8>> = by_name.into_iter().map(|r| r.2).collect();
+        info.name_index = self.write_btree_v2(BTreeV2Params::small(8, 17), &recs)?;
+        if track {
+            info.order_index = self.write_btree_v2(BTreeV2Params::small(9, 13), &by_order)?;
+        }
+        Ok(vec![Message::new(
+            msg_type::ATTRIBUTE_INFO,
+            FLAG_DONT_SHARE,
+            attribute::encode_info(&info),
+        )])
+    }
+
+    /// Writes a new-style group (and everything below it); returns its object header address.
+    fn group_latest(&mut self, g: &GroupWriter) -> Result<u64> {
+        let track = g.track_order;
+        let mut links = Vec::with_capacity(g.members.len());
+        for (name, m) in &g.members {
+            let target = match m {
+                Member::Group(child) => LinkTarget::Hard(self.group_latest(child)?),
+                Member::Dataset(d) => LinkTarget::Hard(self.dataset(d)?),
+                Member::SoftLink(p) => LinkTarget::Soft(p.clone()),
+                Member::ExternalLink { file, path } => LinkTarget::External {
+                    file: file.clone(),
+                    path: path.clone(),
+                },
+            };
+            let order = g.corder.get(name).copied().unwrap_or(0);
+            let body = link::encode_link(name, &target, track.then_some(order))?;
+            links.push((order, name.as_bytes(), body));
+        }
+        // Creation order.
+        links.sort_by_key(|l| l.0);
+        let mut info = LinkInfo {
+            track_order: track,
+            index_order: track,
+            max_creation_index: g.next_corder,
+            heap: UNDEF,
+            name_index: UNDEF,
+            order_index: UNDEF,
+        };
+        let mut link_msgs = Vec::new();
+        if links.len() <= MAX_COMPACT && links.iter().all(|l| l.2.len() <= MAX_MESSAGE_SIZE) {
+            for (_, _, body) in links {
+                link_msgs.push(Message::new(msg_type::LINK, 0, body));
+            }
+        } else {
+            let mut heap = FractalHeapBuilder::new(HeapParams::links());
+            let mut by_name = Vec::with_capacity(links.len());
+            let mut by_order = Vec::with_capacity(links.len());
+            for (order, name, body) in &links {
+                let id = self.heap_put(&mut heap, body)?;
+                let hash = lookup3(name, 0);
+                let mut r = hash.to_le_bytes().to_vec();
+                r.extend_from_slice(&id);
+                by_name.push((hash, *name, r));
+                let mut r = order.to_le_bytes().to_vec();
+                r.extend_from_slice(&id);
+                by_order.push(r);
+            }
+            by_name.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            info.heap = self.write_heap(&heap)?;
+            let recs: Vec<Vec<u8>> = by_name.into_iter().map(|r| r.2).collect();
+            info.name_index = self.write_btree_v2(BTreeV2Params::small(5, 11), &recs)?;
+            if track {
+                info.order_index = self.write_btree_v2(BTreeV2Params::small(6, 15), &by_order)?;
+            }
+        }
+        let mut msgs = vec![
+            Message::new(msg_type::LINK_INFO, 0, link::encode_link_info(&info)),
+            Message::new(
+                msg_type::GROUP_INFO,
+                FLAG_CONSTANT,
+                link::encode_group_info(),
+            ),
+        ];
+        msgs.extend(link_msgs);
+        msgs.extend(self.attr_messages_latest(&g.attrs, track)?);
+        self.header_v2(&msgs, track)
+    }
+
     /// Writes a group; returns its object header, B-tree and local heap addresses.
     fn group(&mut self, g: &GroupWriter) -> Result<(u64, u64, u64)> {
+        if g.track_order {
+            return Err(Error::unsupported(
+                "tracking creation order needs Profile::Latest",
+            ));
+        }
         let mut heap = LocalHeapBuilder::new();
         let mut entries = Vec::with_capacity(g.members.len());
         for (name, m) in &g.members {
@@ -391,6 +819,16 @@ impl Serializer {
                     (h, EntryCache::Group { btree, heap })
                 }
                 Member::Dataset(d) => (self.dataset(d)?, EntryCache::None),
+                Member::SoftLink(target) => {
+                    let offset = u32::try_from(heap.add(target.as_bytes())?)
+                        .map_err(|_| Error::Invalid("local heap too large".into()))?;
+                    (UNDEF, EntryCache::SoftLink { offset })
+                }
+                Member::ExternalLink { .. } => {
+                    return Err(Error::unsupported(format!(
+                        "link {name:?}: external links need Profile::Latest"
+                    )))
+                }
             };
             entries.push(SymbolTableEntry {
                 name_offset: heap.add(name.as_bytes())?,
@@ -468,6 +906,13 @@ impl Serializer {
                 .ok_or_else(|| Error::Invalid("group B-tree too deep".into()))?;
         }
     }
+}
+
+/// Row-major number of grid position `scaled` in a grid of `grid` chunks per dimension.
+fn linear(scaled: &[u64], grid: &[u64]) -> u64 {
+    scaled.iter().zip(grid).fold(0u64, |acc, (&s, &g)| {
+        acc.saturating_mul(g).saturating_add(s)
+    })
 }
 
 /// The bytes of the chunk at `origin` (full chunk size; elements outside the dataset are
