@@ -183,6 +183,13 @@ def check_file(item):
             problems.append("/%s: not in the canonical document" % DS)
         if isinstance(root.get("link_order"), list) and DS in root["link_order"]:
             root["link_order"].remove(DS)
+        # A new-style root that held its maximum of compact links (8 unless its Group Info
+        # says otherwise) goes to dense storage with one more, as libhdf5 does.
+        eroot = exp.get("root", {})
+        if (eroot.get("storage") == "compact" and root.get("storage") == "dense"
+                and len(eroot.get("links", {})) + 1 > 8):
+            root["storage"] = "compact"
+            notes.append("root: compact -> dense after the added link")
     # (b) the root attribute
     if item["attr"]:
         with h5py.File(item["modified"], "r") as f:

@@ -208,3 +208,46 @@ fn shrink_a_chunked_dataset_to_nothing() -> R {
     h5dump(&p, &["-H"]);
     Ok(())
 }
+
+#[test]
+fn new_style_groups_grow_dense_and_shrink_compact() -> R {
+    let p = out_path("rw_interop", "dense_links.h5");
+    python_run(
+        &p,
+        "f = h5py.File(sys.argv[1], 'w', libver='latest')\n\
+         g = f.create_group('small')\n\
+         for i in range(5):\n    g.create_group('m%02d' % i)\n\
+         d = f.create_group('big', track_order=True)\n\
+         for i in range(40):\n    d['x%02d' % i] = i\n\
+         f.close()",
+    );
+    let mut f = RwFile::open(&p)?;
+    // compact -> dense (more than 8 links), with soft links among them
+    for i in 5..30 {
+        f.create_group(&format!("/small/m{i:02}"))?;
+    }
+    f.link_soft("/small/soft", "/big/x39")?;
+    f.link_external("/small/ext", "other.h5", "/y")?;
+    // dense: remove most links (back to compact below 6), add some
+    for i in 0..38 {
+        f.unlink(&format!("/big/x{i:02}"))?;
+    }
+    f.create_dataset(
+        "/big/new",
+        Value::from_slice(&[7i16], &[1])?,
+        &DatasetOptions::new(),
+    )?;
+    f.close()?;
+    h5py_check(
+        &p,
+        "s = f['small']\n\
+         assert sorted(s.keys()) == sorted(['m%02d' % i for i in range(30)] + ['soft', 'ext']), list(s)\n\
+         assert s['soft'][()] == 39\n\
+         assert isinstance(s.get('ext', getlink=True), h5py.ExternalLink)\n\
+         b = f['big']\n\
+         assert list(b.keys()) == ['x38', 'x39', 'new'], list(b.keys())\n\
+         assert b['new'][0] == 7",
+    );
+    h5dump(&p, &["-H"]);
+    Ok(())
+}

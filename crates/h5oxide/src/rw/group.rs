@@ -71,6 +71,11 @@ impl GroupState {
         self.links.get(name).map(|(t, _, _)| t)
     }
 
+    /// The next creation order to hand out.
+    pub(crate) fn next_order(&self) -> u64 {
+        self.next_order
+    }
+
     /// Link names in byte order.
     pub(crate) fn names(&self) -> Vec<Vec<u8>> {
         self.links.keys().cloned().collect()
@@ -85,7 +90,12 @@ fn link_name(name: &str) -> Result<Vec<u8>> {
 }
 
 /// Encodes a Link message (spec §IV.A.2.g), version 1.
-fn encode_link(name: &[u8], target: &Target, order: Option<u64>, cset: u8) -> Result<Vec<u8>> {
+pub(crate) fn encode_link(
+    name: &[u8],
+    target: &Target,
+    order: Option<u64>,
+    cset: u8,
+) -> Result<Vec<u8>> {
     let mut b = Vec::new();
     b.push(1);
     let (ltype, info): (u8, Vec<u8>) = match target {
@@ -269,46 +279,17 @@ impl RwFile {
             )));
         }
         let (storage, count) = (st.storage, st.links.len());
+        let _ = count;
         match (storage, target) {
-            (Storage::Dense, _) => {
-                return Err(Error::unsupported(
-                    "adding links to a group with dense link storage",
-                ))
-            }
             (Storage::SymbolTable { .. }, Target::External { .. } | Target::UserDefined { .. }) => {
-                // libhdf5 converts the group to link messages (new-style, compact) first.
+                // libhdf5 converts the group to link messages (new-style) first.
                 self.convert_to_compact(group)?;
             }
             (Storage::SymbolTable { .. }, _) => self.check_group_k()?,
-            (Storage::Compact, _) => {
-                // Group Info (§IV.A.2.j): beyond the maximum compact count libhdf5 moves the
-                // links to dense storage (fractal heap and v2 B-tree), which is not written.
-                let max = self.max_compact_links(group)?;
-                if count >= max {
-                    return Err(Error::unsupported(format!(
-                        "adding a link to a compact group that holds the maximum of {max} \
-                         compact links (dense link storage is not written)"
-                    )));
-                }
-            }
+            // New-style groups switch between compact and dense storage at flush.
+            (Storage::Compact | Storage::Dense, _) => {}
         }
         Ok(name)
-    }
-
-    /// The maximum number of links a new-style group keeps in Link messages.
-    fn max_compact_links(&mut self, group: u64) -> Result<usize> {
-        let h = self.header(group)?;
-        let Some(gi) = h.find(msg::GROUP_INFO) else {
-            return Ok(8);
-        };
-        let flags = gi.body.get(1).copied().unwrap_or(0);
-        if flags & 1 == 0 {
-            return Ok(8);
-        }
-        gi.body
-            .get(2..4)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-            .ok_or_else(|| Error::corrupt("group info message", group, "too short"))
     }
 
     /// Adds the link `name` → `target` to the group at `group`.
@@ -329,13 +310,6 @@ impl RwFile {
     /// B-tree, symbol table nodes and local heap become unreferenced (not reclaimed). A parent's
     /// cached symbol-table addresses of the group are cleared.
     fn convert_to_compact(&mut self, group: u64) -> Result<()> {
-        let n = self.group_state(group)?.links.len();
-        if n >= 8 {
-            return Err(Error::unsupported(format!(
-                "converting an old-style group of {n} links to new-style storage (needs dense \
-                 link storage)"
-            )));
-        }
         let h = self.header_mut(group)?;
         h.msgs.retain(|m| m.kind != msg::SYMBOL_TABLE);
         let mut li = vec![0u8, 0u8];
@@ -373,11 +347,6 @@ impl RwFile {
     pub(crate) fn remove_link(&mut self, group: u64, name: &str) -> Result<Target> {
         self.touch();
         let st = self.group_state(group)?;
-        if st.storage == Storage::Dense {
-            return Err(Error::unsupported(
-                "removing links from a group with dense link storage",
-            ));
-        }
         if matches!(st.storage, Storage::SymbolTable { .. }) {
             self.check_group_k()?;
         }
@@ -398,30 +367,21 @@ impl RwFile {
             Storage::SymbolTable { btree, heap } => {
                 self.write_symbol_table(&st, addr, btree, heap)?
             }
-            Storage::Compact => {
-                let mut msgs = Vec::new();
-                for (name, (t, order, cset)) in &st.links {
-                    msgs.push(RawMessage {
-                        kind: msg::LINK,
-                        flags: 0,
-                        creation_order: 0,
-                        body: encode_link(name, t, *order, *cset)?,
-                    });
-                }
-                // Max compact links (Group Info), default 8: beyond, libhdf5 uses dense storage.
-                let h = self.header_mut(addr)?;
-                h.msgs.retain(|m| m.kind != msg::LINK);
-                h.msgs.extend(msgs);
-                // Link Info keeps the next creation order to hand out (flags bit 0).
-                if let Some(li) = h.find_mut(msg::LINK_INFO) {
-                    if li.body.get(1).is_some_and(|f| f & 1 != 0) {
-                        if let Some(b) = li.body.get_mut(2..10) {
-                            b.copy_from_slice(&st.next_order.to_le_bytes());
-                        }
-                    }
+            Storage::Compact | Storage::Dense => {
+                // Group Info's phase change (§IV.A.2.j): beyond the compact maximum links go
+                // to dense storage, below the dense minimum back to Link messages.
+                let (max, min) = self.link_phase_change(addr)?;
+                let n = st.links.len();
+                let dense = match st.storage {
+                    Storage::Dense => n >= min,
+                    _ => n > max,
+                };
+                if dense {
+                    self.write_dense_links(addr, &st)?;
+                } else {
+                    self.write_compact_links(addr, &st)?;
                 }
             }
-            Storage::Dense => {}
         }
         if let Some(g) = self.groups.get_mut(&addr) {
             g.dirty = false;

@@ -33,6 +33,7 @@
 //! messages outgrow it (checked before a flush writes anything).
 
 mod data;
+mod dense;
 mod group;
 
 use std::collections::HashMap;
