@@ -251,3 +251,51 @@ fn new_style_groups_grow_dense_and_shrink_compact() -> R {
     h5dump(&p, &["-H"]);
     Ok(())
 }
+
+#[test]
+fn attributes_go_dense_and_back_in_version_2_headers() -> R {
+    let p = out_path("rw_interop", "dense_attrs.h5");
+    python_run(
+        &p,
+        "f = h5py.File(sys.argv[1], 'w', libver='latest')\n\
+         g = f.create_group('few')\n\
+         for i in range(3):\n    g.attrs['a%02d' % i] = i\n\
+         d = f.create_dataset('many', data=[1, 2], track_order=True)\n\
+         for i in range(30):\n    d.attrs['b%02d' % i] = np.arange(i + 1)\n\
+         f.close()",
+    );
+    let mut f = RwFile::open(&p)?;
+    let few = f.resolve("/few")?;
+    for i in 3..25 {
+        f.set_attr(
+            few,
+            &format!("a{i:02}"),
+            Value::from_slice(&[i as i64], &[])?,
+        )?;
+    }
+    f.set_attr(
+        few,
+        "big",
+        Value::from_slice(&vec![1.5f64; 20000], &[20000])?,
+    )?;
+    let many = f.resolve("/many")?;
+    for i in 0..28 {
+        f.delete_attr(many, &format!("b{i:02}"))?;
+    }
+    f.set_attr(many, "b29", "replaced")?;
+    f.set_attr(many, "new", 3.5f64)?;
+    f.close()?;
+    h5py_check(
+        &p,
+        "g = f['few']\n\
+         assert sorted(g.attrs) == sorted(['a%02d' % i for i in range(25)] + ['big']), list(g.attrs)\n\
+         assert all(g.attrs['a%02d' % i] == i for i in range(25))\n\
+         assert (g.attrs['big'] == 1.5).all() and g.attrs['big'].shape == (20000,)\n\
+         d = f['many']\n\
+         assert list(d.attrs) == ['b28', 'b29', 'new'], list(d.attrs)\n\
+         assert list(d.attrs['b28']) == list(range(29)) and d.attrs['b29'] == 'replaced'\n\
+         assert d.attrs['new'] == 3.5",
+    );
+    h5dump(&p, &["-H"]);
+    Ok(())
+}

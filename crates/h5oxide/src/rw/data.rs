@@ -886,6 +886,32 @@ impl RwFile {
         if value.space == Dataspace::Null {
             return Err(Error::unsupported("writing null-dataspace attributes"));
         }
+        if self.uses_attr_info(addr)? {
+            // Version-2 header with Attribute Info: compact or dense, decided at flush.
+            self.header_mut(addr)?;
+            let data = self.element_bytes(&value)?.into_owned();
+            let dt = datatype::encode(&value.dtype)?;
+            let ds = dataspace::encode(&value.space)?;
+            let cset = if name.is_ascii() {
+                h5oxide_format::datatype::CharSet::Ascii
+            } else {
+                h5oxide_format::datatype::CharSet::Utf8
+            };
+            let body = attribute::encode_v3(name, cset, &dt, &ds, &data)?;
+            let st = self.attr_state(addr)?;
+            let next = st
+                .list
+                .iter()
+                .map(|e| e.2.saturating_add(1))
+                .max()
+                .unwrap_or(0);
+            match st.list.iter_mut().find(|e| e.0 == name.as_bytes()) {
+                Some(e) => e.1 = body,
+                None => st.list.push((name.as_bytes().to_vec(), body, next)),
+            }
+            st.dirty = true;
+            return Ok(());
+        }
         self.check_attr_storage(addr)?;
         let h = self.header(addr)?;
         let replaces = h
@@ -967,6 +993,19 @@ impl RwFile {
 
     /// Deletes the attribute `name` of the object at `addr`.
     pub fn delete_attr(&mut self, addr: u64, name: &str) -> Result<()> {
+        if self.uses_attr_info(addr)? {
+            self.header_mut(addr)?;
+            let st = self.attr_state(addr)?;
+            let before = st.list.len();
+            st.list.retain(|e| e.0 != name.as_bytes());
+            if st.list.len() == before {
+                return Err(Error::NotFound(format!(
+                    "can't delete attribute: {name:?} does not exist"
+                )));
+            }
+            st.dirty = true;
+            return Ok(());
+        }
         self.check_attr_storage(addr)?;
         let h = self.header_mut(addr)?;
         let before = h.msgs.len();
@@ -1009,7 +1048,7 @@ impl RwFile {
 }
 
 /// The name in an Attribute message body (versions 1–3), without its NUL.
-fn attr_name(body: &[u8]) -> Option<&[u8]> {
+pub(crate) fn attr_name(body: &[u8]) -> Option<&[u8]> {
     let version = *body.first()?;
     let name_size = u16::from_le_bytes([*body.get(2)?, *body.get(3)?]) as usize;
     let start = match version {

@@ -159,3 +159,212 @@ impl RwFile {
         Ok(a)
     }
 }
+
+/// The attributes of an object with a version-2 header and an Attribute Info message,
+/// loaded for change: `(name, Attribute message body, creation order)` in creation order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AttrState {
+    pub(crate) list: Vec<(Vec<u8>, Vec<u8>, u16)>,
+    pub(crate) dirty: bool,
+}
+
+/// libhdf5's default attribute phase change (object header creation properties).
+const DEFAULT_MAX_COMPACT_ATTRS: usize = 8;
+const DEFAULT_MIN_DENSE_ATTRS: usize = 6;
+/// Largest attribute message kept in the header (a message's size field is 16 bits).
+const MAX_COMPACT_ATTR_BODY: usize = 65535 - 16;
+
+impl RwFile {
+    /// True when the object's attributes go through [`AttrState`]: a version-2 header with an
+    /// Attribute Info message (spec §IV.A.2.v), where storage may be compact or dense.
+    pub(crate) fn uses_attr_info(&mut self, addr: u64) -> Result<bool> {
+        let h = self.header(addr)?;
+        Ok(h.is_v2() && h.find(msg::ATTRIBUTE_INFO).is_some())
+    }
+
+    /// The attribute state of the object at `addr`, loaded on first use.
+    pub(crate) fn attr_state(&mut self, addr: u64) -> Result<&mut AttrState> {
+        if !self.attrs.contains_key(&addr) {
+            // Compact: the Attribute messages as stored (shared datatypes inside them stay).
+            let h = self.header(addr)?.clone();
+            let dense = h.find(msg::ATTRIBUTE_INFO).is_some_and(|ai| {
+                let flags = ai.body.get(1).copied().unwrap_or(0);
+                let at = 2 + if flags & 1 != 0 { 2 } else { 0 };
+                ai.body
+                    .get(at..at + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_le_bytes)
+                    .is_some_and(|a| a != UNDEF)
+            });
+            if !dense {
+                let mut list = Vec::new();
+                for m in h.msgs.iter().filter(|m| m.kind == msg::ATTRIBUTE) {
+                    if m.flags & 0x02 != 0 {
+                        return Err(Error::unsupported(
+                            "changing attributes of an object with shared (SOHM) attributes",
+                        ));
+                    }
+                    let name = super::data::attr_name(&m.body)
+                        .ok_or_else(|| Error::corrupt("attribute message", addr, "no name"))?
+                        .to_vec();
+                    list.push((name, m.body.clone(), m.creation_order));
+                }
+                list.sort_by_key(|e| e.2);
+                self.attrs.insert(addr, AttrState { list, dirty: false });
+                return self
+                    .attrs
+                    .get_mut(&addr)
+                    .ok_or_else(|| Error::Invalid("attributes".into()));
+            }
+            let ctx = self.ctx();
+            let oh = h5oxide_format::object_header::ObjectHeader::read(&ctx, addr)?;
+            let all = h5oxide_format::attributes::attribute_messages(&ctx, &oh)?;
+            let mut list = Vec::with_capacity(all.attributes.len());
+            for a in all.attributes {
+                let m = a.message;
+                if m.datatype_shared || m.dataspace_shared {
+                    return Err(Error::unsupported(
+                        "changing attributes of an object whose attributes use shared datatypes",
+                    ));
+                }
+                let name = String::from_utf8(m.name.clone()).map_err(|_| {
+                    Error::unsupported("changing attributes whose names are not UTF-8")
+                })?;
+                let cset = if m.cset == 1 {
+                    h5oxide_format::datatype::CharSet::Utf8
+                } else {
+                    h5oxide_format::datatype::CharSet::Ascii
+                };
+                let body = h5oxide_format::encode::attribute::encode_v3(
+                    &name,
+                    cset,
+                    &m.datatype,
+                    &m.dataspace,
+                    &m.data,
+                )?;
+                let order = a.creation_order.unwrap_or(0).min(u16::MAX as u64) as u16;
+                list.push((m.name, body, order));
+            }
+            list.sort_by_key(|e| e.2);
+            self.attrs.insert(addr, AttrState { list, dirty: false });
+        }
+        self.attrs
+            .get_mut(&addr)
+            .ok_or_else(|| Error::Invalid("attributes".into()))
+    }
+
+    /// Writes the changed attributes of the object at `addr`: compact Attribute messages, or
+    /// dense storage (fractal heap, name index, creation-order index when indexed) past the
+    /// compact maximum or when one is too large for a header message.
+    pub(crate) fn write_attrs(&mut self, addr: u64) -> Result<()> {
+        let Some(st) = self.attrs.get(&addr).cloned() else {
+            return Ok(());
+        };
+        if !st.dirty {
+            return Ok(());
+        }
+        let (max, min) = match self.header(addr)?.attr_phase_change() {
+            Some((a, b)) => (a as usize, b as usize),
+            None => (DEFAULT_MAX_COMPACT_ATTRS, DEFAULT_MIN_DENSE_ATTRS),
+        };
+        let h = self.header(addr)?;
+        let ai = h
+            .find(msg::ATTRIBUTE_INFO)
+            .ok_or_else(|| Error::corrupt("object header", addr, "no attribute info"))?;
+        let flags = ai.body.get(1).copied().unwrap_or(0);
+        let at = 2 + if flags & 1 != 0 { 2 } else { 0 };
+        let was_dense = ai
+            .body
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .is_some_and(|a| a != UNDEF);
+        let n = st.list.len();
+        let too_big = st.list.iter().any(|e| e.1.len() > MAX_COMPACT_ATTR_BODY);
+        let dense = too_big || if was_dense { n >= min } else { n > max };
+        let next_order = st
+            .list
+            .iter()
+            .map(|e| e.2 as u32 + 1)
+            .max()
+            .unwrap_or(0)
+            .min(u16::MAX as u32) as u16;
+        let mut addrs = [UNDEF; 3];
+        let mut msgs = Vec::new();
+        if dense {
+            let mut heap = FractalHeapBuilder::new(HeapParams::attributes());
+            let mut by_name = Vec::with_capacity(n);
+            let mut by_order = Vec::with_capacity(n);
+            for (name, body, order) in &st.list {
+                let id = if heap.is_huge(body.len()) {
+                    let a = self.put(body)?;
+                    heap.insert_huge(a, body.len() as u64)?
+                } else {
+                    heap.insert(body)?
+                };
+                let corder = if flags & 1 != 0 {
+                    u32::from(*order)
+                } else {
+                    0xFFFF
+                };
+                let hash = lookup3(name, 0);
+                let mut r = id.clone();
+                r.push(0);
+                r.extend_from_slice(&corder.to_le_bytes());
+                r.extend_from_slice(&hash.to_le_bytes());
+                by_name.push((hash, name.clone(), r));
+                let mut r = id;
+                r.push(0);
+                r.extend_from_slice(&corder.to_le_bytes());
+                by_order.push((corder, r));
+            }
+            by_name.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            by_order.sort_by_key(|r| r.0);
+            let id_len = HeapParams::attributes().id_len;
+            let size = heap.encode(0)?.len() as u64;
+            let ha = self.alloc_fresh(size)?;
+            let bytes = heap.encode(ha)?;
+            self.write_at(ha, &bytes)?;
+            addrs[0] = ha;
+            let recs: Vec<Vec<u8>> = by_name.into_iter().map(|r| r.2).collect();
+            addrs[1] = self.put_btree_v2(BTreeV2Params::small(8, id_len + 9), &recs)?;
+            if flags & 2 != 0 {
+                let recs: Vec<Vec<u8>> = by_order.into_iter().map(|r| r.1).collect();
+                addrs[2] = self.put_btree_v2(BTreeV2Params::small(9, id_len + 5), &recs)?;
+            }
+        } else {
+            for (_, body, order) in &st.list {
+                msgs.push(RawMessage {
+                    kind: msg::ATTRIBUTE,
+                    flags: 0,
+                    creation_order: *order,
+                    body: body.clone(),
+                });
+            }
+        }
+        let h = self.header_mut(addr)?;
+        h.msgs.retain(|m| m.kind != msg::ATTRIBUTE);
+        h.msgs.extend(msgs);
+        let ai = h
+            .find_mut(msg::ATTRIBUTE_INFO)
+            .ok_or_else(|| Error::corrupt("object header", addr, "no attribute info"))?;
+        if flags & 1 != 0 {
+            if let Some(b) = ai.body.get_mut(2..4) {
+                let cur = u16::from_le_bytes([b[0], b[1]]);
+                b.copy_from_slice(&cur.max(next_order).to_le_bytes());
+            }
+        }
+        let count = 2 + usize::from(flags & 2 != 0);
+        for (i, v) in addrs.iter().take(count).enumerate() {
+            let slot = ai
+                .body
+                .get_mut(at + 8 * i..at + 8 * i + 8)
+                .ok_or_else(|| Error::corrupt("attribute info message", addr, "too short"))?;
+            slot.copy_from_slice(&v.to_le_bytes());
+        }
+        if let Some(s) = self.attrs.get_mut(&addr) {
+            s.dirty = false;
+        }
+        Ok(())
+    }
+}

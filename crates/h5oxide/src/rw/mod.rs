@@ -155,6 +155,21 @@ impl Header {
         })
     }
 
+    /// True for a version-2 header.
+    pub(crate) fn is_v2(&self) -> bool {
+        matches!(self.prefix, Prefix::V2 { .. })
+    }
+
+    /// The stored attribute phase change values (v2 header flags bit 4).
+    pub(crate) fn attr_phase_change(&self) -> Option<(u16, u16)> {
+        match &self.prefix {
+            Prefix::V2 {
+                attr_phase_change, ..
+            } => *attr_phase_change,
+            Prefix::V1 { .. } => None,
+        }
+    }
+
     fn version(&self) -> u8 {
         match self.prefix {
             Prefix::V1 { .. } => 1,
@@ -287,6 +302,7 @@ pub struct RwFile {
     headers: HashMap<u64, Header>,
     groups: HashMap<u64, GroupState>,
     chunks: HashMap<u64, ChunkState>,
+    attrs: HashMap<u64, dense::AttrState>,
     gheap: Option<PendingHeap>,
     /// Parent group and link name by which each group was reached (for cache updates).
     parents: HashMap<u64, (u64, Vec<u8>)>,
@@ -439,6 +455,7 @@ impl RwFile {
             headers: HashMap::new(),
             groups: HashMap::new(),
             chunks: HashMap::new(),
+            attrs: HashMap::new(),
             gheap: None,
             parents: HashMap::new(),
             reader: None,
@@ -714,6 +731,15 @@ impl RwFile {
             .collect();
         for a in dirty_chunks {
             self.write_chunk_index(a)?;
+        }
+        let dirty_attrs: Vec<u64> = self
+            .attrs
+            .iter()
+            .filter(|(_, a)| a.dirty)
+            .map(|(&a, _)| a)
+            .collect();
+        for a in dirty_attrs {
+            self.write_attrs(a)?;
         }
         self.flush_gheap()?;
         let dirty_headers: Vec<u64> = self
