@@ -1029,7 +1029,9 @@ class File(Group):
                     2, f"Unable to synchronously open file (unable to open file: name = "
                     f"'{name}', errno = 2, error message = 'No such file or directory')")
             create = mode in ("w", "w-", "x") or (mode == "a" and not exists)
-            writer = _h5oxide.Writer(name, "w" if create else "r+")
+            low = libver[0] if isinstance(libver, (tuple, list)) else libver
+            latest = low in ("latest", "v108", "v110", "v112", "v114", "v200")
+            writer = _h5oxide.Writer(name, "w" if create else "r+", latest)
             self._filename = fname if fname is not None else name
             self._mode = "r+"
             state = _FileState()

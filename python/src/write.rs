@@ -307,10 +307,12 @@ pub fn value_of(
 impl Writer {
     /// Opens `path` for writing: mode `"r+"` (existing file) or `"w"` (create or truncate).
     #[new]
-    fn new(py: Python<'_>, path: PathBuf, mode: &str) -> PyResult<Self> {
+    #[pyo3(signature = (path, mode, latest=false))]
+    fn new(py: Python<'_>, path: PathBuf, mode: &str, latest: bool) -> PyResult<Self> {
         let m = mode.to_string();
         let w = py
             .detach(move || match m.as_str() {
+                "w" if latest => RwFile::create_with(&path, h5oxide::write::WriteOptions::latest()),
                 "w" => RwFile::create(&path),
                 _ => RwFile::open(&path),
             })

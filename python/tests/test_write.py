@@ -486,3 +486,16 @@ def test_compound_field_writes(tmp_path):
         d[2:4, "y"] = [1.5, 2.5]
 
     both(tmp_path, s)
+
+
+def test_libver_latest_file(tmp_path):
+    p = tmp_path / "latest.h5"
+    with h5oxide.File(p, "w", libver="latest") as f:
+        for i in range(20):
+            f.create_dataset(f"d{i:02d}", data=[i])
+        for i in range(12):
+            f.attrs[f"a{i:02d}"] = i
+    with h5py.File(p, "r") as f:
+        assert f.id.get_create_plist().get_version()[0] >= 2
+        assert sorted(f) == [f"d{i:02d}" for i in range(20)]
+        assert [f.attrs[f"a{i:02d}"] for i in range(12)] == list(range(12))

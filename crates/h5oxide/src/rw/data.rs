@@ -886,6 +886,31 @@ impl RwFile {
         if value.space == Dataspace::Null {
             return Err(Error::unsupported("writing null-dataspace attributes"));
         }
+        if self.header(addr)?.is_v2() && !self.uses_attr_info(addr)? {
+            // libhdf5 gives every version-2 object with attributes an Attribute Info message
+            // (§IV.A.2.v); add one so the attributes can go dense later.
+            let h = self.header_mut(addr)?;
+            let oflags = match &h.prefix {
+                Prefix::V2 { flags, .. } => *flags,
+                Prefix::V1 { .. } => 0,
+            };
+            let tracked = oflags & 0x04 != 0;
+            let indexed = oflags & 0x08 != 0;
+            let mut body = vec![0u8, u8::from(tracked) | (u8::from(indexed) << 1)];
+            if tracked {
+                let n = h.msgs.iter().filter(|m| m.kind == msg::ATTRIBUTE).count();
+                body.extend_from_slice(&(n.min(u16::MAX as usize) as u16).to_le_bytes());
+            }
+            for _ in 0..(2 + usize::from(indexed)) {
+                body.extend_from_slice(&UNDEF.to_le_bytes());
+            }
+            h.msgs.push(RawMessage {
+                kind: msg::ATTRIBUTE_INFO,
+                flags: 0x04, // don't share, as libhdf5 writes it
+                creation_order: 0,
+                body,
+            });
+        }
         if self.uses_attr_info(addr)? {
             // Version-2 header with Attribute Info: compact or dense, decided at flush.
             self.header_mut(addr)?;

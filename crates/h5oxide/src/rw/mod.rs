@@ -331,8 +331,18 @@ impl RwFile {
 
     /// Creates (or truncates) `path` as an empty file with a root group (h5py mode `"w"`).
     pub fn create(path: impl AsRef<Path>) -> Result<RwFile> {
+        Self::create_with(path, crate::write::WriteOptions::new())
+    }
+
+    /// Creates `path` with the superblock and root group of `options`' profile (h5py's
+    /// `libver`): the latest profile gives superblock version 3 and a new-style root group.
+    /// Objects created later are written in the compatible profile.
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        options: crate::write::WriteOptions,
+    ) -> Result<RwFile> {
         let path = path.as_ref().to_path_buf();
-        crate::write::FileWriter::create(&path)?.close()?;
+        crate::write::FileWriter::create_with(&path, options)?.close()?;
         Self::open(path)
     }
 
