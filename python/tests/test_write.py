@@ -499,3 +499,18 @@ def test_libver_latest_file(tmp_path):
         assert f.id.get_create_plist().get_version()[0] >= 2
         assert sorted(f) == [f"d{i:02d}" for i in range(20)]
         assert [f.attrs[f"a{i:02d}"] for i in range(12)] == list(range(12))
+
+
+def test_array_types_and_compounds_with_array_members(tmp_path):
+    comp = np.dtype([("id", "<i4"), ("pos", "<f8", (3,)), ("grid", "<i2", (2, 2))])
+    rec = np.zeros(4, dtype=comp)
+    rec["id"] = np.arange(4)
+    rec["pos"] = np.arange(12.0).reshape(4, 3)
+    rec["grid"] = np.arange(16).reshape(4, 2, 2)
+
+    def s(h5py, f):
+        f["rec"] = rec
+        f.create_dataset("chunked", data=rec, chunks=(2,), compression="gzip")
+        f.attrs["one"] = rec[1]
+
+    both(tmp_path, s)

@@ -152,7 +152,11 @@ fn fixed_bits(f: &FixedPoint) -> Result<u8> {
 }
 
 fn header(b: &mut Vec<u8>, class: u8, bits: [u8; 3], size: u32) {
-    b.u8(1 << 4 | class); // version 1
+    header_v(b, 1, class, bits, size);
+}
+
+fn header_v(b: &mut Vec<u8>, version: u8, class: u8, bits: [u8; 3], size: u32) {
+    b.u8(version << 4 | class);
     b.extend_from_slice(&bits);
     b.u32(size);
 }
@@ -223,14 +227,46 @@ fn encode_into(dt: &Datatype, b: &mut Vec<u8>) -> Result<()> {
             b.extend_from_slice(tag);
             b.zeros(tag_len - tag.len());
         }
+        Datatype::Compound { size, members }
+            if members
+                .iter()
+                .any(|m| matches!(m.dtype, Datatype::Array { .. })) =>
+        {
+            // Version 2 (§IV.A.2.d): members carry no dimension fields; array members are
+            // array types of their own (class 10), as libhdf5 writes them.
+            header_v(b, 2, 6, member_count(members.len())?, *size);
+            for m in members {
+                let end = u64::from(m.offset) + u64::from(m.dtype.size());
+                if end > u64::from(*size) {
+                    return Err(Error::Invalid(format!(
+                        "compound member ends at byte {end}, beyond the size {size}"
+                    )));
+                }
+                put_name(b, &m.name)?;
+                b.u32(m.offset);
+                encode_into(&m.dtype, b)?;
+            }
+        }
+        Datatype::Array { size, dims, base } => {
+            // Version 2 array (§IV.A.2.d class 10): rank, reserved, dimensions, permutation
+            // (identity; libhdf5 ignores it), base type.
+            if dims.is_empty() || dims.len() > 32 {
+                return Err(Error::Invalid(format!("array of rank {}", dims.len())));
+            }
+            header_v(b, 2, 10, [0, 0, 0], *size);
+            b.u8(dims.len() as u8);
+            b.zeros(3);
+            for d in dims {
+                b.u32(*d);
+            }
+            for i in 0..dims.len() {
+                b.u32(i as u32);
+            }
+            encode_into(base, b)?;
+        }
         Datatype::Compound { size, members } => {
             header(b, 6, member_count(members.len())?, *size);
             for m in members {
-                if matches!(m.dtype, Datatype::Array { .. }) {
-                    return Err(Error::unsupported(
-                        "writing compound members of array type (needs datatype version 2)",
-                    ));
-                }
                 let end = u64::from(m.offset) + u64::from(m.dtype.size());
                 if end > u64::from(*size) {
                     return Err(Error::Invalid(format!(
