@@ -719,12 +719,9 @@ class Group(HLObject, Mapping):
     def create_group(self, name, track_order=None):
         """Creates a group (and missing intermediate groups) and returns it."""
         w = self._w()
-        if track_order:
-            raise NotImplementedError("h5oxide: creating groups that track creation order "
-                                      "(track_order=True) is not supported yet")
         path = self._abs(name)
         self._ensure_parent(path, name)
-        addr = w.create_group(path)
+        addr = w.create_group(path, bool(track_order))
         self._state.changed()
         return Group(None, self._state, addr=addr, name=path)
 

@@ -362,9 +362,16 @@ impl Writer {
         self.with(py, move |w| w.require_group(&path))
     }
 
-    /// Creates a group; returns its address.
-    fn create_group(&self, py: Python<'_>, path: String) -> PyResult<u64> {
-        self.with(py, move |w| w.create_group(&path))
+    /// Creates a group (tracking creation order when `track_order`); returns its address.
+    #[pyo3(signature = (path, track_order=false))]
+    fn create_group(&self, py: Python<'_>, path: String, track_order: bool) -> PyResult<u64> {
+        self.with(py, move |w| {
+            if track_order {
+                w.create_group_tracked(&path)
+            } else {
+                w.create_group(&path)
+            }
+        })
     }
 
     /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.

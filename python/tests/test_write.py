@@ -514,3 +514,19 @@ def test_array_types_and_compounds_with_array_members(tmp_path):
         f.attrs["one"] = rec[1]
 
     both(tmp_path, s)
+
+
+def test_track_order_groups(tmp_path):
+    def s(h5py, f):
+        g = f.create_group("ordered", track_order=True)
+        for name in ["zeta", "alpha", "mid"] + [f"n{i}" for i in range(12, 0, -1)]:
+            g.create_group(name)
+        for name in ["z", "a", "m"] + [f"x{i}" for i in range(10, 0, -1)]:
+            g.attrs[name] = 1
+        del g["mid"]
+        assert list(g)[:3] == ["zeta", "alpha", "n12"]
+
+    pa, pb = both(tmp_path, s)
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        assert list(fa["ordered"]) == list(fb["ordered"])
+        assert list(fa["ordered"].attrs) == list(fb["ordered"].attrs)

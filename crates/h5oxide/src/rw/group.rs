@@ -559,6 +559,51 @@ impl RwFile {
         Ok(addr)
     }
 
+    /// Creates a new-style group at `path` that tracks and indexes the creation order of its
+    /// links and attributes (h5py's `track_order=True`): a version-2 header with Link Info,
+    /// Group Info and room for more messages. Returns its header address.
+    pub fn create_group_tracked(&mut self, path: &str) -> Result<u64> {
+        use h5oxide_format::encode::object_header::{
+            encode_v2, OHDR_ATTR_CRT_ORDER_INDEXED, OHDR_ATTR_CRT_ORDER_TRACKED,
+        };
+        let (parent, name) = self.parent_of(path)?;
+        let probe = Target::Hard {
+            addr: UNDEF,
+            cache: None,
+        };
+        self.check_add_link(parent, name, &probe)?;
+        let mut li = vec![0u8, 0x03];
+        li.extend_from_slice(&0u64.to_le_bytes());
+        for _ in 0..3 {
+            li.extend_from_slice(&UNDEF.to_le_bytes());
+        }
+        let msgs = vec![
+            Message::new(msg::LINK_INFO, 0, li),
+            Message::new(msg::GROUP_INFO, 0x01, vec![0, 0]),
+            // room for links and attributes before a continuation block is needed
+            Message::new(0, 0, vec![0; 160]),
+        ];
+        let bytes = encode_v2(
+            &msgs,
+            OHDR_ATTR_CRT_ORDER_TRACKED | OHDR_ATTR_CRT_ORDER_INDEXED,
+        )?;
+        self.touch();
+        let addr = self.put(&bytes)?;
+        self.add_link(parent, name, Target::Hard { addr, cache: None })?;
+        self.groups.insert(
+            addr,
+            GroupState {
+                storage: Storage::Compact,
+                links: BTreeMap::new(),
+                tracked: true,
+                next_order: 0,
+                old_blocks: Vec::new(),
+                dirty: false,
+            },
+        );
+        Ok(addr)
+    }
+
     /// Creates the group at `path` and any missing parents; returns its address.
     pub fn require_group(&mut self, path: &str) -> Result<u64> {
         let mut cur = String::new();
