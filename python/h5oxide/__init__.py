@@ -1451,6 +1451,14 @@ class Dataset(HLObject):
 
     def read_direct(self, dest, source_sel=None, dest_sel=None):
         """Reads ``self[source_sel]`` into ``dest[dest_sel]``."""
+        if (source_sel is None and dest_sel is None and isinstance(dest, numpy.ndarray)
+                and dest.flags.c_contiguous and dest.flags.writeable
+                and dest.dtype == self.dtype and not dest.dtype.hasobject
+                and dest.shape == self.shape and self.dtype.isnative
+                and self.dtype.kind in "iufcb" and self.dtype.names is None):
+            # straight into the caller's buffer, no copy
+            self._n().read_into(dest.reshape(-1).view(numpy.uint8))
+            return
         data = self[source_sel] if source_sel is not None else self._read_all()
         if dest_sel is None:
             dest[...] = data

@@ -440,6 +440,16 @@ impl Node {
         convert::to_numpy(py, d.file_inner(), d.dtype(), raw, &shape, Mode::Dataset)
     }
 
+    /// Reads the whole dataset's stored bytes straight into `out` (a contiguous `uint8` view
+    /// of a NumPy array of the dataset's dtype and size): no intermediate buffer.
+    fn read_into(&self, py: Python<'_>, mut out: numpy::PyReadwriteArray1<'_, u8>) -> PyResult<()> {
+        let d = self.dataset()?.clone();
+        let buf = out
+            .as_slice_mut()
+            .map_err(|_| PyTypeError::new_err("read_into needs a contiguous uint8 array"))?;
+        py.detach(move || d.read_raw_into(buf)).map_err(to_py_err)
+    }
+
     /// The fill value's stored bytes converted like one element.
     fn fillvalue<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let d = self.dataset()?;
