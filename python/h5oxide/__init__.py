@@ -1324,7 +1324,18 @@ class Dataset(HLObject):
         w.set_cstring_attr(self._addr, "NAME", nb, len(nb) + 1)
         self._state.changed()
 
+    def _direct_ok(self):
+        """True when the stored bytes are the NumPy bytes (native numeric types)."""
+        dt = self.dtype
+        return dt.isnative and dt.kind in "iufcb" and dt.names is None and not dt.hasobject
+
     def _read_all(self):
+        if self.shape is not None and self._direct_ok():
+            # NumPy allocates the result (huge pages where the OS gives them), the engine
+            # reads straight into it: one pass over the memory, no copy.
+            out = numpy.empty(self.shape, self.dtype)
+            if not out.size or self._n().read_into(out.reshape(-1).view(numpy.uint8)):
+                return out
         return self._n().read()
 
     def _slab(self, args):
@@ -1382,6 +1393,9 @@ class Dataset(HLObject):
                 if 0 in count:
                     out = numpy.empty(tuple(count[d] for d in keep) + self.dtype.shape,
                                       self.dtype.base)
+                elif (list(count) == list(shape) and all(x == 0 for x in start)
+                      and all(x == 1 for x in step)):
+                    out = self._read_all()
                 else:
                     out = self._n().read_slab(start, count, step)
                     out = out.reshape(tuple(count[d] for d in keep) + out.shape[len(shape):])
@@ -1457,8 +1471,8 @@ class Dataset(HLObject):
                 and dest.shape == self.shape and self.dtype.isnative
                 and self.dtype.kind in "iufcb" and self.dtype.names is None):
             # straight into the caller's buffer, no copy
-            self._n().read_into(dest.reshape(-1).view(numpy.uint8))
-            return
+            if self._n().read_into(dest.reshape(-1).view(numpy.uint8)):
+                return
         data = self[source_sel] if source_sel is not None else self._read_all()
         if dest_sel is None:
             dest[...] = data

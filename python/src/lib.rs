@@ -442,12 +442,31 @@ impl Node {
 
     /// Reads the whole dataset's stored bytes straight into `out` (a contiguous `uint8` view
     /// of a NumPy array of the dataset's dtype and size): no intermediate buffer.
-    fn read_into(&self, py: Python<'_>, mut out: numpy::PyReadwriteArray1<'_, u8>) -> PyResult<()> {
+    /// Returns False (and reads nothing) when the stored layout differs from NumPy's for the
+    /// dtype (non-native precision, padding, strings needing normalisation...).
+    fn read_into(
+        &self,
+        py: Python<'_>,
+        mut out: numpy::PyReadwriteArray1<'_, u8>,
+    ) -> PyResult<bool> {
         let d = self.dataset()?.clone();
+        if !convert::identical_layout(py, d.dtype())?
+            || matches!(
+                d.dtype(),
+                h5oxide::format::datatype::Datatype::String { .. }
+                    | h5oxide::format::datatype::Datatype::Array { .. }
+            )
+        {
+            return Ok(false);
+        }
         let buf = out
             .as_slice_mut()
             .map_err(|_| PyTypeError::new_err("read_into needs a contiguous uint8 array"))?;
-        py.detach(move || d.read_raw_into(buf)).map_err(to_py_err)
+        if d.info().num_bytes().ok() != Some(buf.len() as u64) {
+            return Ok(false);
+        }
+        py.detach(move || d.read_raw_into(buf)).map_err(to_py_err)?;
+        Ok(true)
     }
 
     /// The fill value's stored bytes converted like one element.
