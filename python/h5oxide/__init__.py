@@ -1534,14 +1534,27 @@ class Dataset(HLObject):
             arr[...] = val
         else:
             arr = numpy.asarray(val, dtype=dt.base if dt.shape else dt)
-            arr = numpy.broadcast_to(arr, sel_shape)
+            if arr.shape != sel_shape:
+                arr = numpy.broadcast_to(arr, sel_shape)
         arr = numpy.ascontiguousarray(arr).reshape(tuple(count) + dt.shape)
         if not dt.hasobject:
             # fixed-size elements: the array's bytes are what is stored (no copy)
             w.write_bytes(self._addr, start, count, step, arr.reshape(-1).view(numpy.uint8))
         else:
             w.write(self._addr, start, count, step, arr, dt)
-        self._state.changed()
+        self._changed_keep_info()
+
+    def _changed_keep_info(self, info=None):
+        """Records a change that leaves this dataset's shape and type as ``info`` says (or as
+        they were): its cached writer description stays valid."""
+        st = self._state
+        c = self.__dict__.get("_winfo_cache")
+        valid = c is not None and c[0] == st.changes
+        st.changed()
+        if info is not None:
+            self._winfo_cache = (st.changes, info)
+        elif valid:
+            self._winfo_cache = (st.changes, c[1])
 
     def resize(self, size, axis=None):
         """Changes the shape (within ``maxshape``); the dataset must be chunked."""
@@ -1559,7 +1572,8 @@ class Dataset(HLObject):
                 raise TypeError("New shape length (%d) must match dataset rank (%d)"
                                 % (len(new), len(self.shape)))
         w.resize(self._addr, new)
-        self._state.changed()
+        info = self._winfo()
+        self._changed_keep_info(None if info is None else (list(new),) + tuple(info[1:]))
 
     def write_direct(self, source, source_sel=None, dest_sel=None):
         """Writes ``source[source_sel]`` into ``self[dest_sel]``."""
