@@ -15,32 +15,22 @@ use h5oxide::write::{DatasetOptions, FileWriter, Profile, Value, WriteOptions};
 use h5oxide::Error;
 use ndarray::{Array, Array1, Array2, Array3};
 
-type R = Result<(), Box<dyn std::error::Error>>;
+mod interop;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use interop::{canonical_matches_oracle, h5dump, python};
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("H5OXIDE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    workspace().join(".venv/bin/python")
-}
-
+/// A fresh output path for this test binary.
 fn out_path(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("write_latest");
-    std::fs::create_dir_all(&dir).expect("create test output directory");
-    dir.join(name)
+    interop::out_path("write_latest", name)
 }
+
+type R = Result<(), Box<dyn std::error::Error>>;
 
 /// Runs `code` with h5py imported, `f` open read-only on `path`, and numpy as `np`; fails the
 /// test with Python's output unless it exits 0.
 fn h5py_check(path: &Path, code: &str) {
     let py = python();
-    let canon = shared_dir()
-        .map(|s| s.join("tools/h5canon.py"))
-        .expect("cannot find the shared folder with tools/h5canon.py; set H5OXIDE_SHARED");
+    let canon = interop::shared_dir().join("tools/h5canon.py");
     let script = format!(
         "import sys, json, subprocess\nimport h5py\nimport numpy as np\n\
          def canon():\n    return json.loads(subprocess.check_output([sys.executable, sys.argv[2], sys.argv[1]]))\n\
@@ -63,71 +53,6 @@ fn h5py_check(path: &Path, code: &str) {
         "h5py check of {} failed:\n{}\n--- script:\n{script}",
         path.display(),
         String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs `h5dump` on `path`, asserts it exits 0 without errors, and returns its output.
-fn h5dump(path: &Path, args: &[&str]) -> String {
-    let out = Command::new("h5dump")
-        .args(args)
-        .arg(path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run h5dump ({e}); run scripts/setup"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.trim().is_empty(),
-        "h5dump {} failed ({}):\n{stderr}\n{stdout}",
-        path.display(),
-        out.status
-    );
-    stdout
-}
-
-/// The shared folder with the oracle (`$H5OXIDE_SHARED`, else `../shared` next to the
-/// workspace or in an ancestor folder).
-fn shared_dir() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("H5OXIDE_SHARED") {
-        return Some(PathBuf::from(p));
-    }
-    let mut d = workspace().canonicalize().ok()?;
-    loop {
-        let cand = d.join("shared");
-        if cand.join("tools/h5canon.py").is_file() {
-            return Some(cand);
-        }
-        if !d.pop() {
-            return None;
-        }
-    }
-}
-
-/// Compares h5oxide's canonical description of `path` with the oracle's (`h5canon.py`, h5py
-/// on libhdf5): h5oxide's reader must see exactly what libhdf5 sees in the written file.
-fn canonical_matches_oracle(path: &Path) {
-    let Some(shared) = shared_dir() else {
-        panic!("cannot find the shared folder with tools/h5canon.py; set H5OXIDE_SHARED");
-    };
-    let out = Command::new(python())
-        .arg(shared.join("tools/h5canon.py"))
-        .arg(path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run h5canon.py ({e}); run scripts/setup"));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let oracle = h5oxide::canonical::Json::parse(&text)
-        .unwrap_or_else(|e| panic!("h5canon.py output is not JSON ({e}): {text}"));
-    assert!(
-        oracle.get("ok").is_some_and(|j| j.is_truthy()),
-        "libhdf5 rejects {}: {text}",
-        path.display()
-    );
-    let (ours, _) = h5oxide::canonical::dump(path);
-    let diffs = h5oxide::canonical::compare::differences(&oracle, &ours, &[], 10);
-    assert!(
-        diffs.is_empty(),
-        "h5oxide's reader and libhdf5 disagree on {}:\n{}",
-        path.display(),
-        diffs.join("\n")
     );
 }
 

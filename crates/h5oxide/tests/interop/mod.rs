@@ -94,3 +94,30 @@ pub fn shared_dir() -> PathBuf {
         }
     }
 }
+
+/// Compares h5oxide's canonical description of `path` with the oracle's (`h5canon.py`, h5py
+/// on libhdf5): h5oxide's reader must see exactly what libhdf5 sees in the written file.
+pub fn canonical_matches_oracle(path: &Path) {
+    let shared = shared_dir();
+    let out = Command::new(python())
+        .arg(shared.join("tools/h5canon.py"))
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run h5canon.py ({e}); run scripts/setup"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let oracle = h5oxide::canonical::Json::parse(&text)
+        .unwrap_or_else(|e| panic!("h5canon.py output is not JSON ({e}): {text}"));
+    assert!(
+        oracle.get("ok").is_some_and(|j| j.is_truthy()),
+        "libhdf5 rejects {}: {text}",
+        path.display()
+    );
+    let (ours, _) = h5oxide::canonical::dump(path);
+    let diffs = h5oxide::canonical::compare::differences(&oracle, &ours, &[], 10);
+    assert!(
+        diffs.is_empty(),
+        "h5oxide's reader and libhdf5 disagree on {}:\n{}",
+        path.display(),
+        diffs.join("\n")
+    );
+}
