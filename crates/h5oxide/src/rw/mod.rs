@@ -724,40 +724,20 @@ impl RwFile {
             return Err(Error::Invalid("file is closed".into()));
         }
         self.preflight()?;
-        let dirty_groups: Vec<u64> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.dirty)
-            .map(|(&a, _)| a)
-            .collect();
+        let dirty_groups = dirty_keys(&self.groups, |g| g.dirty);
         for a in dirty_groups {
             self.write_group(a)?;
         }
-        let dirty_chunks: Vec<u64> = self
-            .chunks
-            .iter()
-            .filter(|(_, c)| c.dirty)
-            .map(|(&a, _)| a)
-            .collect();
+        let dirty_chunks = dirty_keys(&self.chunks, |c| c.dirty);
         for a in dirty_chunks {
             self.write_chunk_index(a)?;
         }
-        let dirty_attrs: Vec<u64> = self
-            .attrs
-            .iter()
-            .filter(|(_, a)| a.dirty)
-            .map(|(&a, _)| a)
-            .collect();
+        let dirty_attrs = dirty_keys(&self.attrs, |a| a.dirty);
         for a in dirty_attrs {
             self.write_attrs(a)?;
         }
         self.flush_gheap()?;
-        let dirty_headers: Vec<u64> = self
-            .headers
-            .iter()
-            .filter(|(_, h)| h.dirty)
-            .map(|(&a, _)| a)
-            .collect();
+        let dirty_headers = dirty_keys(&self.headers, |h| h.dirty);
         for a in dirty_headers {
             self.write_header(a)?;
         }
@@ -781,12 +761,7 @@ impl RwFile {
         for a in compact {
             self.write_group(a)?;
         }
-        let dirty_chunks: Vec<u64> = self
-            .chunks
-            .iter()
-            .filter(|(_, c)| c.dirty)
-            .map(|(&a, _)| a)
-            .collect();
+        let dirty_chunks = dirty_keys(&self.chunks, |c| c.dirty);
         let mut layouts = HashMap::new();
         for a in dirty_chunks {
             if let Some(body) = self.layout_after_index(a)? {
@@ -955,6 +930,14 @@ impl RwFile {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The keys of the entries of `map` that `dirty` says have unwritten changes.
+fn dirty_keys<T>(map: &HashMap<u64, T>, dirty: impl Fn(&T) -> bool) -> Vec<u64> {
+    map.iter()
+        .filter(|(_, v)| dirty(v))
+        .map(|(&k, _)| k)
+        .collect()
 }
 
 impl Drop for RwFile {
