@@ -254,7 +254,7 @@ impl Dataset {
                 limit: self.file.limits.max_data_bytes,
             });
         }
-        let mut out = vec![0u8; nbytes as usize];
+        let mut out = crate::buffer::zeroed::<u8>(nbytes as usize);
         self.read_raw_into(&mut out)?;
         Ok(out)
     }
@@ -278,7 +278,7 @@ impl Dataset {
     /// read straight into the array's buffer (no intermediate copy).
     pub fn read<T: H5Type>(&self) -> Result<ArrayD<T>> {
         let n = self.info.num_elements()? as usize;
-        let mut v = vec![T::default(); n];
+        let mut v = crate::buffer::zeroed::<T>(n);
         self.read_into(&mut v)?;
         ArrayD::from_shape_vec(IxDyn(&self.shape()), v).map_err(|e| Error::Invalid(e.to_string()))
     }
@@ -297,7 +297,7 @@ impl Dataset {
                 limit: self.file.limits.max_data_bytes,
             });
         }
-        let mut out = vec![0u8; n as usize];
+        let mut out = crate::buffer::zeroed::<u8>(n as usize);
         crate::select::read_selection(&self.file, &self.info, sel, &mut out)?;
         Ok(out)
     }
@@ -313,7 +313,7 @@ impl Dataset {
                 .map(|&d| d as usize)
                 .collect();
             let n: usize = shape.iter().product();
-            let mut v = vec![T::default(); n];
+            let mut v = crate::buffer::zeroed::<T>(n);
             if n > 0 {
                 T::convert(&self.info.dtype, &raw, &mut v)?;
             }
@@ -338,7 +338,7 @@ impl Dataset {
             .iter()
             .map(|&d| d as usize)
             .collect();
-        let mut v = vec![T::default(); n as usize];
+        let mut v = crate::buffer::zeroed::<T>(n as usize);
         if n > 0 {
             crate::select::read_selection(
                 &self.file,
@@ -412,7 +412,7 @@ impl Dataset {
                 limit: self.file.limits.max_data_bytes,
             });
         }
-        let mut v = vec![T::default(); lin.len()];
+        let mut v = crate::buffer::zeroed::<T>(lin.len());
         if lin.is_empty() {
             return Ok(v);
         }

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod attribute;
+mod buffer;
 pub mod canonical;
 pub mod chunked;
 pub mod dataset;

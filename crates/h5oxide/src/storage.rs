@@ -3,7 +3,8 @@
 //! Every backend implements [`h5oxide_format::Source`] with positional reads through `&self`, so
 //! any number of threads read one file at once without a lock: [`FileStorage`] uses `pread`
 //! (`FileExt::read_exact_at`), [`MemStorage`] serves an in-memory buffer, and [`MmapStorage`]
-//! maps the file (the only `unsafe` of the crate, documented there).
+//! maps the file (with the huge-page advice of `buffer`, the only `unsafe` of the crate,
+//! documented there).
 
 use std::borrow::Cow;
 use std::fs;
