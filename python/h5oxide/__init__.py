@@ -1377,6 +1377,11 @@ class Dataset(HLObject):
         return start, count, step, keep
 
     def __getitem__(self, args, new_dtype=None):
+        if new_dtype is None and self._state.writer is None:
+            # Basic indexes of plain numeric datasets are handled by the engine in one call.
+            out = self._n().getitem(args)
+            if out is not None:
+                return out
         args = args if isinstance(args, tuple) else (args,)
         if any(a is None for a in args):
             raise TypeError("Indexing with None (or np.newaxis) is not supported")

@@ -15,7 +15,7 @@ use pyo3::exceptions::{
     PyFileNotFoundError, PyKeyError, PyOSError, PyPermissionError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBool, PyList, PySlice, PyTuple};
 
 mod convert;
 mod dtype;
@@ -68,9 +68,19 @@ fn link_tuple(l: &h5oxide::Link) -> LinkTuple {
 #[pyclass(frozen, module = "h5oxide._h5oxide")]
 pub struct Node {
     obj: Object,
+    /// For a dataset of a plain numeric type: its NumPy dtype, made once for the fast indexing
+    /// path of [`Node::getitem`] (`None` inside: the dataset takes the general path).
+    fast_dtype: std::sync::OnceLock<Option<Py<PyAny>>>,
 }
 
 impl Node {
+    pub(crate) fn new(obj: Object) -> Node {
+        Node {
+            obj,
+            fast_dtype: std::sync::OnceLock::new(),
+        }
+    }
+
     fn file(&self) -> &Arc<FileInner> {
         match &self.obj {
             Object::Group(g) => g.file_inner(),
@@ -87,6 +97,31 @@ impl Node {
                 self.obj.name()
             ))),
         }
+    }
+
+    /// The NumPy dtype of a dataset [`Node::getitem`] serves (plain integers and floats whose
+    /// stored layout NumPy shares), made once; None for anything else.
+    fn fast_dtype<'py>(&self, py: Python<'py>) -> PyResult<Option<&Bound<'py, PyAny>>> {
+        if self.fast_dtype.get().is_none() {
+            let made = match &self.obj {
+                Object::Dataset(d)
+                    if matches!(
+                        d.dtype(),
+                        h5oxide::format::datatype::Datatype::FixedPoint(_)
+                            | h5oxide::format::datatype::Datatype::Float(_)
+                    ) && convert::identical_layout(py, d.dtype())? =>
+                {
+                    Some(dtype::numpy_dtype(py, d.dtype())?.unbind())
+                }
+                _ => None,
+            };
+            let _ = self.fast_dtype.set(made);
+        }
+        Ok(self
+            .fast_dtype
+            .get()
+            .and_then(|v| v.as_ref())
+            .map(|v| v.bind(py)))
     }
 
     fn dataset(&self) -> PyResult<&h5oxide::Dataset> {
@@ -227,7 +262,7 @@ impl Node {
             }
             e => to_py_err(e),
         })?;
-        Ok(Node { obj })
+        Ok(Node::new(obj))
     }
 
     /// True if `path` leads to an object.
@@ -252,7 +287,7 @@ impl Node {
         let items = items.map_err(to_py_err)?;
         let out = PyList::empty(py);
         for (rel, obj) in items {
-            out.append((rel, Node { obj }))?;
+            out.append((rel, Node::new(obj)))?;
         }
         Ok(out)
     }
@@ -440,6 +475,126 @@ impl Node {
         convert::to_numpy(py, d.file_inner(), d.dtype(), raw, &shape, Mode::Dataset)
     }
 
+    /// The fast path of `Dataset.__getitem__` for a dataset of a plain integer or float type
+    /// and a basic index (ints, slices with step >= 1, at most one Ellipsis): the selected
+    /// values as a NumPy array, or a NumPy scalar when an int indexes every axis. Returns None
+    /// for any other index or dataset, an index out of range, an empty or whole selection: the
+    /// Python side then takes its general path (which raises h5py's errors).
+    fn getitem<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Object::Dataset(d) = &self.obj else {
+            return Ok(None);
+        };
+        let Some(dtype) = self.fast_dtype(py)? else {
+            return Ok(None);
+        };
+        let shape = d.shape();
+        let rank = shape.len();
+        if rank == 0 {
+            return Ok(None);
+        }
+        let items: Vec<Bound<'py, PyAny>> = match key.cast::<PyTuple>() {
+            Ok(t) => t.iter().collect(),
+            Err(_) => vec![key.clone()],
+        };
+        let ellipsis = py.Ellipsis();
+        let n_ellipsis = items.iter().filter(|a| a.is(&ellipsis)).count();
+        if n_ellipsis > 1 || items.len() - n_ellipsis > rank {
+            return Ok(None);
+        }
+        let mut start = Vec::with_capacity(rank);
+        let mut count = Vec::with_capacity(rank);
+        let mut step = Vec::with_capacity(rank);
+        let mut keep = Vec::with_capacity(rank);
+        // A whole axis `dim`.
+        fn full(
+            n: usize,
+            s: &mut Vec<u64>,
+            c: &mut Vec<u64>,
+            st: &mut Vec<u64>,
+            k: &mut Vec<usize>,
+        ) {
+            s.push(0);
+            c.push(n as u64);
+            st.push(1);
+            k.push(n);
+        }
+        let mut dim = 0;
+        for a in &items {
+            if a.is(&ellipsis) {
+                for _ in 0..rank + n_ellipsis - items.len() {
+                    let n = shape.get(dim).copied().unwrap_or(0);
+                    full(n, &mut start, &mut count, &mut step, &mut keep);
+                    dim += 1;
+                }
+                continue;
+            }
+            let n = shape.get(dim).copied().unwrap_or(0);
+            if let Ok(sl) = a.cast::<PySlice>() {
+                let ind = sl.indices(n as isize)?;
+                if ind.step < 1 {
+                    return Ok(None);
+                }
+                let len = ind.slicelength;
+                start.push(if len > 0 { ind.start as u64 } else { 0 });
+                count.push(len as u64);
+                step.push(ind.step as u64);
+                keep.push(len);
+            } else if a.is_instance_of::<PyBool>() {
+                return Ok(None);
+            } else if let Ok(i) = a.extract::<i64>() {
+                let j = if i < 0 { i + n as i64 } else { i };
+                if j < 0 || j >= n as i64 {
+                    return Ok(None);
+                }
+                start.push(j as u64);
+                count.push(1);
+                step.push(1);
+            } else {
+                return Ok(None);
+            }
+            dim += 1;
+        }
+        while dim < rank {
+            let n = shape.get(dim).copied().unwrap_or(0);
+            full(n, &mut start, &mut count, &mut step, &mut keep);
+            dim += 1;
+        }
+        let whole = start.iter().all(|&s| s == 0)
+            && step.iter().all(|&s| s == 1)
+            && count.iter().zip(&shape).all(|(&c, &n)| c == n as u64);
+        if whole || count.contains(&0) {
+            return Ok(None);
+        }
+        let sel = h5oxide::Hyperslab {
+            start,
+            stride: step,
+            count,
+            block: vec![1; rank],
+        };
+        let small = sel
+            .num_elements()
+            .is_some_and(|n| n.saturating_mul(d.dtype().size() as u64) <= 1 << 16);
+        let raw = if small {
+            // Too little work to be worth releasing and re-taking the GIL.
+            d.read_hyperslab_raw(&sel)
+        } else {
+            let d2 = d.clone();
+            py.detach(move || d2.read_hyperslab_raw(&sel))
+        }
+        .map_err(to_py_err)?;
+        let arr = numpy::PyArray1::<u8>::from_vec(py, raw).call_method1("view", (dtype,))?;
+        if keep.is_empty() {
+            return Ok(Some(arr.get_item(0)?));
+        }
+        Ok(Some(
+            arr.call_method1("reshape", (PyTuple::new(py, keep)?,))?,
+        ))
+    }
+
     /// Reads the whole dataset's stored bytes straight into `out` (a contiguous `uint8` view
     /// of a NumPy array of the dataset's dtype and size): no intermediate buffer.
     /// Returns False (and reads nothing) when the stored layout differs from NumPy's for the
@@ -540,9 +695,7 @@ fn open(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Node> {
     let root = py
         .detach(move || h5oxide::File::open(&p).and_then(|f| f.root()))
         .map_err(|e| PyOSError::new_err(format!("Unable to synchronously open file ({e})")))?;
-    Ok(Node {
-        obj: Object::Group(root),
-    })
+    Ok(Node::new(Object::Group(root)))
 }
 
 /// Opens an HDF5 image held in memory (e.g. read from a Python file object) and returns its root
@@ -553,9 +706,7 @@ fn open_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Node> {
     let root = py
         .detach(move || h5oxide::File::from_bytes(data).and_then(|f| f.root()))
         .map_err(|e| PyOSError::new_err(format!("Unable to synchronously open file ({e})")))?;
-    Ok(Node {
-        obj: Object::Group(root),
-    })
+    Ok(Node::new(Object::Group(root)))
 }
 
 /// The object whose header is at `addr` in the file of `token` (dereferencing a reference).
@@ -565,7 +716,7 @@ fn deref_addr(py: Python<'_>, token: &FileToken, addr: u64) -> PyResult<Node> {
     let obj = py
         .detach(move || Object::at(&f, addr, String::new()))
         .map_err(to_py_err)?;
-    Ok(Node { obj })
+    Ok(Node::new(obj))
 }
 
 /// The object whose header is at `addr` in the file of `token`, named `name`.
@@ -575,7 +726,7 @@ fn node_at(py: Python<'_>, token: &FileToken, addr: u64, name: String) -> PyResu
     let obj = py
         .detach(move || Object::at(&f, addr, name))
         .map_err(to_py_err)?;
-    Ok(Node { obj })
+    Ok(Node::new(obj))
 }
 
 /// The native module.

@@ -327,9 +327,7 @@ impl Writer {
     /// Flushes and returns the root group of a fresh reader view.
     fn root(&self, py: Python<'_>) -> PyResult<Node> {
         let root = self.with(py, |w| w.reader().and_then(|f| f.root()))?;
-        Ok(Node {
-            obj: Object::Group(root),
-        })
+        Ok(Node::new(Object::Group(root)))
     }
 
     /// Writes everything so far.
