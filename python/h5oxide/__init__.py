@@ -1813,10 +1813,10 @@ class _AsStr(_Wrapper):
             return bytes(data).decode(self.encoding, self.errors)
         arr = numpy.asarray(data)
         out = numpy.empty(arr.shape, dtype=object)
-        flat_in = arr.reshape(-1)
-        flat_out = out.reshape(-1)
-        for i in range(flat_in.size):
-            flat_out[i] = bytes(flat_in[i]).decode(self.encoding, self.errors)
+        enc, err = self.encoding, self.errors
+        # One pass over a list (indexing an object array element by element costs more than
+        # the decoding itself).
+        out.reshape(-1)[:] = [bytes(b).decode(enc, err) for b in arr.reshape(-1).tolist()]
         return out
 
 

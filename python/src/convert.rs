@@ -260,11 +260,22 @@ pub fn to_numpy<'py>(
     let values = py
         .detach(move || Decoder::new(f.ctx()).decode_many(&d, &raw, n))
         .map_err(to_py_err)?;
-    let out = np.getattr("empty")?.call1((n, &dtype))?;
     let cx = Cx {
         file: file.clone(),
         top_str: mode == Mode::Attribute,
     };
+    if dtype.getattr("kind")?.extract::<String>()? == "O" {
+        // Object elements (strings, sequences, references): the array is made from the objects
+        // in one step instead of one `__setitem__` call per element.
+        let objs = values
+            .iter()
+            .map(|v| value_to_py(py, &cx, dt, v, true).map(Bound::unbind))
+            .collect::<PyResult<Vec<Py<PyAny>>>>()?;
+        return PyArray1::from_vec(py, objs)
+            .call_method1("view", (&dtype,))?
+            .call_method1("reshape", (shape_t,));
+    }
+    let out = np.getattr("empty")?.call1((n, &dtype))?;
     for (i, v) in values.iter().enumerate() {
         let o = value_to_py(py, &cx, dt, v, true)?;
         out.set_item(i, o)?;
@@ -320,7 +331,10 @@ fn value_to_py<'py>(
         (_, Value::Float(x)) => Ok(x.into_pyobject(py)?.into_any()),
         (_, Value::Complex(re, im)) => Ok(PyComplex::from_doubles(py, *re, *im).into_any()),
         (Datatype::VarLenString { .. }, Value::String(b)) if top && cx.top_str => {
-            PyBytes::new(py, b).call_method1("decode", ("utf-8", "surrogateescape"))
+            match std::str::from_utf8(b) {
+                Ok(s) => Ok(pyo3::types::PyString::new(py, s).into_any()),
+                Err(_) => PyBytes::new(py, b).call_method1("decode", ("utf-8", "surrogateescape")),
+            }
         }
         (_, Value::String(b)) | (_, Value::Opaque(b)) | (_, Value::RevisedRef(b)) => {
             Ok(PyBytes::new(py, b).into_any())
