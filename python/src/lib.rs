@@ -661,7 +661,14 @@ fn walk_into(
                 continue;
             }
             let rel = format!("{prefix}{}", l.name);
-            let obj = g.get(&l.name)?;
+            // Opened at the link's address: looking the name up again would walk the group's
+            // index (and read its whole local heap) once per member.
+            let name = if g.name().ends_with('/') {
+                format!("{}{}", g.name(), l.name)
+            } else {
+                format!("{}/{}", g.name(), l.name)
+            };
+            let obj = Object::at(g.file_inner(), a, name)?;
             let sub = if let Object::Group(sg) = &obj {
                 Some(sg.clone())
             } else {

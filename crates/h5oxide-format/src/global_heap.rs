@@ -10,6 +10,8 @@
 //! so small collections are read here.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use crate::cursor::{to_usize, Cursor, UNDEF};
 use crate::{Ctx, Error, Result};
@@ -173,14 +175,15 @@ pub fn read_object(ctx: &Ctx<'_>, addr: u64, index: u32) -> Result<Vec<u8>> {
 }
 
 /// Collections read so far, so that decoding many variable-length elements reads each collection
-/// once. Holds at most a bounded number of bytes; older collections are dropped when full.
+/// once. Holds at most a bounded number of bytes; older collections are dropped when full. When
+/// the context carries a [`SharedGlobalHeapCache`], collections come from (and go to) it.
 #[derive(Debug, Default)]
 pub struct GlobalHeapCache {
-    collections: std::collections::HashMap<u64, GlobalHeapCollection>,
+    collections: HashMap<u64, Arc<GlobalHeapCollection>>,
     bytes: usize,
 }
 
-/// Most bytes of collections a [`GlobalHeapCache`] keeps.
+/// Most bytes of collections a [`GlobalHeapCache`] or a [`SharedGlobalHeapCache`] keeps.
 const CACHE_BYTES: usize = 64 << 20;
 
 impl GlobalHeapCache {
@@ -192,7 +195,10 @@ impl GlobalHeapCache {
     /// The collection at `addr`, read on first use.
     pub fn collection(&mut self, ctx: &Ctx<'_>, addr: u64) -> Result<&GlobalHeapCollection> {
         if !self.collections.contains_key(&addr) {
-            let col = GlobalHeapCollection::read(ctx, addr)?;
+            let col = match ctx.gheap {
+                Some(shared) => shared.get_or_read(ctx, addr)?,
+                None => Arc::new(GlobalHeapCollection::read(ctx, addr)?),
+            };
             if self.bytes.saturating_add(col.size()) > CACHE_BYTES {
                 self.collections.clear();
                 self.bytes = 0;
@@ -202,6 +208,7 @@ impl GlobalHeapCache {
         }
         self.collections
             .get(&addr)
+            .map(|c| &**c)
             .ok_or_else(|| Error::corrupt(STRUCTURE, addr, "collection vanished from cache"))
     }
 
@@ -217,6 +224,41 @@ impl GlobalHeapCache {
         Ok(Cow::Borrowed(
             self.collection(ctx, id.collection)?.object(id.index)?,
         ))
+    }
+}
+
+/// Collections shared by all the readers of one file (threads included), so that reading many
+/// small variable-length values one at a time (attributes, single elements) reads and parses
+/// each collection once. Bounded like [`GlobalHeapCache`]; the owner must drop it when the file
+/// changes.
+#[derive(Debug, Default)]
+pub struct SharedGlobalHeapCache {
+    inner: RwLock<(HashMap<u64, Arc<GlobalHeapCollection>>, usize)>,
+}
+
+impl SharedGlobalHeapCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The collection at `addr`, read on first use.
+    pub fn get_or_read(&self, ctx: &Ctx<'_>, addr: u64) -> Result<Arc<GlobalHeapCollection>> {
+        if let Ok(g) = self.inner.read() {
+            if let Some(c) = g.0.get(&addr) {
+                return Ok(c.clone());
+            }
+        }
+        let col = Arc::new(GlobalHeapCollection::read(ctx, addr)?);
+        if let Ok(mut g) = self.inner.write() {
+            if g.1.saturating_add(col.size()) > CACHE_BYTES {
+                g.0.clear();
+                g.1 = 0;
+            }
+            g.1 = g.1.saturating_add(col.size());
+            g.0.insert(addr, col.clone());
+        }
+        Ok(col)
     }
 }
 

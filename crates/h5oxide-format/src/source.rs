@@ -123,6 +123,9 @@ pub struct Ctx<'a> {
     /// Group leaf node K from a version 0/1 superblock: a symbol table node holds at most
     /// 2K entries. 0 when the superblock does not store it (no check).
     pub group_leaf_k: u16,
+    /// Global heap collections shared by every reader of the file (None: each
+    /// [`GlobalHeapCache`](crate::global_heap::GlobalHeapCache) reads its own).
+    pub gheap: Option<&'a crate::global_heap::SharedGlobalHeapCache>,
 }
 
 impl<'a> Ctx<'a> {
@@ -133,6 +136,7 @@ impl<'a> Ctx<'a> {
             sizes,
             limits: Limits::default(),
             group_leaf_k: 0,
+            gheap: None,
         }
     }
 

@@ -89,6 +89,8 @@ pub struct FileInner {
     pub(crate) registry: Registry,
     pub(crate) chunk_cache: crate::chunked::ChunkCache,
     headers: RwLock<HashMap<u64, Arc<ObjectHeader>>>,
+    /// Global heap collections read so far (variable-length values).
+    gheap: h5oxide_format::global_heap::SharedGlobalHeapCache,
     externals: Mutex<HashMap<PathBuf, Arc<FileInner>>>,
     sohm: OnceLock<Option<SharedMessageTable>>,
     options: OpenOptions,
@@ -115,6 +117,7 @@ impl FileInner {
             } else {
                 0
             },
+            gheap: Some(&self.gheap),
         }
     }
 
@@ -332,6 +335,7 @@ impl File {
                 opts.chunk_cache_bytes.unwrap_or(DEFAULT_CHUNK_CACHE_BYTES),
             ),
             headers: RwLock::new(HashMap::new()),
+            gheap: Default::default(),
             externals: Mutex::new(HashMap::new()),
             sohm: OnceLock::new(),
             options: opts.clone(),

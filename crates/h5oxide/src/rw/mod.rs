@@ -489,6 +489,7 @@ impl RwFile {
             } else {
                 0
             },
+            gheap: None,
         }
     }
 
