@@ -1504,6 +1504,20 @@ class Dataset(HLObject):
 
     def __setitem__(self, args, val):
         w = self._w()
+        if type(args) is int and type(val) is numpy.ndarray:
+            # One whole row (or element) of a plain numeric dataset from an array of its own
+            # type and shape, e.g. the appends of a growing log: no general selection work.
+            shape = self.shape
+            dt = self.dtype
+            if (shape and val.dtype == dt and not dt.hasobject and not dt.shape
+                    and val.shape == tuple(shape[1:]) and val.flags.c_contiguous):
+                i = args + shape[0] if args < 0 else args
+                if 0 <= i < shape[0]:
+                    rank = len(shape)
+                    w.write_bytes(self._addr, [i] + [0] * (rank - 1), [1] + list(shape[1:]),
+                                  [1] * rank, val.reshape(-1).view(numpy.uint8))
+                    self._changed_keep_info()
+                    return
         args = args if isinstance(args, tuple) else (args,)
         names, args = _names_args(args)
         if self.shape is None:
@@ -1566,16 +1580,17 @@ class Dataset(HLObject):
         w = self._w()
         if self.chunks is None:
             raise TypeError("Only chunked datasets can be resized")
+        shape = self.shape
         if axis is not None:
-            if not 0 <= axis < len(self.shape):
-                raise ValueError("Invalid axis (0 to %s allowed)" % (len(self.shape) - 1))
-            new = list(self.shape)
+            if not 0 <= axis < len(shape):
+                raise ValueError("Invalid axis (0 to %s allowed)" % (len(shape) - 1))
+            new = list(shape)
             new[axis] = int(size)
         else:
             new = [size] if isinstance(size, (int, numpy.integer)) else [int(x) for x in size]
-            if len(new) != len(self.shape):
+            if len(new) != len(shape):
                 raise TypeError("New shape length (%d) must match dataset rank (%d)"
-                                % (len(new), len(self.shape)))
+                                % (len(new), len(shape)))
         w.resize(self._addr, new)
         info = self._winfo()
         self._changed_keep_info(None if info is None else (list(new),) + tuple(info[1:]))
