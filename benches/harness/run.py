@@ -270,12 +270,15 @@ for impl, fig, label in MEM_ROWS:
     growth = statistics.median(x[0] - x[1] for x in v)
     memt.append(f"| {label} | {peak / (1 << 20):.0f} MiB | **{peak / size:.3f}** | {growth / size:.3f} "
                 f"| {fmt_t([x[3] for x in v], 0)} |")
+if len(lines) == 2:  # no timing rows (e.g. BENCH_ONLY=mem): drop the empty table
+    lines, memt = [], memt[1:]
 if len(memt) > 3:
     lines += memt
 
 note = (f"{ROUNDS} rounds × (1 warm-up + 1 timed run; no warm-up for W7, W8 and writes) per implementation, "
         "alternating; "
-        f"median (min–max) over rounds; ratio = median of per-round h5py÷h5oxide. "
+        f"median (min–max) over rounds; ratio = median of per-round h5py÷h5oxide; "
+        "peak memory: one read per process and round. "
         f"Harness wall time {elapsed / 60:.1f} min.")
 table = "\n".join(lines) + "\n\n" + note + "\n"
 with open(os.path.join(args.out, f"{stamp}.md"), "w") as f:
