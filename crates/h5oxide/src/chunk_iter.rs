@@ -57,6 +57,17 @@ impl Dataset {
     /// Like [`Dataset::chunk_iter`], with blocks of about `block_bytes` for non-chunked layouts
     /// (at least one element; chunked datasets always go by chunk).
     pub fn chunk_iter_with(&self, block_bytes: u64) -> ChunkIter<'_> {
+        if self.info.num_elements().ok() == Some(0) {
+            // Nothing to read (a zero extent or a null dataspace), whatever the layout.
+            return ChunkIter {
+                ds: self,
+                tile: Vec::new(),
+                grid: Vec::new(),
+                next: 0,
+                total: 0,
+                error: None,
+            };
+        }
         let plan = plan(self, block_bytes.max(1));
         let (tile, grid, total, error) = match plan {
             Ok((tile, grid)) => {
