@@ -3,6 +3,9 @@
 
   python bench_py.py [--lib h5py|h5oxide] [--reps N] [--warmup N] [--label NAME] WORKLOAD FILE [EXTRA...]
 
+Workload `mem` (peak memory) takes a figure name as EXTRA (`read`: ds[:]), runs it once and adds
+the process's peak resident set size before and after (`base_rss_bytes`, `peak_rss_bytes`).
+
 --lib h5py (default) measures h5py over libhdf5; --lib h5oxide measures the h5oxide Python
 package (h5py-compatible API) once it is installed in the venv. One JSON line per figure, same
 shape as the Rust binary's.
@@ -70,6 +73,32 @@ if w == "w2":
         with h5.File(FILE, "r") as f:
             f["data"].read_direct(buf)
     run("read_into", read_direct, nbytes=nbytes)
+
+elif w == "mem":
+    # One figure per process: VmHWM only grows, so each figure needs a fresh process.
+    def vm_hwm():
+        with open("/proc/self/status") as st:
+            for line in st:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    figure = args.extra[0] if args.extra else "read"
+    if figure != "read":
+        raise SystemExit(f"mem: unknown figure {figure!r}")
+    with h5.File(FILE, "r") as f:
+        nbytes = f["data"].nbytes
+    base = vm_hwm()
+    t0 = time.perf_counter()
+    a = read_all()
+    t = time.perf_counter() - t0
+    peak = vm_hwm()
+    assert a.nbytes == nbytes
+    del a
+    print(json.dumps({"impl": LABEL, "workload": w, "figure": figure, "reps": 1,
+                      "times_s": [round(t, 6)], "median_s": round(t, 6), "min_s": round(t, 6),
+                      "max_s": round(t, 6), "bytes": nbytes, "base_rss_bytes": base,
+                      "peak_rss_bytes": peak}), flush=True)
 
 elif w in ("w5", "w6"):
     with h5.File(FILE, "r") as f:

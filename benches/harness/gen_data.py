@@ -14,6 +14,8 @@ the right name is reused. Environment (defaults in parentheses):
   BENCH_W11_MIB        W11 size of each of the 4 datasets (64)
   BENCH_FANCY_N        fancy: float64 elements (10000000)
   BENCH_FANCY_K        fancy: sorted distinct indices (100000)
+  BENCH_MEM_MIB        mem: contiguous float64 dataset for the peak-memory figure (1024);
+                       opt-in: written only when BENCH_ONLY names `mem`
 """
 import os
 import sys
@@ -196,3 +198,20 @@ if want("fancy"):
         idx.astype("<u8").tofile(ip)
     out("fancy", p)
     out("fancy_idx", ip)
+
+# ---- mem: peak memory of reading a large contiguous float64 dataset (opt-in: BENCH_ONLY=mem)
+if "mem" in only:
+    mib = env("BENCH_MEM_MIB", 1024)
+    p = os.path.join(DIR, f"mem_contig_f64_{mib}MiB.h5")
+    if fresh(p):
+        n = mib * MiB // 8
+        slab = 8 * MiB  # elements per write: 64 MiB, so the generator itself stays small
+
+        def write(t):
+            with h5py.File(t, "w") as f:
+                d = f.create_dataset("data", shape=(n,), dtype="f8")
+                rng = np.random.default_rng(14)
+                for i in range(0, n, slab):
+                    d[i:i + slab] = rng.random(min(slab, n - i))
+        atomic(p, write)
+    out("mem", p)

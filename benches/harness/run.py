@@ -18,7 +18,8 @@ Implementations:
   h5oxide-py      bench_py.py --lib h5oxide: the Python package, when `import h5oxide` works
                   in this interpreter (BENCH_PY_H5OXIDE=0 to skip)
 
-Other environment: BENCH_ONLY=w2,w5,w6,w7,w8,w9,w11,fancy (subset), BENCH_W7_GZIP_READS
+Other environment: BENCH_ONLY=w2,w5,w6,w7,w8,w9,w11,fancy (subset; `mem`, the peak-memory
+table for reading a BENCH_MEM_MIB (1024) MiB dataset, runs only when named), BENCH_W7_GZIP_READS
 (rows read from the gzip dataset in W7, default 1000: h5py decodes a 1 MiB chunk per read),
 BENCH_OUT (results directory, default target/bench-results), plus gen_data.py's size variables.
 """
@@ -128,6 +129,31 @@ for key, workload, fkey, extra in RUNS:
                 jsonl.write(json.dumps(rec) + "\n")
                 results.setdefault((key, label, rec["figure"]), []).append(
                     (r, rec["times_s"][0], rec.get("ops", 0)))
+
+# Peak memory (opt-in, BENCH_ONLY=mem): one process per figure, since the peak only grows.
+MEM_FIGURES = {"h5py": ["read"], "h5oxide": ["read", "read_typed", "iter"], "h5oxide-py": ["read"]}
+mem = {}  # (impl, figure) -> [(peak, base, bytes, time) per round]
+if "mem" in ONLY and "mem" in FILES:
+    log("== mem")
+    im = impls("mem")
+    for r in range(ROUNDS):
+        order = im if r % 2 == 0 else im[::-1]
+        for label, argv, env in order:
+            for fig in MEM_FIGURES.get(label, []):
+                cmd = argv + ["mem", FILES["mem"], fig]
+                p = subprocess.run(cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
+                if p.returncode != 0:
+                    log(f"   {label} failed (exit {p.returncode}): {' '.join(cmd)}")
+                    continue
+                for line in p.stdout.splitlines():
+                    if not line.startswith("{"):
+                        continue
+                    rec = json.loads(line)
+                    rec["key"], rec["round"] = "mem", r
+                    recs.append(rec)
+                    jsonl.write(json.dumps(rec) + "\n")
+                    mem.setdefault((label, fig), []).append(
+                        (rec["peak_rss_bytes"], rec["base_rss_bytes"], rec["bytes"], rec["times_s"][0]))
 jsonl.close()
 elapsed = time.time() - t_start
 
@@ -225,9 +251,34 @@ for impl in ["h5py", "h5oxide", "h5oxide-rayon1"] + (["h5oxide-py"] if have_py_h
 if len(scal) > 3:
     lines += scal
 
+# Peak memory table: peak resident set size of the whole process ÷ dataset size, and its growth
+# during the read (peak after − peak before) ÷ size; medians over rounds.
+MMIB = os.environ.get("BENCH_MEM_MIB", "1024")
+MEM_ROWS = [("h5py", "read", "h5py `ds[:]`"),
+            ("h5oxide", "read", "h5oxide `read_raw`"),
+            ("h5oxide", "read_typed", "h5oxide `read::<f64>`"),
+            ("h5oxide", "iter", "h5oxide `chunk_iter().typed::<f64>()` (summed, 1 MiB blocks)"),
+            ("h5oxide-py", "read", "Python h5oxide `ds[:]`")]
+memt = ["", f"| peak memory, read {MMIB} MiB f64 contiguous | peak RSS | peak RSS ÷ size | "
+        "growth ÷ size | time |", "| --- | ---: | ---: | ---: | ---: |"]
+for impl, fig, label in MEM_ROWS:
+    v = mem.get((impl, fig))
+    if not v:
+        continue
+    size = v[0][2]
+    peak = statistics.median(x[0] for x in v)
+    growth = statistics.median(x[0] - x[1] for x in v)
+    memt.append(f"| {label} | {peak / (1 << 20):.0f} MiB | **{peak / size:.3f}** | {growth / size:.3f} "
+                f"| {fmt_t([x[3] for x in v], 0)} |")
+if len(lines) == 2:  # no timing rows (e.g. BENCH_ONLY=mem): drop the empty table
+    lines, memt = [], memt[1:]
+if len(memt) > 3:
+    lines += memt
+
 note = (f"{ROUNDS} rounds × (1 warm-up + 1 timed run; no warm-up for W7, W8 and writes) per implementation, "
         "alternating; "
-        f"median (min–max) over rounds; ratio = median of per-round h5py÷h5oxide. "
+        f"median (min–max) over rounds; ratio = median of per-round h5py÷h5oxide; "
+        "peak memory: one read per process and round. "
         f"Harness wall time {elapsed / 60:.1f} min.")
 table = "\n".join(lines) + "\n\n" + note + "\n"
 with open(os.path.join(args.out, f"{stamp}.md"), "w") as f:

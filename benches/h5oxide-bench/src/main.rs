@@ -18,6 +18,7 @@
 //! | `w9` | 1-D vlen UTF-8 strings `s` | `read_str` (`read_strings`) |
 //! | `w11` | `plain_a/b` (float64), `gzip_a/b` (float32 gzip) | `{plain,gzip}_serial`, `{plain,gzip}_2threads` |
 //! | `fancy` | 1-D float64 `contig`, `chunked`; EXTRA = sorted indices (u64 LE) | `contig`, `chunked` (`read_fancy`) |
+//! | `mem` | contiguous float64 `data`; EXTRA = one figure | `read` (`read_raw`), `read_typed` (`read::<f64>`), `iter` (`chunk_iter().typed::<f64>()`, summed): run once, with the peak resident set size before and after (`base_rss_bytes`, `peak_rss_bytes`; one figure per process, as the peak only grows) |
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -165,7 +166,7 @@ fn real_main() -> Res<()> {
             "--label" => opts.label = args.next().ok_or("--label needs a value")?,
             "--only" => opts.only = Some(args.next().ok_or("--only needs a figure name")?),
             "-h" | "--help" => {
-                println!("usage: h5oxide-bench [--reps N] [--warmup N] [--label NAME] [--only FIGURE] WORKLOAD FILE [EXTRA...]\nworkloads: w2 w5 w6 w7 w8 w9 w11 fancy");
+                println!("usage: h5oxide-bench [--reps N] [--warmup N] [--label NAME] [--only FIGURE] WORKLOAD FILE [EXTRA...]\nworkloads: w2 w5 w6 w7 w8 w9 w11 fancy mem");
                 return Ok(());
             }
             _ => pos.push(a),
@@ -267,8 +268,65 @@ fn real_main() -> Res<()> {
             }
             Ok(())
         }
+        "mem" => mem(
+            &opts,
+            file,
+            pos.get(2).map(String::as_str).unwrap_or("read"),
+        ),
         other => Err(format!("unknown workload {other:?}").into()),
     }
+}
+
+/// The process's peak resident set size in bytes (`VmHWM`; 0 where there is no `/proc`).
+fn vm_hwm() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Peak memory of one way of reading a whole contiguous float64 dataset, run once.
+fn mem(opts: &Opts, file: &str, figure: &str) -> Res<()> {
+    let nbytes = File::open(file)?.dataset("data")?.info().num_bytes()?;
+    let base = vm_hwm();
+    let t0 = Instant::now();
+    let n = match figure {
+        "read" => File::open(file)?.dataset("data")?.read_raw()?.len() as u64,
+        "read_typed" => {
+            let a = File::open(file)?.dataset("data")?.read::<f64>()?;
+            a.len() as u64 * 8
+        }
+        "iter" => {
+            let ds = File::open(file)?.dataset("data")?;
+            let mut s = 0.0f64;
+            let mut n = 0u64;
+            for piece in ds.chunk_iter().typed::<f64>() {
+                let (_, a) = piece?;
+                n += a.len() as u64 * 8;
+                s += a.sum();
+            }
+            black_box(s);
+            n
+        }
+        other => return Err(format!("mem: unknown figure {other:?}").into()),
+    };
+    let t = t0.elapsed().as_secs_f64();
+    let peak = vm_hwm();
+    if n != nbytes {
+        return Err(format!("mem {figure}: read {n} of {nbytes} bytes").into());
+    }
+    println!(
+        "{{\"impl\": \"{}\", \"workload\": \"mem\", \"figure\": \"{figure}\", \"reps\": 1, \
+         \"times_s\": [{t:.6}], \"median_s\": {t:.6}, \"min_s\": {t:.6}, \"max_s\": {t:.6}, \
+         \"bytes\": {nbytes}, \"base_rss_bytes\": {base}, \"peak_rss_bytes\": {peak}}}",
+        opts.label
+    );
+    Ok(())
 }
 
 fn w2(fig: &Figure<'_>, file: &str) -> Res<()> {

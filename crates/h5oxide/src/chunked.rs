@@ -982,6 +982,11 @@ impl ChunkCache {
         self.budget
     }
 
+    /// Decoded bytes held now.
+    pub fn bytes(&self) -> u64 {
+        self.inner.lock().map(|g| g.bytes).unwrap_or(0)
+    }
+
     /// The decoded chunk stored at `address`, if cached.
     pub fn get(&self, address: u64) -> Option<Arc<Vec<u8>>> {
         let mut g = self.inner.lock().ok()?;

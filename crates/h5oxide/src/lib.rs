@@ -16,6 +16,7 @@
 pub mod attribute;
 mod buffer;
 pub mod canonical;
+pub mod chunk_iter;
 pub mod chunked;
 pub mod dataset;
 pub mod file;

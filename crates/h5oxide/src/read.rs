@@ -70,6 +70,61 @@ pub(crate) fn read_all(file: &FileInner, info: &DatasetInfo, out: &mut [u8]) -> 
     }
 }
 
+/// Reads `out.len()` bytes starting `offset` bytes into the stored data of a non-chunked
+/// dataset (compact, contiguous, external; unallocated storage reads as the fill value). Used by
+/// the block-by-block iteration ([`crate::chunk_iter`]) so each block costs only its own read.
+pub(crate) fn read_range(
+    file: &FileInner,
+    info: &DatasetInfo,
+    offset: u64,
+    out: &mut [u8],
+) -> Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let total = info.num_bytes()?;
+    let end = offset
+        .checked_add(out.len() as u64)
+        .filter(|&e| e <= total)
+        .ok_or_else(|| Error::Invalid("byte range beyond the dataset".into()))?;
+    match &info.layout {
+        DataLayout::Compact { data } => {
+            let src = usize::try_from(offset)
+                .ok()
+                .zip(usize::try_from(end).ok())
+                .and_then(|(a, b)| data.get(a..b))
+                .ok_or_else(|| {
+                    Error::corrupt(
+                        "compact layout",
+                        0,
+                        format!("{} bytes stored for {total} needed", data.len()),
+                    )
+                })?;
+            out.copy_from_slice(src);
+            Ok(())
+        }
+        DataLayout::Contiguous { address, .. } => {
+            if let Some(efl) = &info.external {
+                return read_external_at(file, efl, offset, out);
+            }
+            if *address == UNDEF {
+                let fb = info.fill_bytes();
+                // `offset` is a whole number of elements, so the pattern starts aligned.
+                fill(out, &fb);
+                return Ok(());
+            }
+            let at = address
+                .checked_add(offset)
+                .ok_or_else(|| Error::corrupt("contiguous layout", *address, "overflow"))?;
+            file.src_read_into(at, out)
+        }
+        DataLayout::Chunked(_) => Err(Error::Invalid(
+            "read_range is for non-chunked layouts".into(),
+        )),
+        DataLayout::Virtual { .. } => Err(Error::unsupported("virtual dataset layout")),
+    }
+}
+
 impl FileInner {
     /// Reads raw data bytes (not metadata: checked against the data budget, not the metadata one).
     pub(crate) fn src_read(&self, addr: u64, len: usize) -> Result<std::borrow::Cow<'_, [u8]>> {
@@ -120,6 +175,16 @@ impl FileInner {
 /// Reads a contiguous byte stream spread over external files (slots in order; bytes past a
 /// file's end read as zero, as libhdf5 does).
 fn read_external(file: &FileInner, efl: &ExternalFileList, out: &mut [u8]) -> Result<()> {
+    read_external_at(file, efl, 0, out)
+}
+
+/// [`read_external`] from `skip` bytes into the stream.
+fn read_external_at(
+    file: &FileInner,
+    efl: &ExternalFileList,
+    skip: u64,
+    out: &mut [u8],
+) -> Result<()> {
     let ctx = file.ctx();
     let heap = h5oxide_format::local_heap::LocalHeap::read(&ctx, efl.heap_address)?;
     let dir: PathBuf = file
@@ -127,30 +192,38 @@ fn read_external(file: &FileInner, efl: &ExternalFileList, out: &mut [u8]) -> Re
         .and_then(|p| p.parent())
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
+    // `pos`: bytes of `out` done; `stream`: where the current slot starts in the byte stream
+    // (a slot of size u64::MAX runs to the end).
     let mut pos = 0usize;
+    let mut stream = 0u64;
     for slot in &efl.slots {
         if pos >= out.len() {
             break;
         }
+        let slot_end = stream.saturating_add(slot.size);
+        let cur = skip.saturating_add(pos as u64);
+        if cur >= slot_end {
+            stream = slot_end;
+            continue;
+        }
+        let within = cur.saturating_sub(stream);
+        let want = (out.len() - pos) as u64;
+        let n = (slot.size - within).min(want) as usize;
         let name = heap.string_at(slot.name_offset)?;
         let name = String::from_utf8_lossy(name).into_owned();
         let path = dir.join(&name);
-        let want = (out.len() - pos) as u64;
-        let n = if slot.size == u64::MAX {
-            want
-        } else {
-            slot.size.min(want)
-        } as usize;
         let dst = out.get_mut(pos..pos + n).unwrap_or(&mut []);
         dst.fill(0);
         let f = std::fs::File::open(&path)
             .map_err(|e| Error::Io(format!("external file {}: {e}", path.display())))?;
         let flen = f.metadata()?.len();
-        if slot.offset < flen {
-            let avail = ((flen - slot.offset) as usize).min(n);
-            read_at(&f, dst.get_mut(..avail).unwrap_or(&mut []), slot.offset)?;
+        let at = slot.offset.saturating_add(within);
+        if at < flen {
+            let avail = usize::try_from(flen - at).unwrap_or(usize::MAX).min(n);
+            read_at(&f, dst.get_mut(..avail).unwrap_or(&mut []), at)?;
         }
         pos += n;
+        stream = slot_end;
     }
     Ok(())
 }

@@ -1,0 +1,105 @@
+//! `Dataset::chunk_iter` over every dataset of the corpus's test files that `read_raw` reads:
+//! the pieces, put back at their selections, must give exactly `read_raw`'s bytes (all layouts,
+//! chunk indexes, filters, edge chunks, fill values, external storage). Non-chunked datasets are
+//! cut into blocks of 24 bytes (at least one element) or 1/64 of their size, so most of them take
+//! several blocks.
+use std::path::PathBuf;
+
+use h5oxide::{File, Object};
+
+fn corpus() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared/corpus"))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| here.join("../../../shared/corpus"))
+}
+
+/// Datasets larger than this are skipped (time).
+const MAX_BYTES: u64 = 16 << 20;
+
+#[test]
+fn chunk_iter_reassembles_read_raw_on_the_corpus() {
+    let dir = corpus();
+    let Ok(manifest) = std::fs::read_to_string(dir.join("MANIFEST.tsv")) else {
+        eprintln!("no corpus at {}: skipped", dir.display());
+        return;
+    };
+    let (mut datasets, mut pieces) = (0usize, 0usize);
+    let mut failures = Vec::new();
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (Some(&file), Some(&"test")) = (cols.first(), cols.get(1)) else {
+            continue;
+        };
+        if file.starts_with("bad/") {
+            continue;
+        }
+        let Ok(f) = File::open(dir.join(file)) else {
+            continue;
+        };
+        let Ok(objects) = f.root().and_then(|g| g.walk()) else {
+            continue;
+        };
+        for (name, obj) in objects {
+            let Object::Dataset(ds) = obj else { continue };
+            if ds.info().num_bytes().map_or(true, |n| n > MAX_BYTES) {
+                continue;
+            }
+            let Ok(want) = ds.read_raw() else { continue };
+            let es = ds.dtype().size() as u64;
+            let dims: Vec<u64> = ds.shape().iter().map(|&d| d as u64).collect();
+            let mut got = vec![0u8; want.len()];
+            let mut covered = 0usize;
+            let mut ok = true;
+            // Several blocks per non-chunked dataset: 24 bytes, or 1/64 of a larger one.
+            for piece in ds.chunk_iter_with((want.len() as u64 / 64).max(24)) {
+                let (sel, bytes) = match piece {
+                    Ok(p) => p,
+                    Err(e) => {
+                        failures.push(format!("{file}:{name}: {e}"));
+                        ok = false;
+                        break;
+                    }
+                };
+                pieces += 1;
+                // Copy the piece's rows (innermost-axis runs) to their places.
+                let rank = dims.len();
+                let row = sel.count.last().copied().unwrap_or(1) as usize * es as usize;
+                let nrows = bytes.len().checked_div(row).unwrap_or(0);
+                for r in 0..nrows {
+                    // Coordinates of row r within the selection, then its linear offset.
+                    let mut rem = r as u64;
+                    let mut coord = vec![0u64; rank];
+                    for d in (0..rank.saturating_sub(1)).rev() {
+                        coord[d] = sel.start[d] + rem % sel.count[d];
+                        rem /= sel.count[d];
+                    }
+                    if rank > 0 {
+                        coord[rank - 1] = sel.start[rank - 1];
+                    }
+                    let lin = coord
+                        .iter()
+                        .zip(&dims)
+                        .fold(0u64, |acc, (&c, &n)| acc * n + c);
+                    let at = (lin * es) as usize;
+                    got[at..at + row].copy_from_slice(&bytes[r * row..(r + 1) * row]);
+                }
+                covered += bytes.len();
+            }
+            if !ok {
+                continue;
+            }
+            datasets += 1;
+            if covered != want.len() || got != want {
+                failures.push(format!(
+                    "{file}:{name}: pieces cover {covered} of {} bytes or differ",
+                    want.len()
+                ));
+            }
+        }
+    }
+    eprintln!("chunk_iter corpus: {datasets} datasets, {pieces} pieces");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(datasets > 500, "only {datasets} datasets checked");
+}
