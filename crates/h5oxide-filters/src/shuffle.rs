@@ -65,9 +65,13 @@ fn word(plane: &[u8], k: usize) -> u64 {
 /// without `unsafe` or target-specific code). Returns the number of elements done (a multiple
 /// of 8); the caller finishes the rest.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn unshuffle_words(input: &[u8], body: &mut [u8], n: usize, elem: usize) -> usize {
+fn unshuffle_words(planes: &[&[u8]], body: &mut [u8], n: usize) -> usize {
+    let elem = planes.len();
+    if planes.iter().any(|p| p.len() < n) {
+        return 0;
+    }
     let groups = n / 8;
-    let plane = |b: usize| input.get(b * n..(b + 1) * n).unwrap_or_default();
+    let plane = |b: usize| planes.get(b).copied().unwrap_or_default();
     let body = body.get_mut(..groups * 8 * elem).unwrap_or_default();
     match elem {
         2 => {
@@ -138,29 +142,46 @@ pub fn unshuffle_into(input: &[u8], out: &mut [u8], elem: usize) {
     }
     let n = input.len() / elem;
     let (body, tail) = out.split_at_mut(n * elem);
-    let done = unshuffle_fast(input, body, n, elem);
-    for (b, plane) in input.chunks_exact(n).take(elem).enumerate() {
-        let rest = body.get_mut(done * elem..).unwrap_or_default();
-        let plane = plane.get(done..).unwrap_or_default();
+    let planes: Vec<&[u8]> = input.chunks_exact(n).take(elem).collect();
+    unshuffle_planes(&planes, body);
+    tail.copy_from_slice(input.get(n * elem..).unwrap_or_default());
+}
+
+/// Interleaves byte planes into elements: with `s = planes.len()` and `n = body.len() / s`,
+/// byte `b` of element `i` of `body` becomes `planes[b][i]`. Every plane must hold at least
+/// `n` bytes (else nothing is written). The planes need not be contiguous: the Blosc decoder
+/// passes stored planes straight from the chunk.
+pub(crate) fn unshuffle_planes(planes: &[&[u8]], body: &mut [u8]) {
+    let elem = planes.len();
+    if elem == 0 {
+        return;
+    }
+    let n = body.len() / elem;
+    if planes.iter().any(|p| p.len() < n) {
+        return;
+    }
+    let body = body.get_mut(..n * elem).unwrap_or_default();
+    let done = unshuffle_fast(planes, body, n);
+    let rest = body.get_mut(done * elem..).unwrap_or_default();
+    for (b, plane) in planes.iter().enumerate() {
+        let plane = plane.get(done..n).unwrap_or_default();
         for (dst, src) in rest.iter_mut().skip(b).step_by(elem).zip(plane) {
             *dst = *src;
         }
     }
-    tail.copy_from_slice(input.get(n * elem..).unwrap_or_default());
 }
 
-/// The vectorised part of [`unshuffle_into`]: interleaves the first elements of the `elem`
-/// planes of `input` (each `n` bytes) into `body` and returns how many elements it did (the
-/// caller does the rest, fewer than 16, byte by byte).
+/// The vectorised part of [`unshuffle_planes`]: interleaves the first elements and returns
+/// how many it did (the caller does the rest, fewer than 16, byte by byte).
 #[cfg(target_arch = "x86_64")]
-fn unshuffle_fast(input: &[u8], body: &mut [u8], n: usize, elem: usize) -> usize {
-    sse2::unshuffle(input, body, n, elem)
+fn unshuffle_fast(planes: &[&[u8]], body: &mut [u8], n: usize) -> usize {
+    sse2::unshuffle(planes, body, n)
 }
 
-/// The vectorised part of [`unshuffle_into`] (portable version: `u64` word transposes).
+/// The vectorised part of [`unshuffle_planes`] (portable version: `u64` word transposes).
 #[cfg(not(target_arch = "x86_64"))]
-fn unshuffle_fast(input: &[u8], body: &mut [u8], n: usize, elem: usize) -> usize {
-    unshuffle_words(input, body, n, elem)
+fn unshuffle_fast(planes: &[&[u8]], body: &mut [u8], n: usize) -> usize {
+    unshuffle_words(planes, body, n)
 }
 
 /// SSE2 byte interleaves (SSE2 is part of the x86_64 baseline, so no runtime detection).
@@ -199,9 +220,13 @@ mod sse2 {
 
     /// Interleaves 16 elements at a time for element sizes 2, 4 and 8 (see
     /// [`super::unshuffle_into`]); returns the number of elements done, a multiple of 16.
-    pub(super) fn unshuffle(input: &[u8], body: &mut [u8], n: usize, elem: usize) -> usize {
+    pub(super) fn unshuffle(planes: &[&[u8]], body: &mut [u8], n: usize) -> usize {
+        let elem = planes.len();
+        if planes.iter().any(|p| p.len() < n) {
+            return 0;
+        }
         let groups = n / 16;
-        let plane = |b: usize| input.get(b * n..(b + 1) * n).unwrap_or_default();
+        let plane = |b: usize| planes.get(b).copied().unwrap_or_default();
         let body = body.get_mut(..groups * 16 * elem).unwrap_or_default();
         match elem {
             2 => {
@@ -351,7 +376,8 @@ mod tests {
                 assert_eq!(unshuffle(&data, elem), want, "elem {elem} n {n}");
                 // the portable u64 transpose (used where SSE2 is not available)
                 let mut out = vec![0u8; n * elem];
-                let done = unshuffle_words(&data, &mut out, n, elem);
+                let planes: Vec<&[u8]> = data.chunks_exact(n).take(elem).collect();
+                let done = unshuffle_words(&planes, &mut out, n);
                 assert_eq!(done, n / 8 * 8);
                 assert_eq!(out[..done * elem], want[..done * elem], "words {elem} {n}");
             }
