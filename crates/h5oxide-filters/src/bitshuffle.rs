@@ -91,7 +91,7 @@ pub(crate) fn untranspose_block_with(
         bits_to_plane(input, out);
         return;
     }
-    planes.clear();
+    // every byte is written below: a buffer of the right size is reused as it is
     planes.resize(m * s, 0);
     for (eight, plane) in input
         .chunks_exact(8 * rowlen)

@@ -16,7 +16,7 @@
 //! the stream's decoded size. Decoded blocks are then byte- or bit-unshuffled.
 //!
 //! blosclz, the FastLZ-derived default codec, is decoded by our own implementation
-//! ([`blosclz_decompress`]); lz4 uses `lz4_flex`, zlib `libdeflater`, zstd the `zstd` crate.
+//! ([`blosclz_decompress`]); lz4 our block decoder ([`crate::lz4`]), zlib `libdeflater`, zstd the `zstd` crate.
 //!
 //! Reference: c-blosc `README_CHUNK_FORMAT.rst` (<https://github.com/Blosc/c-blosc>).
 //! Known incompatibilities: snappy-compressed chunks give [`Error::Unsupported`].
