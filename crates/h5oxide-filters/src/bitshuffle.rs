@@ -66,27 +66,140 @@ pub fn transpose_block(input: &[u8], out: &mut [u8], m: usize, s: usize) {
 /// Undoes [`transpose_block`].
 ///
 /// Two passes: the `8 * s` bit rows become `s` byte planes (plane `b` holds byte `b` of every
-/// element), 64 elements at a time with in-register bit and byte transposes of eight `u64`
-/// words; then the planes are interleaved by [`crate::shuffle::unshuffle_into`].
+/// element), 64 or 128 elements at a time with in-register bit and byte transposes; then the
+/// planes are interleaved by [`crate::shuffle::unshuffle_into`].
 pub fn untranspose_block(input: &[u8], out: &mut [u8], m: usize, s: usize) {
+    untranspose_block_with(input, out, m, s, &mut Vec::new());
+}
+
+/// [`untranspose_block`] with a reused buffer for the byte planes.
+pub(crate) fn untranspose_block_with(
+    input: &[u8],
+    out: &mut [u8],
+    m: usize,
+    s: usize,
+    planes: &mut Vec<u8>,
+) {
     let rowlen = m / 8;
-    if rowlen == 0 || s == 0 || out.len() < m * s {
+    let (Some(input), Some(out)) = (input.get(..m * s), out.get_mut(..m * s)) else {
+        return;
+    };
+    if rowlen == 0 || s == 0 {
         return;
     }
-    let rows: Vec<&[u8]> = input.chunks_exact(rowlen).take(8 * s).collect();
-    if rows.len() < 8 * s {
-        return;
-    }
-    let out = &mut out[..m * s];
     if s == 1 {
-        bits_to_plane(&rows, out);
+        bits_to_plane(input, out);
         return;
     }
-    let mut planes = vec![0u8; m * s];
-    for (eight, plane) in rows.chunks_exact(8).zip(planes.chunks_exact_mut(m)) {
+    // every byte is written below: a buffer of the right size is reused as it is
+    planes.resize(m * s, 0);
+    for (eight, plane) in input
+        .chunks_exact(8 * rowlen)
+        .zip(planes.chunks_exact_mut(m))
+    {
         bits_to_plane(eight, plane);
     }
-    crate::shuffle::unshuffle_into(&planes, out, s);
+    crate::shuffle::unshuffle_into(planes, out, s);
+}
+
+/// Eight bit rows (`rows`: row `k`, bit `k` of one byte of every element, `plane.len() / 8`
+/// bytes each, one after the other) to one byte plane: `plane[e]` gets bit `k` from bit
+/// `e % 8` of row `k`'s byte `e / 8`.
+fn bits_to_plane(rows: &[u8], plane: &mut [u8]) {
+    let rowlen = plane.len() / 8;
+    if rowlen == 0 || rows.len() < 8 * rowlen {
+        return;
+    }
+    let rows: [&[u8]; 8] =
+        std::array::from_fn(|k| rows.get(k * rowlen..(k + 1) * rowlen).unwrap_or_default());
+    let done = bits_to_plane_fast(&rows, plane);
+    bits_to_plane_words(&rows, plane, done);
+}
+
+/// The SSE2 part of [`bits_to_plane`]: returns how many bytes of each row it did.
+#[cfg(target_arch = "x86_64")]
+fn bits_to_plane_fast(rows: &[&[u8]], plane: &mut [u8]) -> usize {
+    sse2::bits_to_plane(rows, plane)
+}
+
+/// No vectorised path off x86_64: [`bits_to_plane_words`] does it all.
+#[cfg(not(target_arch = "x86_64"))]
+fn bits_to_plane_fast(_rows: &[&[u8]], _plane: &mut [u8]) -> usize {
+    0
+}
+
+/// The 8×8 bit transposes with SSE2 on two `u64` lanes at once (the same steps as
+/// [`bits_to_plane_words`]), through `safe_arch`'s safe wrappers of `core::arch`.
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use safe_arch::{
+        load_unaligned_m128i as load, m128i, set_splat_i64_m128i as splat,
+        shl_imm_u64_m128i as shl, shr_imm_u64_m128i as shr, store_unaligned_m128i as store,
+        unpack_high_i64_m128i as hi64, unpack_low_i64_m128i as lo64,
+    };
+
+    /// Swaps the fields `w[i] >> SH & m` and `w[j] & m` in both lanes.
+    #[inline(always)]
+    fn swap<const SH: i32>(w: &mut [m128i; 8], i: usize, j: usize, m: m128i) {
+        let t = (shr::<SH>(w[i]) ^ w[j]) & m;
+        w[j] ^= t;
+        w[i] ^= shl::<SH>(t);
+    }
+
+    /// 128 elements (16 bytes of every row) at a time; returns the row bytes done.
+    pub(super) fn bits_to_plane(rows: &[&[u8]], plane: &mut [u8]) -> usize {
+        let Ok(rows): Result<&[&[u8]; 8], _> = rows.try_into() else {
+            return 0;
+        };
+        let rowlen = plane.len() / 8;
+        let whole = rowlen / 16;
+        let m1 = splat(0x5555_5555_5555_5555);
+        let m2 = splat(0x3333_3333_3333_3333);
+        let m4 = splat(0x0F0F_0F0F_0F0F_0F0F);
+        let m8 = splat(0x00FF_00FF_00FF_00FF);
+        let m16 = splat(0x0000_FFFF_0000_FFFF);
+        let m32 = splat(0x0000_0000_FFFF_FFFF);
+        for (j, dst) in plane.chunks_exact_mut(128).take(whole).enumerate() {
+            let mut w = [m128i::default(); 8];
+            for (w, r) in w.iter_mut().zip(rows) {
+                let Some(b) = r.get(16 * j..16 * j + 16).and_then(|b| b.try_into().ok()) else {
+                    return 16 * j;
+                };
+                *w = load(b);
+            }
+            for k in [0, 2, 4, 6] {
+                swap::<1>(&mut w, k, k + 1, m1);
+            }
+            for k in [0, 1, 4, 5] {
+                swap::<2>(&mut w, k, k + 2, m2);
+            }
+            for k in [0, 1, 2, 3] {
+                swap::<4>(&mut w, k, k + 4, m4);
+            }
+            for k in [0, 2, 4, 6] {
+                swap::<8>(&mut w, k, k + 1, m8);
+            }
+            for k in [0, 1, 4, 5] {
+                swap::<16>(&mut w, k, k + 2, m16);
+            }
+            for k in [0, 1, 2, 3] {
+                swap::<32>(&mut w, k, k + 4, m32);
+            }
+            // lane 0 of w[g] is bytes 8g.. of the first 64 elements, lane 1 of the next 64
+            let (first, second) = dst.split_at_mut(64);
+            for (g, (a, b)) in first
+                .chunks_exact_mut(16)
+                .zip(second.chunks_exact_mut(16))
+                .enumerate()
+            {
+                if let (Ok(a), Ok(b)) = (a.try_into(), b.try_into()) {
+                    store(a, lo64(w[2 * g], w[2 * g + 1]));
+                    store(b, hi64(w[2 * g], w[2 * g + 1]));
+                }
+            }
+        }
+        16 * whole
+    }
 }
 
 /// Swaps the fields `w[i] >> sh & m` and `w[j] & m`.
@@ -97,9 +210,9 @@ fn swap_fields(w: &mut [u64; 8], i: usize, j: usize, sh: u32, m: u64) {
     w[i] ^= t << sh;
 }
 
-/// Eight bit rows (bit `k` of one byte of `8 * rows[k].len()` elements) to one byte plane:
-/// `plane[e]` gets bit `k` from bit `e % 8` of `rows[k][e / 8]`.
-fn bits_to_plane(rows: &[&[u8]], plane: &mut [u8]) {
+/// [`bits_to_plane`] from byte `from` of every row (the part the SSE2 path left), with the
+/// transposes on `u64` words: `plane[e]` gets bit `k` from bit `e % 8` of `rows[k][e / 8]`.
+fn bits_to_plane_words(rows: &[&[u8]], plane: &mut [u8], from: usize) {
     let rowlen = plane.len() / 8;
     let Ok(rows): std::result::Result<&[&[u8]; 8], _> = rows.try_into() else {
         return;
@@ -112,7 +225,13 @@ fn bits_to_plane(rows: &[&[u8]], plane: &mut [u8]) {
         u64::from_le_bytes(b)
     };
     let whole = rowlen / 8;
-    for (j, dst) in plane.chunks_exact_mut(64).take(whole).enumerate() {
+    let first = from.div_ceil(8);
+    for (j, dst) in plane
+        .chunks_exact_mut(64)
+        .enumerate()
+        .take(whole)
+        .skip(first)
+    {
         // w[k] byte g: bit row k of elements 8 (8j + g) ..+ 8.
         let mut w: [u64; 8] = std::array::from_fn(|k| word(rows[k], j));
         // Bit transpose in every byte lane: w[t] byte g bit k = old w[k] byte g bit t.
@@ -139,7 +258,7 @@ fn bits_to_plane(rows: &[&[u8]], plane: &mut [u8]) {
             o.copy_from_slice(&x.to_le_bytes());
         }
     }
-    for g in whole * 8..rowlen {
+    for g in (whole * 8).max(from)..rowlen {
         let mut x = 0u64;
         for (k, row) in rows.iter().enumerate() {
             x |= u64::from(row.get(g).copied().unwrap_or(0)) << (8 * k);
@@ -205,6 +324,7 @@ fn untranspose_all(input: &[u8], out: &mut [u8], p: &Params) -> Result<()> {
     }
     let n = input.len() / s;
     let mut pos = 0;
+    let mut planes = Vec::new();
     for m in block_sizes(n, p.block) {
         let len = m * s;
         let src = input
@@ -213,7 +333,7 @@ fn untranspose_all(input: &[u8], out: &mut [u8], p: &Params) -> Result<()> {
         let dst = out
             .get_mut(pos..pos + len)
             .ok_or_else(|| corrupt(NAME, "truncated block"))?;
-        untranspose_block(src, dst, m, s);
+        untranspose_block_with(src, dst, m, s, &mut planes);
         pos += len;
     }
     if let (Some(dst), Some(src)) = (out.get_mut(pos..), input.get(pos..)) {
@@ -241,6 +361,7 @@ fn decode_compressed(input: &[u8], out: &mut [u8], p: &Params) -> Result<()> {
     }
     let n = total / s;
     let mut tmp = vec![0u8; block.min(n) * s];
+    let mut planes = Vec::new();
     let (mut pos, mut opos) = (12usize, 0usize);
     for m in block_sizes(n, block) {
         let len = m * s;
@@ -261,7 +382,7 @@ fn decode_compressed(input: &[u8], out: &mut [u8], p: &Params) -> Result<()> {
         let dst = out
             .get_mut(opos..opos + len)
             .ok_or_else(|| corrupt(NAME, "block past the end"))?;
-        untranspose_block(t, dst, m, s);
+        untranspose_block_with(t, dst, m, s, &mut planes);
         pos += csize;
         opos += len;
     }
@@ -385,7 +506,7 @@ mod tests {
     fn untranspose_matches_definition_for_all_shapes() {
         // whole 64-element groups, a partial group, element sizes with and without a fast
         // unshuffle
-        for m in [8usize, 56, 64, 72, 128, 200, 1024] {
+        for m in [8usize, 56, 64, 72, 128, 136, 200, 264, 1024, 2048] {
             for s in [1usize, 2, 3, 4, 8, 16] {
                 let data: Vec<u8> = (0..(m * s) as u32)
                     .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)

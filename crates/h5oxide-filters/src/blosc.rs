@@ -16,7 +16,7 @@
 //! the stream's decoded size. Decoded blocks are then byte- or bit-unshuffled.
 //!
 //! blosclz, the FastLZ-derived default codec, is decoded by our own implementation
-//! ([`blosclz_decompress`]); lz4 uses `lz4_flex`, zlib `libdeflater`, zstd the `zstd` crate.
+//! ([`blosclz_decompress`]); lz4 our block decoder ([`crate::lz4`]), zlib `libdeflater`, zstd the `zstd` crate.
 //!
 //! Reference: c-blosc `README_CHUNK_FORMAT.rst` (<https://github.com/Blosc/c-blosc>).
 //! Known incompatibilities: snappy-compressed chunks give [`Error::Unsupported`].
@@ -179,14 +179,19 @@ pub(crate) fn bit_unshuffle(src: &[u8], dst: &mut [u8], typesize: usize, format_
     }
 }
 
-/// Decodes the streams of one block (at `input[start..]`) into `dst`.
+/// Decodes the streams of one block (at `input[start..]`) into `dst`, one `dst.len() /
+/// nstreams` part per stream. With `borrow_raw`, a stream stored uncompressed is not copied:
+/// its part of `dst` is left as is and `raw[i]` gets its range in `input` (else `None`).
 fn decode_block(
     input: &[u8],
     start: usize,
     dst: &mut [u8],
     nstreams: usize,
     codec: Codec,
+    borrow_raw: bool,
+    raw: &mut Vec<Option<std::ops::Range<usize>>>,
 ) -> Result<()> {
+    raw.clear();
     let neblock = dst.len() / nstreams.max(1);
     if neblock * nstreams != dst.len() {
         return Err(corrupt(NAME, "block is not a whole number of streams"));
@@ -196,19 +201,53 @@ fn decode_block(
         let csize = bytes::le32(input, pos)
             .ok_or_else(|| corrupt(NAME, "truncated stream header"))? as usize;
         pos += 4;
-        let src = pos
+        let end = pos
             .checked_add(csize)
-            .and_then(|end| input.get(pos..end))
+            .filter(|&end| end <= input.len())
+            .ok_or_else(|| corrupt(NAME, "truncated stream"))?;
+        let src = input
+            .get(pos..end)
             .ok_or_else(|| corrupt(NAME, "truncated stream"))?;
         if csize == part.len() {
-            part.copy_from_slice(src);
+            if borrow_raw {
+                raw.push(Some(pos..end));
+            } else {
+                part.copy_from_slice(src);
+                raw.push(None);
+            }
         } else {
             codec.decode_exact(src, part, NAME)?;
+            raw.push(None);
         }
-        pos += csize;
+        pos = end;
     }
     Ok(())
 }
+
+/// Stream `i` of a block decoded by [`decode_block`]: its stored bytes in `input` when it was
+/// left there, else `part` (its decoded bytes).
+fn stored_or<'a>(
+    input: &'a [u8],
+    raw: &[Option<std::ops::Range<usize>>],
+    i: usize,
+    part: &'a [u8],
+) -> Result<&'a [u8]> {
+    match raw.get(i).cloned().flatten() {
+        Some(r) => input
+            .get(r)
+            .ok_or_else(|| corrupt(NAME, "truncated stream")),
+        None => Ok(part),
+    }
+}
+
+thread_local! {
+    /// Per-thread block buffer, reused across chunks (a zeroed block-sized allocation per chunk
+    /// showed up in profiles).
+    static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Block buffers larger than this are freed after use rather than kept by the thread.
+const BLOCK_KEEP: usize = 16 << 20;
 
 /// Decodes a Blosc1 chunk.
 pub fn decompress(input: &[u8], size_hint: usize) -> Result<Vec<u8>> {
@@ -256,34 +295,72 @@ pub fn decompress_into(input: &[u8], out: &mut [u8]) -> Result<()> {
     let bit_shuffle = flags & 0x04 != 0;
     let dont_split = flags & 0x10 != 0;
     let nblocks = nbytes.div_ceil(blocksize);
-    let mut tmp = vec![0u8; blocksize.min(nbytes)];
-    for (b, dst) in out.chunks_mut(blocksize).enumerate() {
-        let start = bytes::le32(input, 16 + 4 * b)
-            .ok_or_else(|| corrupt(NAME, "truncated block offsets"))? as usize;
-        if start < 16 + 4 * nblocks {
-            return Err(corrupt(NAME, "block offset inside the header"));
+    let mut raw = Vec::new();
+    let mut decode = |tmp: &mut Vec<u8>| -> Result<()> {
+        tmp.resize(blocksize.min(nbytes), 0);
+        for (b, dst) in out.chunks_mut(blocksize).enumerate() {
+            let start = bytes::le32(input, 16 + 4 * b)
+                .ok_or_else(|| corrupt(NAME, "truncated block offsets"))?
+                as usize;
+            if start < 16 + 4 * nblocks {
+                return Err(corrupt(NAME, "block offset inside the header"));
+            }
+            let leftover = dst.len() < blocksize;
+            let split = !dont_split && !leftover && typesize > 1;
+            if !byte_shuffle && !bit_shuffle {
+                // no shuffle: the streams decode straight into the output
+                let ok = split
+                    && decode_block(input, start, dst, typesize, codec, false, &mut raw).is_ok();
+                if !ok {
+                    decode_block(input, start, dst, 1, codec, false, &mut raw)?;
+                }
+                continue;
+            }
+            let t = tmp
+                .get_mut(..dst.len())
+                .ok_or_else(|| corrupt(NAME, "block too large"))?;
+            // stored (incompressible) streams are read in place when the unshuffle can take
+            // them from there: byte planes, or the single stream of an unsplit block
+            let mut ns = if split { typesize } else { 1 };
+            let r = decode_block(input, start, t, ns, codec, byte_shuffle, &mut raw);
+            if r.is_err() && split {
+                ns = 1;
+                decode_block(input, start, t, 1, codec, true, &mut raw)?;
+            } else {
+                r?;
+            }
+            let t = &*t;
+            let stream = |i: usize, part| stored_or(input, &raw, i, part);
+            if ns > 1 && byte_shuffle {
+                let planes = t
+                    .chunks_exact(t.len() / ns)
+                    .enumerate()
+                    .map(|(i, part)| stream(i, part))
+                    .collect::<Result<Vec<&[u8]>>>()?;
+                crate::shuffle::unshuffle_planes(&planes, dst);
+                continue;
+            }
+            let data = if ns == 1 { stream(0, t)? } else { t };
+            if byte_shuffle {
+                crate::shuffle::unshuffle_into(data, dst, typesize);
+            } else if dst.len() >= typesize {
+                bit_unshuffle(data, dst, typesize, version);
+            } else {
+                dst.copy_from_slice(data);
+            }
         }
-        let leftover = dst.len() < blocksize;
-        let t = tmp
-            .get_mut(..dst.len())
-            .ok_or_else(|| corrupt(NAME, "block too large"))?;
-        let split = !dont_split && !leftover && typesize > 1;
-        let result = if split {
-            decode_block(input, start, t, typesize, codec)
-                .or_else(|_| decode_block(input, start, t, 1, codec))
-        } else {
-            decode_block(input, start, t, 1, codec)
-        };
-        result?;
-        if byte_shuffle {
-            crate::shuffle::unshuffle_into(t, dst, typesize);
-        } else if bit_shuffle && dst.len() >= typesize {
-            bit_unshuffle(t, dst, typesize, version);
-        } else {
-            dst.copy_from_slice(t);
+        Ok(())
+    };
+    BLOCK.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut tmp) => {
+            let r = decode(&mut tmp);
+            if tmp.capacity() > BLOCK_KEEP {
+                *tmp = Vec::new();
+            }
+            r
         }
-    }
-    Ok(())
+        Err(_) => decode(&mut Vec::new()),
+    })
 }
 
 impl Filter for Blosc {
@@ -436,6 +513,35 @@ mod tests {
                             "{typesize} {shuffle} {compressor} {len}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stored_streams_are_read_in_place() {
+        // float-like elements: two noisy low bytes (streams stored uncompressed), two constant
+        // high bytes (compressed streams); whole split blocks and a short last block
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let data: Vec<u8> = (0..100_003u32)
+            .flat_map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                [x as u8, (x >> 8) as u8, 0x41, 0xA0]
+            })
+            .collect();
+        for shuffle in [0u32, 1, 2] {
+            for compressor in [1u32, 4, 5] {
+                let cd = [2, 2, 4, data.len() as u32, 5, shuffle, compressor];
+                let z = Blosc.encode(&data, &cd).unwrap();
+                assert!(z.len() < data.len(), "{shuffle} {compressor}");
+                assert_eq!(Blosc.decode(&z, &cd, data.len()).unwrap(), data);
+                let mut out = vec![0u8; data.len()];
+                assert!(Blosc.decode_to_slice(&z, &cd, &mut out));
+                assert_eq!(out, data, "{shuffle} {compressor}");
+                for cut in [z.len() - 1, z.len() / 2, 40] {
+                    assert!(Blosc.decode(&z[..cut], &cd, data.len()).is_err());
                 }
             }
         }
