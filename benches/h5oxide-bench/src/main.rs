@@ -18,6 +18,7 @@
 //! | `w9` | 1-D vlen UTF-8 strings `s` | `read_str` (`read_strings`) |
 //! | `w11` | `plain_a/b` (float64), `gzip_a/b` (float32 gzip) | `{plain,gzip}_serial`, `{plain,gzip}_2threads` |
 //! | `fancy` | 1-D float64 `contig`, `chunked`; EXTRA = sorted indices (u64 LE) | `contig`, `chunked` (`read_fancy`) |
+//! | `w1` `w4` `w8c` `w9w` `w10` | SOURCE OUT [EXTRA]: writes (W1 contiguous, W4 gzip+shuffle chunked, W8 create, W9 strings: `FileWriter`; W10: EXTRA one-row appends through `RwFile`, resize + write) | `write` / `append` |
 //! | `mem` | contiguous float64 `data`; EXTRA = one figure | `read` (`read_raw`), `read_typed` (`read::<f64>`), `iter` (`chunk_iter().typed::<f64>()`, summed): run once, with the peak resident set size before and after (`base_rss_bytes`, `peak_rss_bytes`; one figure per process, as the peak only grows) |
 
 use std::hint::black_box;
@@ -166,7 +167,7 @@ fn real_main() -> Res<()> {
             "--label" => opts.label = args.next().ok_or("--label needs a value")?,
             "--only" => opts.only = Some(args.next().ok_or("--only needs a figure name")?),
             "-h" | "--help" => {
-                println!("usage: h5oxide-bench [--reps N] [--warmup N] [--label NAME] [--only FIGURE] WORKLOAD FILE [EXTRA...]\nworkloads: w2 w5 w6 w7 w8 w9 w11 fancy mem");
+                println!("usage: h5oxide-bench [--reps N] [--warmup N] [--label NAME] [--only FIGURE] WORKLOAD FILE [EXTRA...]\nworkloads: w2 w5 w6 w7 w8 w9 w11 fancy mem; writes: w1 w4 w8c w9w w10");
                 return Ok(());
             }
             _ => pos.push(a),
@@ -248,7 +249,7 @@ fn real_main() -> Res<()> {
             })
         }
         "w11" => w11(&fig, file),
-        "w1" | "w4" | "w8c" | "w9w" => {
+        "w1" | "w4" | "w8c" | "w9w" | "w10" => {
             let out = pos.get(2).ok_or("write workloads need SOURCE OUT")?;
             let r = writes(&fig, workload, file, out, pos.get(3));
             let _ = std::fs::remove_file(out);
@@ -498,6 +499,41 @@ fn writes(fig: &Figure<'_>, w: &str, src: &str, out: &str, extra: Option<&String
                 || {
                     let mut f = FileWriter::create(out)?;
                     f.create_dataset("s", &v[..])?;
+                    f.close()?;
+                    Ok(())
+                },
+            )
+        }
+        "w10" => {
+            // One-row appends to an unlimited chunked dataset, as h5py does them: resize, then
+            // write the new row, through RwFile (objects change in place, like libhdf5).
+            let n: u64 = match extra {
+                Some(x) => x.parse()?,
+                None => 100_000,
+            };
+            let dtype = File::open(src)?.dataset("data")?.dtype().clone();
+            let row: Vec<u8> = (0..8).flat_map(|i| (i as f64).to_le_bytes()).collect();
+            fig.run_setup(
+                "append",
+                n,
+                0,
+                || clean(out),
+                || {
+                    let mut f = h5oxide::RwFile::create(out)?;
+                    let opts = DatasetOptions::new()
+                        .chunks(&[1024, 8])
+                        .maxshape(&[None, Some(8)]);
+                    let addr = f.create_dataset_empty("log", dtype.clone(), &[0, 8], &opts)?;
+                    for i in 0..n {
+                        f.resize(addr, &[i + 1, 8])?;
+                        let sel = h5oxide::Hyperslab {
+                            start: vec![i, 0],
+                            stride: vec![1, 1],
+                            count: vec![1, 8],
+                            block: vec![1, 1],
+                        };
+                        f.write_raw(addr, &sel, &row)?;
+                    }
                     f.close()?;
                     Ok(())
                 },

@@ -22,6 +22,14 @@ pub(crate) fn zeroed<T: Clone + Default>(n: usize) -> Vec<T> {
     v
 }
 
+/// An empty `Vec` with room for `n` bytes; a large one is advised to use huge pages before
+/// anything is written into it (for buffers filled by pushing, like encoded element bytes).
+pub(crate) fn with_capacity(n: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n);
+    advise_huge_pages(v.spare_capacity_mut());
+    v
+}
+
 /// Asks the kernel to back the 2 MiB-aligned interior of `buf` with transparent huge pages.
 /// Only a hint: errors (no THP, other kernels) are ignored, contents never change.
 #[cfg(target_os = "linux")]
@@ -61,5 +69,9 @@ mod tests {
         assert!(v.iter().all(|&x| x == 0.0));
         let b: Vec<u8> = super::zeroed(17);
         assert_eq!(b, vec![0u8; 17]);
+        let mut c = super::with_capacity(20 << 20);
+        assert!(c.is_empty() && c.capacity() >= 20 << 20);
+        c.extend_from_slice(&[7; 100]);
+        assert_eq!(c[99], 7);
     }
 }

@@ -139,7 +139,7 @@ impl Value {
     pub fn from_slice<T: H5Write>(data: &[T], shape: &[u64]) -> Result<Value> {
         check_count(shape, data.len())?;
         let dtype = T::h5_dtype();
-        let mut raw = Vec::with_capacity(data.len() * dtype.size() as usize);
+        let mut raw = crate::buffer::with_capacity(data.len() * dtype.size() as usize);
         for v in data {
             v.put_le(&mut raw);
         }
