@@ -408,3 +408,77 @@ fn value_to_py<'py>(
         ))),
     }
 }
+
+/// NumPy's scalar types for the plain numeric types [`numpy_scalar`] makes: int8..int64,
+/// uint8..uint64, float32, float64 (looked up once).
+static SCALAR_TYPES: std::sync::OnceLock<Vec<Py<PyAny>>> = std::sync::OnceLock::new();
+
+/// One stored element of a plain integer (1, 2, 4, 8 bytes) or IEEE float (4, 8 bytes) type as
+/// the NumPy scalar h5py gives for a scalar attribute (`np.int64(3)`, `np.float32(0.5)`), made
+/// without going through an array; None for any other type.
+pub fn numpy_scalar<'py>(
+    py: Python<'py>,
+    dt: &Datatype,
+    raw: &[u8],
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let (size, order) = match dt {
+        Datatype::FixedPoint(fp)
+            if matches!(fp.size, 1 | 2 | 4 | 8)
+                && fp.bit_offset == 0
+                && fp.precision as u32 == 8 * fp.size =>
+        {
+            (fp.size as usize, fp.order)
+        }
+        Datatype::Float(f) if matches!(f.size, 4 | 8) && ieee_standard(f) => {
+            (f.size as usize, f.order)
+        }
+        _ => return Ok(None),
+    };
+    let Some(bytes) = raw.get(..size) else {
+        return Ok(None);
+    };
+    let mut word = [0u8; 8];
+    if order == ByteOrder::BigEndian {
+        for (w, b) in word.iter_mut().zip(bytes.iter().rev()) {
+            *w = *b;
+        }
+    } else {
+        word[..size].copy_from_slice(bytes);
+    }
+    let bits = u64::from_le_bytes(word);
+    if SCALAR_TYPES.get().is_none() {
+        let np = py.import("numpy")?;
+        let names = [
+            "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32",
+            "float64",
+        ];
+        let types = names
+            .iter()
+            .map(|n| np.getattr(*n).map(Bound::unbind))
+            .collect::<PyResult<Vec<_>>>()?;
+        let _ = SCALAR_TYPES.set(types);
+    }
+    let Some(types) = SCALAR_TYPES.get() else {
+        return Ok(None);
+    };
+    let log = size.trailing_zeros() as usize; // 0..=3
+    let (index, value) = match dt {
+        Datatype::FixedPoint(fp) if fp.signed => {
+            let shift = 64 - 8 * size as u32;
+            let v = ((bits << shift) as i64) >> shift;
+            (log, v.into_pyobject(py)?.into_any())
+        }
+        Datatype::FixedPoint(_) => (4 + log, bits.into_pyobject(py)?.into_any()),
+        _ if size == 4 => (
+            8,
+            (f32::from_bits(bits as u32) as f64)
+                .into_pyobject(py)?
+                .into_any(),
+        ),
+        _ => (9, f64::from_bits(bits).into_pyobject(py)?.into_any()),
+    };
+    match types.get(index) {
+        Some(t) => Ok(Some(t.bind(py).call1((value,))?)),
+        None => Ok(None),
+    }
+}

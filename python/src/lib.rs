@@ -336,6 +336,12 @@ impl Node {
             let dt = dtype::numpy_dtype(py, a.dtype())?;
             return Ok(PyTuple::new(py, [py.None().into_bound(py), dt])?.into_any());
         }
+        if matches!(a.space(), Dataspace::Scalar) {
+            // The common scalar number: a NumPy scalar straight from the bytes.
+            if let Some(v) = convert::numpy_scalar(py, a.dtype(), a.raw())? {
+                return Ok(v);
+            }
+        }
         let arr = convert::to_numpy(
             py,
             a.file_inner(),
