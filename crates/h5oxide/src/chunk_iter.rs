@@ -214,22 +214,10 @@ impl<'a> ChunkIter<'a> {
         let info = &self.ds.info;
         let dims = info.space.dims();
         let es = info.dtype.size() as u64;
-        if let DataLayout::Chunked(c) = &info.layout {
+        if let DataLayout::Chunked(_) = &info.layout {
             // No chunk cache: each chunk is decoded straight into `out` (or, for a partial edge
             // chunk, into a buffer dropped before this returns).
-            return crate::chunked::read_chunked_cached(
-                &file.ctx(),
-                c,
-                info.pipeline.as_ref(),
-                &file.registry,
-                dims,
-                &crate::read::max_dims(info),
-                es as usize,
-                &info.fill_bytes(),
-                sel,
-                out,
-                None,
-            );
+            return crate::select::read_selection_with(file, info, sel, out, None);
         }
         // Other layouts: a tile is one run of consecutive elements in row-major order.
         let mut lin = 0u64;

@@ -83,6 +83,18 @@ pub(crate) fn read_selection(
     sel: &Hyperslab,
     out: &mut [u8],
 ) -> Result<()> {
+    read_selection_with(file, info, sel, out, Some(&file.chunk_cache))
+}
+
+/// [`read_selection`] with a choice of chunk cache (None: chunks are decoded for this read only
+/// and not kept, as [`crate::chunk_iter`] needs).
+pub(crate) fn read_selection_with(
+    file: &FileInner,
+    info: &DatasetInfo,
+    sel: &Hyperslab,
+    out: &mut [u8],
+    cache: Option<&crate::chunked::ChunkCache>,
+) -> Result<()> {
     let dims = info.space.dims();
     sel.validate(dims)?;
     let es = info.dtype.size() as u64;
@@ -111,7 +123,7 @@ pub(crate) fn read_selection(
             &info.fill_bytes(),
             sel,
             out,
-            Some(&file.chunk_cache),
+            cache,
         ),
         DataLayout::Contiguous { address, .. } if info.external.is_none() && *address != UNDEF => {
             // One read of the whole span when the selection is dense enough, else a read per run.
