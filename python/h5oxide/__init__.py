@@ -1164,6 +1164,36 @@ def _names_args(args):
     return names, rest
 
 
+def _check_index(args, shape):
+    """Raises h5py's error for an index object h5py does not accept, before NumPy (whose error
+    types differ) sees it: floats and other objects are a TypeError, as are index arrays that
+    are neither integer nor boolean, and boolean arrays that fit neither the dataset's shape
+    nor the length of their axis."""
+    real = [a for a in args if a is not Ellipsis]
+    axis = 0
+    for a in args:
+        if a is Ellipsis:
+            axis = len(shape) - (len(real) - axis)
+            continue
+        if isinstance(a, slice) or (not isinstance(a, (list, numpy.ndarray))
+                                    and hasattr(a, "__index__")):
+            axis += 1
+            continue
+        if not isinstance(a, (list, numpy.ndarray)):
+            raise TypeError("Selection can't process %r" % (a,))
+        arr = numpy.asarray(a)
+        if arr.dtype.kind == "b":
+            whole = len(real) == 1 and arr.shape == tuple(shape)
+            one_axis = arr.ndim == 1 and axis < len(shape) and arr.shape[0] == shape[axis]
+            if not (whole or one_axis):
+                if len(args) == 1 and isinstance(a, numpy.ndarray):
+                    raise TypeError("Boolean indexing array has incompatible shape")
+                raise TypeError("boolean index did not match indexed array")
+        elif arr.size and arr.dtype.kind not in "iu":
+            raise TypeError("Indexing arrays must have integer dtypes")
+        axis += 1
+
+
 class Dataset(HLObject):
     """A dataset: an n-dimensional array of one dtype."""
 
@@ -1409,6 +1439,9 @@ class Dataset(HLObject):
                 if not keep and not (len(shape) == 0 and any(a is Ellipsis for a in args)):
                     return out[()]
                 return out
+        if names and self.dtype.names is None:
+            raise ValueError("Field names only allowed for compound types")
+        _check_index(args, self.shape)
         args = self._expand(args)
         arr = self._read_all()
         if names:
@@ -1540,6 +1573,7 @@ class Dataset(HLObject):
         slab = self._slab(args) if args != () else self._slab((Ellipsis,))
         if slab is None:
             # fancy selection: read, assign with NumPy, write back
+            _check_index(args, self.shape)
             arr = self._read_all()
             arr[self._expand(args)] = val
             slab = self._slab((Ellipsis,))

@@ -513,6 +513,27 @@ def test_slicing(both, sel):
         same_value(va, db[sel], f"{name}[{sel!r}]", fa, fb)
 
 
+@pytest.mark.parametrize("sel", [
+    1.5, numpy.float64(2.0), (0, 1.0), "nofield", [1.5, 2], numpy.array([True] * 3),
+    numpy.array([True, False] * 5), (slice(None), numpy.array([True, False])), [], [1, 3],
+    numpy.array([[True]]), object(), [True, False], (numpy.array([True]), slice(None)),
+])
+def test_bad_index_errors(both, sel):
+    """Index objects h5py rejects give h5py's exception type and message; the ones it accepts
+    give its values."""
+    fa, fb = both
+    for name in ["chunked", "t_be_f8"]:
+        da, db = fa[name], fb[name]
+        try:
+            va = da[sel]
+        except Exception as e:  # noqa: BLE001 - h5oxide must raise the same kind and message
+            with pytest.raises(type(e)) as got:
+                db[sel]
+            assert str(got.value) == str(e), (name, sel)
+            continue
+        same_value(va, db[sel], f"{name}[{sel!r}]", fa, fb)
+
+
 def test_scalar_and_empty(both):
     fa, fb = both
     same_value(fa["scalar"][()], fb["scalar"][()], "scalar[()]")
