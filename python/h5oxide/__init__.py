@@ -16,6 +16,7 @@ writes the "compatible" profile (what h5py writes by default); ``libver`` is acc
 recorded only.
 """
 
+import io
 import os
 import posixpath
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
@@ -967,6 +968,9 @@ class File(Group):
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
         self._libver = libver
         self._backing = None
+        self._userblock = None
+        self._driver = ("fileobj" if hasattr(name, "read") and hasattr(name, "seek")
+                        else "core" if driver == "core" else "sec2")
         if mode != "r":
             backing_store = kwds.pop("backing_store", True)
             if hasattr(name, "read") and hasattr(name, "seek"):
@@ -1026,6 +1030,8 @@ class File(Group):
                     2, f"Unable to synchronously open file (unable to open file: name = "
                     f"'{name}', errno = 2, error message = 'No such file or directory')")
             create = mode in ("w", "w-", "x") or (mode == "a" and not exists)
+            if create and userblock_size:
+                raise NotImplementedError("h5oxide: files with a user block are not written yet")
             low = libver[0] if isinstance(libver, (tuple, list)) else libver
             latest = low in ("latest", "v108", "v110", "v112", "v114", "v200")
             writer = _h5oxide.Writer(name, "w" if create else "r+", latest)
@@ -1041,7 +1047,9 @@ class File(Group):
         self._mode = "r"
         if hasattr(name, "read") and hasattr(name, "seek"):
             name.seek(0)
-            node = _h5oxide.open_bytes(bytes(name.read()))
+            content = bytes(name.read())
+            node = _h5oxide.open_bytes(content)
+            self._userblock = _userblock_size(io.BytesIO(content))
             self._filename = getattr(name, "name", repr(name))
         else:
             if isinstance(name, bytes):
@@ -1065,8 +1073,19 @@ class File(Group):
 
     @property
     def driver(self):
-        """The low-level driver (always ``'sec2'``-like positional reads)."""
-        return "sec2"
+        """The driver name h5py would report: ``'fileobj'`` for a file-like object,
+        ``'core'`` for ``driver='core'``, else ``'sec2'``."""
+        return self._driver
+
+    @property
+    def userblock_size(self):
+        """The size of the user block: where the superblock's signature sits (0, 512, 1024,
+        ... bytes into the file)."""
+        if self._userblock is None:
+            path = self._filename if self._backing is None else self._backing[2]
+            with open(path, "rb") as fh:
+                self._userblock = _userblock_size(fh)
+        return self._userblock
 
     @property
     def swmr_mode(self):
@@ -1156,6 +1175,20 @@ class Datatype(HLObject):
         if not self._state.open:
             return "<Closed HDF5 named type>"
         return f'<HDF5 named type "{posixpath.basename(self.name)}" (dtype {self.dtype.str})>'
+
+
+def _userblock_size(fh):
+    """Where the superblock signature is in an open binary file: 0, 512, 1024, 2048, ...
+    (the user block's size), or 0 when it is not found."""
+    at = 0
+    while True:
+        fh.seek(at)
+        head = fh.read(8)
+        if len(head) < 8:
+            return 0
+        if head == b"\x89HDF\r\n\x1a\n":
+            return at
+        at = 512 if at == 0 else at * 2
 
 
 def _names_args(args):
@@ -1635,31 +1668,40 @@ class Dataset(HLObject):
         self[() if dest_sel is None else dest_sel] = data
 
     def iter_chunks(self, sel=None):
-        """Yields, for every chunk the selection touches, the tuple of slices of the part of
-        the selection inside that chunk (chunked datasets only)."""
-        if self.chunks is None:
-            raise TypeError("Dataset is not chunked")
+        """An iterator over the chunks the selection touches: for each, the tuple of slices
+        (step 1) of the part of the selection inside that chunk, as h5py does. The selection
+        has one slice or integer per dimension; an integer selects one index; steps are
+        ignored."""
+        if not self.chunks:
+            raise TypeError("Chunked dataset required")
         shape = self.shape
+        rank = len(shape)
         if sel is None:
-            sel = tuple(slice(0, n) for n in shape)
-        sel = sel if isinstance(sel, tuple) else (sel,)
-        bounds = []
-        for (a, n) in zip(sel + (slice(None),) * (len(shape) - len(sel)), shape):
-            b, e, st = a.indices(n)
-            if st != 1:
-                raise ValueError("iter_chunks: step must be 1")
-            bounds.append((b, e))
+            bounds = [(0, n) for n in shape]
+        else:
+            sel = [sel] if isinstance(sel, (slice, int)) else list(sel)
+            if len(sel) != rank:
+                raise ValueError("Invalid selection - selection region must have same rank "
+                                 "as dataset")
+            bounds = []
+            for a, n in zip(sel, shape):
+                if isinstance(a, slice):
+                    bounds.append((a.start or 0, a.stop or n))
+                elif isinstance(a, int):
+                    bounds.append((a, a + 1))
+                else:
+                    raise AssertionError(f"{a}: Selection object must be a slice or integer")
+        for (b, e), n in zip(bounds, shape):
+            if b < 0 or e > n or e <= b:
+                raise ValueError("Invalid selection - selection region must be within dataset "
+                                 "space")
+        if rank == 0:
+            return iter(())
         import itertools
         axes = []
         for (b, e), c in zip(bounds, self.chunks):
-            ax = []
-            k = b // c * c
-            while k < e:
-                ax.append(slice(max(k, b), min(k + c, e)))
-                k += c
-            axes.append(ax)
-        for t in itertools.product(*axes):
-            yield t
+            axes.append([slice(max(k, b), min(k + c, e), 1) for k in range(b // c * c, e, c)])
+        return itertools.product(*axes)
 
     def __repr__(self):
         if not self._state.open:

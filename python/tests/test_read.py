@@ -3,6 +3,7 @@ both, walked completely, and compared: member names and order, object kinds, lin
 names and values, dataset shapes, dtypes (with byte order and h5py's metadata), chunks,
 maxshape and values."""
 
+import io
 import math
 
 import h5py
@@ -534,6 +535,27 @@ def test_bad_index_errors(both, sel):
         same_value(va, db[sel], f"{name}[{sel!r}]", fa, fb)
 
 
+def test_iter_chunks_like_h5py(tmp_path):
+    p = tmp_path / "c.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("d", data=numpy.arange(70).reshape(7, 10), chunks=(3, 4))
+        f.create_dataset("c", data=numpy.arange(5))
+    sels = [None, (slice(1, 6), slice(2, 9)), (2, slice(None)), (slice(0, 7, 2), 9),
+            slice(4, 5), 3, (slice(None), slice(0, 0)), (slice(5, 9), slice(None)),
+            (-1, slice(None)), (slice(None),), (slice(None), slice(None), 0)]
+    with h5py.File(p, "r") as fa, h5oxide.File(p, "r") as fb:
+        for sel in sels:
+            try:
+                want = list(fa["d"].iter_chunks(sel))
+            except Exception as e:  # noqa: BLE001 - h5oxide must raise the same kind
+                with pytest.raises(type(e)):
+                    list(fb["d"].iter_chunks(sel))
+                continue
+            assert list(fb["d"].iter_chunks(sel)) == want, sel
+        with pytest.raises(TypeError):
+            fb["c"].iter_chunks()
+
+
 def test_scalar_and_empty(both):
     fa, fb = both
     same_value(fa["scalar"][()], fb["scalar"][()], "scalar[()]")
@@ -591,3 +613,21 @@ def test_gil_released_threads(typed_file):
             got = list(ex.map(lambda _: f["chunked"][()], range(16)))
     for g in got:
         numpy.testing.assert_array_equal(g, want)
+
+
+def test_userblock_and_driver_like_h5py(tmp_path):
+    p = tmp_path / "ub.h5"
+    with h5py.File(p, "w", userblock_size=1024) as f:
+        f["x"] = numpy.arange(3)
+    with open(p, "r+b") as fh:
+        fh.write(b"user bytes")
+    content = io.BytesIO(p.read_bytes())
+    for mod in (h5py, h5oxide):
+        with mod.File(p, "r") as f:
+            assert (f.userblock_size, f.driver, f["x"][:].tolist()) == (1024, "sec2", [0, 1, 2])
+        with mod.File(content, "r") as f:
+            assert (f.userblock_size, f.driver) == (1024, "fileobj")
+        with mod.File(tmp_path / f"core_{mod.__name__}.h5", "w", driver="core") as f:
+            assert (f.userblock_size, f.driver) == (0, "core")
+    with pytest.raises(NotImplementedError):
+        h5oxide.File(tmp_path / "new.h5", "w", userblock_size=512)
