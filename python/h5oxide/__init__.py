@@ -31,10 +31,12 @@ __all__ = [
     "DimensionManager", "DimensionProxy",
     "string_dtype", "vlen_dtype", "enum_dtype", "check_string_dtype", "check_vlen_dtype",
     "check_enum_dtype", "check_ref_dtype", "check_dtype", "special_dtype", "ref_dtype",
-    "regionref_dtype",
+    "regionref_dtype", "is_hdf5", "version",
 ]
 
-__version__ = "0.1.0"
+from . import version  # noqa: E402 - h5py.version's layout
+
+__version__ = version.h5oxide_version
 
 _MODES = ("r", "r+", "w", "w-", "x", "a")
 
@@ -1175,6 +1177,18 @@ class Datatype(HLObject):
         if not self._state.open:
             return "<Closed HDF5 named type>"
         return f'<HDF5 named type "{posixpath.basename(self.name)}" (dtype {self.dtype.str})>'
+
+
+def is_hdf5(fname):
+    """True if ``fname`` names a file with an HDF5 superblock signature at offset 0, 512,
+    1024, ...; False for other files and for names that cannot be opened (as h5py)."""
+    try:
+        with open(fname, "rb") as fh:
+            found = _userblock_size(fh)
+            fh.seek(found)
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def _userblock_size(fh):

@@ -5,6 +5,7 @@ maxshape and values."""
 
 import io
 import math
+import os
 
 import h5py
 import numpy
@@ -631,3 +632,14 @@ def test_userblock_and_driver_like_h5py(tmp_path):
             assert (f.userblock_size, f.driver) == (0, "core")
     with pytest.raises(NotImplementedError):
         h5oxide.File(tmp_path / "new.h5", "w", userblock_size=512)
+
+
+def test_is_hdf5_and_version(tmp_path, typed_file):
+    other = tmp_path / "plain.txt"
+    other.write_text("not hdf5")
+    for name in [typed_file, str(typed_file), os.fsencode(typed_file), other,
+                 tmp_path / "missing.h5", tmp_path]:
+        assert h5oxide.is_hdf5(name) == h5py.is_hdf5(name), name
+    assert h5oxide.version.version_tuple >= (3, 0) and h5oxide.version.version.startswith("3.")
+    assert h5oxide.version.hdf5_version_tuple >= (1, 10, 0)
+    assert h5oxide.__version__ == h5oxide.version.h5oxide_version
