@@ -48,10 +48,12 @@ pub fn records(ctx: &Ctx<'_>, layout: &ChunkedLayout, geom: &Geometry) -> Result
     let down = max_down(geom, base)?;
     let grid = geom.grid();
     let n = grid.iter().try_fold(1u64, |a, &g| a.checked_mul(g));
-    // Nothing in the file bounds this count: charge it to the visit budget.
+    // No index structure bounds this count, but every chunk of an implicit index is allocated
+    // (early allocation, back to back), so they must all lie inside the file: that keeps the
+    // records within a constant factor of the file's size. The visit budget caps it as well.
     let limit = ctx.limits.max_visits;
-    match n {
-        Some(n) if n <= limit => {}
+    let n = match n {
+        Some(n) if n <= limit => n,
         _ => {
             return Err(Error::Limit {
                 what: "chunks of an implicit index",
@@ -59,6 +61,20 @@ pub fn records(ctx: &Ctx<'_>, layout: &ChunkedLayout, geom: &Geometry) -> Result
                 limit,
             })
         }
+    };
+    let end = n
+        .checked_mul(geom.chunk_bytes)
+        .and_then(|b| b.checked_add(base));
+    if geom.chunk_bytes == 0 || end.map_or(true, |e| e > ctx.src.size()) {
+        return Err(Error::corrupt(
+            "implicit chunk index",
+            base,
+            format!(
+                "{n} chunks of {} bytes from this address do not fit in the file of {} bytes",
+                geom.chunk_bytes,
+                ctx.src.size()
+            ),
+        ));
     }
     let mut out = Vec::new();
     let mut scaled = vec![0u64; geom.rank()];
