@@ -34,8 +34,18 @@ pub struct DatasetInfo {
     pub fill: Option<FillValue>,
     /// External raw-data files.
     pub external: Option<ExternalFileList>,
-    /// The source → virtual mappings of a virtual dataset (layout class 3), in stored order.
-    pub virtual_mappings: Option<Arc<Vec<VdsMapping>>>,
+    /// The mappings of a virtual dataset (layout class 3).
+    pub virtual_layout: Option<Arc<VirtualLayout>>,
+}
+
+/// What a virtual dataset's layout holds besides the extent libhdf5 reports.
+#[derive(Debug, Clone)]
+pub struct VirtualLayout {
+    /// The source → virtual mappings, in stored order.
+    pub mappings: Vec<VdsMapping>,
+    /// The extent stored in the dataspace message ([`DatasetInfo::space`] holds the extent
+    /// computed from the sources when mappings are unlimited).
+    pub stored_dims: Vec<u64>,
 }
 
 impl DatasetInfo {
@@ -105,7 +115,7 @@ impl DatasetInfo {
             None => None,
         };
         let mut space = space;
-        let virtual_mappings = match &layout {
+        let virtual_layout = match &layout {
             DataLayout::Virtual {
                 heap_address,
                 index,
@@ -113,10 +123,14 @@ impl DatasetInfo {
                 let maps = crate::vds::load_mappings(file, *heap_address, *index)?;
                 // libhdf5 reports the extent that unlimited mappings reach in the sources.
                 let dims = crate::vds::virtual_extent(file, &maps, &space)?;
+                let stored_dims = space.dims().to_vec();
                 if let Dataspace::Simple { dims: d, .. } = &mut space {
                     *d = dims;
                 }
-                Some(Arc::new(maps))
+                Some(Arc::new(VirtualLayout {
+                    mappings: maps,
+                    stored_dims,
+                }))
             }
             _ => None,
         };
@@ -128,7 +142,7 @@ impl DatasetInfo {
             pipeline,
             fill,
             external,
-            virtual_mappings,
+            virtual_layout,
         })
     }
 
@@ -257,7 +271,10 @@ impl Dataset {
     /// file; source dataset path; source and virtual selections), like h5py's
     /// `Dataset.virtual_sources()`. `None` for other layouts.
     pub fn virtual_sources(&self) -> Option<&[VdsMapping]> {
-        self.info.virtual_mappings.as_deref().map(|v| v.as_slice())
+        self.info
+            .virtual_layout
+            .as_deref()
+            .map(|v| v.mappings.as_slice())
     }
 
     /// Chunk shape for chunked datasets.

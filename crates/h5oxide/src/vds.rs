@@ -814,12 +814,16 @@ impl Conv {
 // reading
 // ---------------------------------------------------------------------------------------------
 
-/// Per dimension of the request: `(position in the request, coordinate)` → output index.
+/// The index along dimension `d` of the request's output of coordinate `x`, if selected.
 fn in_request(sel: &Hyperslab, d: usize, x: u64) -> Option<u64> {
     let s = sel.start[d];
     let st = sel.stride[d].max(1);
     let (c, b) = (sel.count[d], sel.block[d]);
     let off = x.checked_sub(s)?;
+    if c == 1 {
+        // One block: the stride does not matter (it may be smaller than the block).
+        return (off < b).then_some(off);
+    }
     let q = off / st;
     let r = off % st;
     (r < b && q < c).then(|| q * b + r)
@@ -892,10 +896,11 @@ pub(crate) fn read_virtual(
     sel: &Hyperslab,
     out: &mut [u8],
 ) -> Result<()> {
-    let mappings = info
-        .virtual_mappings
+    let mappings = &info
+        .virtual_layout
         .as_ref()
-        .ok_or_else(|| Error::Invalid("virtual dataset without its mappings".into()))?;
+        .ok_or_else(|| Error::Invalid("virtual dataset without its mappings".into()))?
+        .mappings;
     let es = info.dtype.size() as usize;
     crate::read::fill(out, &info.fill_bytes());
     if out.is_empty() || es == 0 {

@@ -729,8 +729,9 @@ impl Canon {
                 .collect();
             d.insert("external".into(), Json::Array(items));
         }
-        if let Some(maps) = &info.virtual_mappings {
-            let items = maps
+        if let Some(v) = &info.virtual_layout {
+            let items = v
+                .mappings
                 .iter()
                 .map(|m| {
                     let mut o = Map::new();
