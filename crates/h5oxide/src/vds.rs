@@ -998,27 +998,40 @@ fn scatter(
             Pairs::List(v)
         }
     };
-    // Visits every (k, output index) pair in k order.
-    let for_each_pair = |f: &mut dyn FnMut(u64, u64) -> Result<()>| -> Result<()> {
+    // Visits every (k, output index) pair in k order, as runs `(k, o, len)` consecutive in both.
+    let for_each_run = |f: &mut dyn FnMut(u64, u64, u64) -> Result<()>| -> Result<()> {
         match &pairs {
             Pairs::List(v) => {
                 for &(k, o) in v {
-                    f(k, o)?;
+                    f(k, o, 1)?;
                 }
                 Ok(())
             }
+            Pairs::Prod(_, _) if rank == 0 => f(0, 0, 1),
             Pairs::Prod(per, lens) => {
-                let mut idx = vec![0usize; rank];
+                let last = rank - 1;
+                // Runs along the last dimension.
+                let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+                for &(i, o) in &per[last] {
+                    match runs.last_mut() {
+                        Some((i0, o0, n)) if *i0 + *n == i && *o0 + *n == o => *n += 1,
+                        _ => runs.push((i, o, 1)),
+                    }
+                }
+                let mut idx = vec![0usize; last];
                 loop {
                     let mut k = 0u64;
                     let mut o = 0u64;
-                    for d in 0..rank {
+                    for d in 0..last {
                         let (i, od) = per[d][idx[d]];
                         k = k * lens[d] + i;
                         o = o * shape[d] + od;
                     }
-                    f(k, o)?;
-                    let mut d = rank;
+                    let (k, o) = (k * lens[last], o * shape[last]);
+                    for &(i, od, n) in &runs {
+                        f(k + i, o + od, n)?;
+                    }
+                    let mut d = last;
                     loop {
                         if d == 0 {
                             return Ok(());
@@ -1038,10 +1051,21 @@ fn scatter(
         Pairs::List(v) => v.len() as u64 == n,
         Pairs::Prod(per, lens) => per.iter().zip(lens).all(|(p, &l)| p.len() as u64 == l),
     };
-    let mut put = |o: u64, e: &[u8]| {
+    // Writes `n` consecutive source elements `e` at output element `o`.
+    let copy = matches!(conv, Conv::Copy) && es == ses;
+    let mut put = |o: u64, e: &[u8], n: u64| {
         let at = o as usize * es;
-        if let Some(dst) = out.get_mut(at..at + es) {
-            conv.apply(e, dst);
+        let Some(dst) = out.get_mut(at..at + n as usize * es) else {
+            return;
+        };
+        if copy {
+            if dst.len() == e.len() {
+                dst.copy_from_slice(e);
+            }
+        } else {
+            for (d, s) in dst.chunks_exact_mut(es).zip(e.chunks_exact(ses)) {
+                conv.apply(s, d);
+            }
         }
     };
 
@@ -1059,10 +1083,10 @@ fn scatter(
                     })?;
                 let mut buf = vec![0u8; bytes as usize];
                 crate::select::read_selection(src_file, sinfo, &h, &mut buf)?;
-                return for_each_pair(&mut |k, o| {
+                return for_each_run(&mut |k, o, len| {
                     let at = k as usize * ses;
-                    if let Some(e) = buf.get(at..at + ses) {
-                        put(o, e);
+                    if let Some(e) = buf.get(at..at + len as usize * ses) {
+                        put(o, e, len);
                     }
                     Ok(())
                 });
@@ -1084,26 +1108,32 @@ fn scatter(
         crate::select::read_points_linear(src_file, sinfo, lin, &mut buf)?;
         for (i, &o) in outs.iter().enumerate() {
             if let Some(e) = buf.get(i * ses..(i + 1) * ses) {
-                put(o, e);
+                put(o, e, 1);
             }
         }
         lin.clear();
         outs.clear();
         Ok(())
     };
-    for_each_pair(&mut |k, o| {
-        c.src.coord(k, &mut coord);
-        let mut l = 0u64;
-        for d in 0..srank {
-            if coord[d] >= sdims[d] {
-                return Ok(()); // outside the source's extent: stays the fill value
+    for_each_run(&mut |k0, o0, len| {
+        for j in 0..len {
+            c.src.coord(k0 + j, &mut coord);
+            let mut l = 0u64;
+            let mut inside = true;
+            for d in 0..srank {
+                if coord[d] >= sdims[d] {
+                    inside = false; // outside the source's extent: stays the fill value
+                    break;
+                }
+                l = l * sdims[d] + coord[d];
             }
-            l = l * sdims[d] + coord[d];
-        }
-        lin.push(l);
-        outs.push(o);
-        if lin.len() >= BATCH {
-            flush(&mut lin, &mut outs)?;
+            if inside {
+                lin.push(l);
+                outs.push(o0 + j);
+            }
+            if lin.len() >= BATCH {
+                flush(&mut lin, &mut outs)?;
+            }
         }
         Ok(())
     })?;
