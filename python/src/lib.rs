@@ -533,16 +533,16 @@ impl Node {
                 "Not a virtual dataset",
             ));
         };
-        let vmax: Vec<u64> = d
-            .maxshape()
-            .iter()
-            .map(|m| m.unwrap_or(u64::MAX))
-            .collect();
+        let vmax: Vec<u64> = d.maxshape().iter().map(|m| m.unwrap_or(u64::MAX)).collect();
         Ok(v.mappings
             .iter()
             .map(|m| {
                 use h5oxide::format::value::Selection;
-                let vspace = (v.stored_dims.clone(), vmax.clone(), selection_tuple(&m.virtual_sel));
+                let vspace = (
+                    v.stored_dims.clone(),
+                    vmax.clone(),
+                    selection_tuple(&m.virtual_sel),
+                );
                 let src_extent: Vec<u64> = match &m.source {
                     Selection::All => Vec::new(),
                     sel => selection_bounds(sel, v.stored_dims.len())
