@@ -117,9 +117,8 @@ fn is_printf(name: &str) -> bool {
     let mut it = name.chars();
     while let Some(c) = it.next() {
         if c == '%' {
-            match it.next() {
-                Some('b') => return true,
-                Some(_) | None => {}
+            if let Some('b') = it.next() {
+                return true;
             }
         }
     }
@@ -269,13 +268,13 @@ enum Fin {
 }
 
 impl Fin {
-    fn len(&self) -> u64 {
+    /// Number of elements; `None` when it overflows.
+    fn len(&self) -> Option<u64> {
         match self {
             Fin::Prod(l) => l
                 .iter()
-                .try_fold(1u64, |a, v| a.checked_mul(v.len() as u64))
-                .unwrap_or(u64::MAX),
-            Fin::List(p) => p.len() as u64,
+                .try_fold(1u64, |a, v| a.checked_mul(v.len() as u64)),
+            Fin::List(p) => Some(p.len() as u64),
         }
     }
 
@@ -328,25 +327,31 @@ impl Fin {
 /// stride.
 fn regular_dim(l: &[u64]) -> Option<(u64, u64, u64, u64)> {
     let first = *l.first()?;
-    let mut block = 1u64;
-    while (block as usize) < l.len() && l[block as usize] == first + block {
+    let mut block = 1usize;
+    while l
+        .get(block)
+        .is_some_and(|&x| first.checked_add(block as u64) == Some(x))
+    {
         block += 1;
     }
-    if block as usize == l.len() {
-        return Some((first, 1, 1, block));
+    if block == l.len() {
+        return Some((first, 1, 1, block as u64));
     }
-    if l.len() as u64 % block != 0 {
+    if !l.len().is_multiple_of(block) {
         return None;
     }
-    let stride = l[block as usize].checked_sub(first)?;
-    let count = l.len() as u64 / block;
+    let stride = l.get(block)?.checked_sub(first)?;
+    let count = (l.len() / block) as u64;
     for (j, &x) in l.iter().enumerate() {
-        let j = j as u64;
-        if x != first + (j / block) * stride + j % block {
+        let at = ((j / block) as u64)
+            .checked_mul(stride)?
+            .checked_add(first)?
+            .checked_add((j % block) as u64)?;
+        if x != at {
             return None;
         }
     }
-    Some((first, stride, count, block))
+    Some((first, stride, count, block as u64))
 }
 
 /// Coordinates of one dimension of a regular hyperslab, in order, stopping before `stop` and
@@ -943,8 +948,13 @@ fn scatter(
 ) -> Result<()> {
     let rank = shape.len();
     let es = info.dtype.size() as usize;
-    let n = c.virt.len();
-    let ns = c.src.len();
+    let too_many = || Error::Limit {
+        what: "virtual dataset mapping elements",
+        requested: u64::MAX,
+        limit: u64::MAX - 1,
+    };
+    let n = c.virt.len().ok_or_else(too_many)?;
+    let ns = c.src.len().ok_or_else(too_many)?;
     if n != ns {
         return Err(Error::unsupported(format!(
             "virtual dataset mapping whose virtual selection ({n} elements) and source \
@@ -987,11 +997,11 @@ fn scatter(
             let mut v = Vec::new();
             'p: for (k, p) in points.iter().enumerate() {
                 let mut o = 0u64;
-                for d in 0..rank {
+                for (d, &n) in shape.iter().enumerate() {
                     let Some(i) = p.get(d).and_then(|&x| in_request(sel, d, x)) else {
                         continue 'p;
                     };
-                    o = o * shape[d] + i;
+                    o = o * n + i;
                 }
                 v.push((k as u64, o));
             }
