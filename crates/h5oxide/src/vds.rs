@@ -52,8 +52,10 @@ use crate::file::FileInner;
 pub const MAX_DEPTH: u32 = 16;
 /// Most mappings one VDS may have.
 const MAX_MAPPINGS: u64 = 1 << 20;
-/// Most coordinates listed for one dimension (or one point/irregular selection) of a mapping.
-const MAX_COORDS: u64 = 1 << 27;
+/// Most coordinates an irregular hyperslab of a mapping may be expanded to.
+const MAX_POINTS: u64 = 1 << 22;
+/// Most sources a printf-named (`%b`) mapping is searched for.
+const MAX_PRINTF_BLOCKS: u64 = 1 << 20;
 /// Elements read from a source per batch on the point-by-point path.
 const BATCH: usize = 1 << 20;
 
@@ -150,8 +152,19 @@ fn expand(name: &str, block: u64) -> String {
     out
 }
 
-/// Where a source file named `name` is looked for, in order (see the module docs).
+/// Where a source file named `name` is looked for, in order (see the module docs), with the
+/// current `HDF5_VDS_PREFIX`.
 pub fn source_candidates(vds_path: Option<&Path>, name: &str) -> Vec<PathBuf> {
+    let prefix = std::env::var("HDF5_VDS_PREFIX").ok();
+    candidates_with_prefix(vds_path, name, prefix.as_deref())
+}
+
+/// [`source_candidates`] with the prefix list given.
+fn candidates_with_prefix(
+    vds_path: Option<&Path>,
+    name: &str,
+    prefix: Option<&str>,
+) -> Vec<PathBuf> {
     let given = Path::new(name);
     let dir = vds_path.and_then(Path::parent).map(Path::to_path_buf);
     let tail: &Path = if given.is_absolute() {
@@ -163,7 +176,7 @@ pub fn source_candidates(vds_path: Option<&Path>, name: &str) -> Vec<PathBuf> {
     if given.is_absolute() {
         v.push(given.to_path_buf());
     }
-    if let Ok(prefix) = std::env::var("HDF5_VDS_PREFIX") {
+    if let Some(prefix) = prefix {
         for p in prefix.split(':').filter(|p| !p.is_empty()) {
             let p = match &dir {
                 Some(d) => p.replace("${ORIGIN}", &d.to_string_lossy()),
@@ -258,11 +271,53 @@ impl<'a> Sources<'a> {
 // finite selections
 // ---------------------------------------------------------------------------------------------
 
+/// One dimension of a finite hyperslab: the first `len` coordinates of the pattern `start`,
+/// blocks of `block` every `stride` (the last block may be cut short).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dim {
+    start: u64,
+    stride: u64,
+    block: u64,
+    len: u64,
+}
+
+impl Dim {
+    /// The `i`-th coordinate (`i < len`; no overflow, checked when the dimension was made).
+    fn at(&self, i: u64) -> u64 {
+        self.start
+            .saturating_add((i / self.block).saturating_mul(self.stride))
+            .saturating_add(i % self.block)
+    }
+
+    /// The index of coordinate `x`, if selected.
+    fn index_of(&self, x: u64) -> Option<u64> {
+        let off = x.checked_sub(self.start)?;
+        let (q, r) = if self.stride == 0 || self.len <= self.block {
+            (0, off)
+        } else {
+            (off / self.stride, off % self.stride)
+        };
+        let i = q.checked_mul(self.block)?.checked_add(r)?;
+        (r < self.block && i < self.len).then_some(i)
+    }
+
+    /// `(start, stride, count, block)` when the pattern has no cut-short last block.
+    fn regular(&self) -> Option<(u64, u64, u64, u64)> {
+        if self.len <= self.block {
+            Some((self.start, 1, 1, self.len))
+        } else if self.len.is_multiple_of(self.block) {
+            Some((self.start, self.stride, self.len / self.block, self.block))
+        } else {
+            None
+        }
+    }
+}
+
 /// A finite selection, as the coordinates it visits in order.
 #[derive(Debug, Clone)]
 enum Fin {
-    /// The cartesian product of per-dimension coordinate lists, visited row-major.
-    Prod(Vec<Vec<u64>>),
+    /// The cartesian product of per-dimension patterns, visited row-major.
+    Prod(Vec<Dim>),
     /// Explicit coordinates in visiting order.
     List(Vec<Vec<u64>>),
 }
@@ -271,9 +326,7 @@ impl Fin {
     /// Number of elements; `None` when it overflows.
     fn len(&self) -> Option<u64> {
         match self {
-            Fin::Prod(l) => l
-                .iter()
-                .try_fold(1u64, |a, v| a.checked_mul(v.len() as u64)),
+            Fin::Prod(l) => l.iter().try_fold(1u64, |a, v| a.checked_mul(v.len)),
             Fin::List(p) => Some(p.len() as u64),
         }
     }
@@ -282,12 +335,12 @@ impl Fin {
     fn coord(&self, mut k: u64, out: &mut [u64]) {
         match self {
             Fin::Prod(l) => {
-                for d in (0..l.len()).rev() {
-                    let n = (l[d].len() as u64).max(1);
-                    let i = (k % n) as usize;
+                for (d, dim) in l.iter().enumerate().rev() {
+                    let n = dim.len.max(1);
+                    let i = k % n;
                     k /= n;
-                    if let (Some(o), Some(&x)) = (out.get_mut(d), l[d].get(i)) {
-                        *o = x;
+                    if let Some(o) = out.get_mut(d) {
+                        *o = dim.at(i);
                     }
                 }
             }
@@ -303,7 +356,7 @@ impl Fin {
 
     /// The same selection as a regular hyperslab, when it is one.
     fn as_hyperslab(&self) -> Option<Hyperslab> {
-        let Fin::Prod(lists) = self else {
+        let Fin::Prod(dims) = self else {
             return None;
         };
         let mut h = Hyperslab {
@@ -312,8 +365,8 @@ impl Fin {
             count: vec![],
             block: vec![],
         };
-        for l in lists {
-            let (s, st, c, b) = regular_dim(l)?;
+        for d in dims {
+            let (s, st, c, b) = d.regular()?;
             h.start.push(s);
             h.stride.push(st);
             h.count.push(c);
@@ -323,80 +376,59 @@ impl Fin {
     }
 }
 
-/// `(start, stride, count, block)` of a sorted coordinate list made of equal runs at a fixed
-/// stride.
-fn regular_dim(l: &[u64]) -> Option<(u64, u64, u64, u64)> {
-    let first = *l.first()?;
-    let mut block = 1usize;
-    while l
-        .get(block)
-        .is_some_and(|&x| first.checked_add(block as u64) == Some(x))
-    {
-        block += 1;
-    }
-    if block == l.len() {
-        return Some((first, 1, 1, block as u64));
-    }
-    if !l.len().is_multiple_of(block) {
-        return None;
-    }
-    let stride = l.get(block)?.checked_sub(first)?;
-    let count = (l.len() / block) as u64;
-    for (j, &x) in l.iter().enumerate() {
-        let at = ((j / block) as u64)
-            .checked_mul(stride)?
-            .checked_add(first)?
-            .checked_add((j % block) as u64)?;
-        if x != at {
-            return None;
-        }
-    }
-    Some((first, stride, count, block as u64))
-}
-
-/// Coordinates of one dimension of a regular hyperslab, in order, stopping before `stop` and
-/// after `take` of them. Counts and blocks may be [`UNDEF`] only when `stop` bounds them.
-fn dim_coords(
+/// One dimension of a regular hyperslab, cut to the coordinates below `stop` and to at most
+/// `take` of them. Counts and blocks may be [`UNDEF`] only when `stop` or `take` bounds them.
+fn dim_pattern(
     start: u64,
     stride: u64,
     count: u64,
     block: u64,
     stop: u64,
     take: u64,
-) -> Result<Vec<u64>> {
-    let mut v = Vec::new();
-    let mut c = 0u64;
-    'outer: while c < count {
-        let Some(bs) = c.checked_mul(stride).and_then(|x| x.checked_add(start)) else {
-            break;
-        };
-        if bs >= stop {
-            break;
-        }
-        let mut b = 0u64;
-        while b < block {
-            let Some(x) = bs.checked_add(b) else {
-                break 'outer;
-            };
-            if x >= stop || v.len() as u64 >= take {
-                break 'outer;
-            }
-            if v.len() as u64 >= MAX_COORDS {
-                return Err(Error::Limit {
-                    what: "virtual dataset selection coordinates",
-                    requested: v.len() as u64 + 1,
-                    limit: MAX_COORDS,
-                });
-            }
-            v.push(x);
-            b += 1;
-        }
-        if v.len() as u64 >= take || stride == 0 {
-            break;
-        }
-        c += 1;
+) -> Result<Dim> {
+    let bad = |why: &str| Err(Error::Invalid(format!("virtual dataset selection: {why}")));
+    if count == 0 || block == 0 || start >= stop || take == 0 {
+        return Ok(Dim {
+            start,
+            stride: 1,
+            block: 1,
+            len: 0,
+        });
     }
-    Ok(v)
+    if block == UNDEF && count != 1 {
+        return bad("unlimited block with more than one block");
+    }
+    if count != 1 && stride < block {
+        return bad("stride smaller than the block");
+    }
+    let block = if block == UNDEF { stop - start } else { block };
+    let stride = if count == 1 { block } else { stride };
+    // Blocks that start below `stop`, and the elements of the last one below `stop`.
+    let starting = (stop - start - 1) / stride + 1;
+    let blocks = if count == UNDEF {
+        starting
+    } else {
+        starting.min(count)
+    };
+    let last_start = start + (blocks - 1) * stride; // < stop, so no overflow
+    let last_len = block.min(stop - last_start);
+    let total = (blocks - 1)
+        .checked_mul(block)
+        .and_then(|x| x.checked_add(last_len));
+    let len = match total {
+        Some(t) => t.min(take),
+        None if take != u64::MAX => take,
+        None => return bad("too many elements"),
+    };
+    if len == u64::MAX {
+        return bad("unbounded");
+    }
+    Ok(Dim {
+        start,
+        stride,
+        block,
+        len,
+    })
 }
 
 /// The dimension in which a selection is unlimited (count or block [`UNDEF`]).
@@ -431,7 +463,7 @@ fn finite(sel: &Selection, extent: &[u64], cut: Cut) -> Result<Fin> {
         Selection::All => Ok(Fin::Prod(
             extent
                 .iter()
-                .map(|&n| dim_coords(0, 1, 1, n, u64::MAX, u64::MAX))
+                .map(|&n| dim_pattern(0, 1, 1, n, u64::MAX, u64::MAX))
                 .collect::<Result<_>>()?,
         )),
         Selection::Points { rank: r, points } => {
@@ -440,10 +472,10 @@ fn finite(sel: &Selection, extent: &[u64], cut: Cut) -> Result<Fin> {
         }
         Selection::Blocks { rank: r, .. } => {
             check_rank(*r as usize)?;
-            sel.points(MAX_COORDS).map(Fin::List).ok_or(Error::Limit {
+            sel.points(MAX_POINTS).map(Fin::List).ok_or(Error::Limit {
                 what: "virtual dataset selection coordinates",
                 requested: sel.npoints().unwrap_or(u64::MAX),
-                limit: MAX_COORDS,
+                limit: MAX_POINTS,
             })
         }
         Selection::Regular {
@@ -467,7 +499,7 @@ fn finite(sel: &Selection, extent: &[u64], cut: Cut) -> Result<Fin> {
                         (u64::MAX, u64::MAX)
                     }
                 };
-                lists.push(dim_coords(s, st, c, b, stop, take)?);
+                lists.push(dim_pattern(s, st, c, b, stop, take)?);
             }
             Ok(Fin::Prod(lists))
         }
@@ -479,11 +511,11 @@ fn upper_bounds(f: &Fin, rank: usize) -> Vec<u64> {
     let mut hi = vec![0u64; rank];
     match f {
         Fin::Prod(l) => {
-            if l.iter().any(|v| v.is_empty()) {
+            if l.iter().any(|v| v.len == 0) {
                 return hi;
             }
             for (h, v) in hi.iter_mut().zip(l) {
-                *h = v.iter().max().map_or(0, |&m| m.saturating_add(1));
+                *h = v.at(v.len - 1).saturating_add(1);
             }
         }
         Fin::List(p) => {
@@ -598,7 +630,7 @@ fn concretize(
                         })?;
                     }
                     j += 1;
-                    if j > MAX_COORDS {
+                    if j >= MAX_PRINTF_BLOCKS {
                         break;
                     }
                 }
@@ -616,15 +648,15 @@ fn concretize(
                 let stop = sdims.get(us).copied().unwrap_or(0);
                 let mut sfin = finite(&m.source, &sdims, Some((us, stop, u64::MAX)))?;
                 let n = match &sfin {
-                    Fin::Prod(l) => l.get(us).map_or(0, |v| v.len() as u64),
+                    Fin::Prod(l) => l.get(us).map_or(0, |v| v.len),
                     Fin::List(_) => 0,
                 };
                 let vstop = dims.get(u).copied().unwrap_or(0);
                 let virt = finite(&m.virtual_sel, dims, Some((u, vstop, n)))?;
                 if let (Fin::Prod(vl), Fin::Prod(sl)) = (&virt, &mut sfin) {
-                    let k = vl.get(u).map_or(0, |v| v.len());
+                    let k = vl.get(u).map_or(0, |v| v.len);
                     if let Some(v) = sl.get_mut(us) {
-                        v.truncate(k);
+                        v.len = v.len.min(k);
                     }
                 }
                 each(Concrete {
@@ -977,20 +1009,27 @@ fn scatter(
         List(Vec<(u64, u64)>),
     }
     let pairs = match &c.virt {
-        Fin::Prod(lists) => {
+        Fin::Prod(dims_v) => {
+            // Walk the request's coordinates per dimension (never more than the output holds)
+            // and keep those the virtual pattern selects.
             let mut per = Vec::with_capacity(rank);
-            for (d, l) in lists.iter().enumerate() {
-                let v: Vec<(u64, u64)> = l
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, &x)| in_request(sel, d, x).map(|o| (i as u64, o)))
-                    .collect();
+            for (d, dim) in dims_v.iter().enumerate() {
+                let (s0, st, cnt, b) = (sel.start[d], sel.stride[d], sel.count[d], sel.block[d]);
+                let mut v: Vec<(u64, u64)> = Vec::new();
+                for q in 0..cnt {
+                    for r in 0..b {
+                        let x = s0.saturating_add(q.saturating_mul(st)).saturating_add(r);
+                        if let Some(i) = dim.index_of(x) {
+                            v.push((i, q * b + r));
+                        }
+                    }
+                }
                 if v.is_empty() {
                     return Ok(());
                 }
                 per.push(v);
             }
-            let lens = lists.iter().map(|l| l.len() as u64).collect();
+            let lens = dims_v.iter().map(|l| l.len).collect();
             Pairs::Prod(per, lens)
         }
         Fin::List(points) => {
@@ -1148,4 +1187,75 @@ fn scatter(
         Ok(())
     })?;
     flush(&mut lin, &mut outs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printf_names() {
+        assert!(is_printf("f-%b.h5"));
+        assert!(!is_printf("f-%%b.h5"));
+        assert!(!is_printf("plain.h5"));
+        assert_eq!(expand("f-%b_%b.h5", 12), "f-12_12.h5");
+        assert_eq!(expand("100%%-%b", 3), "100%-3");
+        assert_eq!(expand("odd%x%", 3), "odd%x%");
+    }
+
+    #[test]
+    fn source_lookup_order() {
+        let vds = Path::new("/data/run/vds.h5");
+        assert_eq!(
+            candidates_with_prefix(Some(vds), "src/a.h5", Some("/p1:${ORIGIN}/alt")),
+            vec![
+                PathBuf::from("/p1/src/a.h5"),
+                PathBuf::from("/data/run/alt/src/a.h5"),
+                PathBuf::from("/data/run/src/a.h5"),
+                PathBuf::from("src/a.h5"),
+            ]
+        );
+        assert_eq!(
+            candidates_with_prefix(Some(vds), "/abs/b.h5", None),
+            vec![PathBuf::from("/abs/b.h5"), PathBuf::from("/data/run/b.h5")]
+        );
+        assert_eq!(
+            candidates_with_prefix(None, "c.h5", None),
+            vec![PathBuf::from("c.h5")]
+        );
+    }
+
+    #[test]
+    fn dimension_patterns_and_cuts() {
+        let coords = |d: Dim| (0..d.len).map(|i| d.at(i)).collect::<Vec<_>>();
+        // Unlimited count, stride 4, block 2, cut before 11: 0 1 4 5 8 9.
+        let d = dim_pattern(0, 4, UNDEF, 2, 11, u64::MAX).unwrap();
+        assert_eq!(coords(d), vec![0, 1, 4, 5, 8, 9]);
+        assert_eq!(d.regular(), Some((0, 4, 3, 2)));
+        assert_eq!(d.index_of(5), Some(3));
+        assert_eq!(d.index_of(6), None);
+        assert_eq!(d.index_of(12), None);
+        // Cut inside a block: the last block is short, not a regular hyperslab.
+        let d = dim_pattern(0, 4, UNDEF, 2, 9, u64::MAX).unwrap();
+        assert_eq!(coords(d), vec![0, 1, 4, 5, 8]);
+        assert_eq!(d.regular(), None);
+        assert_eq!(
+            coords(dim_pattern(0, 4, UNDEF, 2, 11, 3).unwrap()),
+            vec![0, 1, 4]
+        );
+        // Unlimited block, cut at the extent.
+        assert_eq!(
+            coords(dim_pattern(2, 1, 1, UNDEF, 6, u64::MAX).unwrap()),
+            vec![2, 3, 4, 5]
+        );
+        assert_eq!(dim_pattern(7, 1, 1, UNDEF, 6, u64::MAX).unwrap().len, 0);
+        // Hostile sizes: no overflow, no allocation.
+        let d = dim_pattern(u64::MAX - 1, 3, 5, 1, u64::MAX, u64::MAX).unwrap();
+        assert_eq!(d.len, 1);
+        let d = dim_pattern(0, 1, 1, 1 << 62, u64::MAX, u64::MAX).unwrap();
+        assert_eq!(d.len, 1 << 62);
+        assert!(dim_pattern(0, 1, 1, UNDEF, u64::MAX, u64::MAX).is_err());
+        assert!(dim_pattern(0, 1, 3, 2, u64::MAX, u64::MAX).is_err());
+        assert!(dim_pattern(0, 1, 3, UNDEF, 10, u64::MAX).is_err());
+    }
 }
