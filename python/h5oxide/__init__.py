@@ -19,6 +19,7 @@ recorded only.
 import io
 import os
 import posixpath
+from collections import namedtuple
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 import numpy
@@ -1241,6 +1242,117 @@ def _check_index(args, shape):
         axis += 1
 
 
+VDSmap = namedtuple("VDSmap", ("vspace", "file_name", "dset_name", "src_space"))
+VDSmap.__doc__ = "One mapping of a virtual dataset (h5py's ``VDSmap``)."
+
+
+class VirtualSpace:
+    """A dataspace with a selection, as a virtual dataset mapping stores it: the part of h5py's
+    low-level ``h5s.SpaceID`` that ``Dataset.virtual_sources()`` users read (extent, selection
+    type, regular hyperslab, bounds, points and blocks). Selection types and ``UNLIMITED`` use
+    h5py's ``h5s`` values (0 none, 1 points, 2 hyperslabs, 3 all; 2**64-1)."""
+
+    SEL_NONE, SEL_POINTS, SEL_HYPERSLABS, SEL_ALL = 0, 1, 2, 3
+    UNLIMITED = 2**64 - 1
+
+    def __init__(self, extent, maxextent, selection):
+        self._extent = tuple(extent)
+        self._max = tuple(maxextent)
+        self._type, self._npoints, self._regular, self._points, self._blocks = selection
+
+    @property
+    def shape(self):
+        """The extent (a tuple; ``()`` for a scalar space)."""
+        return self._extent
+
+    @property
+    def rank(self):
+        return len(self._extent)
+
+    def get_simple_extent_ndims(self):
+        return len(self._extent)
+
+    def get_simple_extent_dims(self, maxdims=False):
+        return self._max if maxdims else self._extent
+
+    def get_simple_extent_type(self):
+        """0 for a scalar space, 1 for a simple one (h5py's ``h5s.SCALAR``/``SIMPLE``)."""
+        return 0 if not self._extent and self._type == self.SEL_ALL else 1
+
+    def get_select_type(self):
+        return self._type
+
+    def get_select_npoints(self):
+        if self._type == self.SEL_ALL:
+            n = 1
+            for d in self._extent:
+                n *= d
+            return n
+        if self._npoints is None:
+            raise RuntimeError("Unspecified error in H5Sget_select_npoints (return value <0)")
+        return self._npoints
+
+    def is_regular_hyperslab(self):
+        if self._type != self.SEL_HYPERSLABS:
+            raise ValueError("selection is not a hyperslab")
+        return self._regular is not None
+
+    def get_regular_hyperslab(self):
+        """``(start, stride, count, block)``, each a tuple (``UNLIMITED`` for unlimited)."""
+        if self._type != self.SEL_HYPERSLABS or self._regular is None:
+            raise ValueError("selection is not a regular hyperslab")
+        return tuple(tuple(x) for x in self._regular)
+
+    def get_select_bounds(self):
+        """``(low corner, high corner)`` (inclusive), or None for an empty selection."""
+        if self._type == self.SEL_NONE:
+            return None
+        if self._type == self.SEL_ALL:
+            if not self._extent:
+                raise ValueError("no bounds for a scalar space")
+            return tuple(0 for _ in self._extent), tuple(d - 1 for d in self._extent)
+        if self._type == self.SEL_POINTS:
+            pts = self._points or []
+            if not pts:
+                return None
+            return (tuple(min(c) for c in zip(*pts)), tuple(max(c) for c in zip(*pts)))
+        if self._blocks:
+            return (tuple(min(c) for c in zip(*(b[0] for b in self._blocks))),
+                    tuple(max(c) for c in zip(*(b[1] for b in self._blocks))))
+        start, stride, count, block = self._regular
+        if any(x == self.UNLIMITED for x in tuple(count) + tuple(block)):
+            raise RuntimeError("Unspecified error in H5Sget_select_bounds (return value <0)")
+        return (tuple(start),
+                tuple(s + (c - 1) * st + b - 1 for s, st, c, b in zip(start, stride, count, block)))
+
+    def get_select_elem_npoints(self):
+        if self._type != self.SEL_POINTS:
+            raise ValueError("selection is not a point list")
+        return len(self._points)
+
+    def get_select_elem_pointlist(self):
+        """The selected points as an (n, rank) array."""
+        if self._type != self.SEL_POINTS:
+            raise ValueError("selection is not a point list")
+        return numpy.array(self._points, dtype=numpy.uint64).reshape(len(self._points), self.rank)
+
+    def get_select_hyper_nblocks(self):
+        if self._type != self.SEL_HYPERSLABS:
+            raise ValueError("selection is not a hyperslab")
+        if self._blocks is not None:
+            return len(self._blocks)
+        if self._npoints is None:
+            raise RuntimeError("unlimited selection")
+        n = 1
+        for c in self._regular[2]:
+            n *= c
+        return n
+
+    def __repr__(self):
+        kind = {0: "none", 1: "points", 2: "hyperslabs", 3: "all"}.get(self._type, "?")
+        return f"<VirtualSpace extent {self._extent} selection {kind}>"
+
+
 class Dataset(HLObject):
     """A dataset: an n-dimensional array of one dtype."""
 
@@ -1268,10 +1380,7 @@ class Dataset(HLObject):
         w = self._winfo()
         if w is not None:
             return tuple(w[0])
-        n = self._n()
-        s = n.shape
-        if n.is_virtual and None in (n.maxshape or ()):
-            raise OSError("unsupported: extent of a virtual dataset with unlimited dimensions")
+        s = self._n().shape
         return None if s is None else tuple(s)
 
     @property
@@ -1376,6 +1485,18 @@ class Dataset(HLObject):
     def is_virtual(self):
         """True for a virtual dataset."""
         return self._n().is_virtual
+
+    def virtual_sources(self):
+        """The mappings of a virtual dataset, as h5py gives them: a list of
+        ``VDSmap(vspace, file_name, dset_name, src_space)``, the spaces being
+        :class:`VirtualSpace` objects (the subset of h5py's ``h5s.SpaceID`` that describes a
+        selection). Raises RuntimeError for other datasets, like h5py."""
+        if not self.is_virtual:
+            raise RuntimeError("Not a virtual dataset")
+        return [
+            VDSmap(VirtualSpace(*vs), fname, dname, VirtualSpace(*ss))
+            for fname, dname, vs, ss in self._n().virtual_sources()
+        ]
 
     @property
     def external(self):

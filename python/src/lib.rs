@@ -23,6 +23,106 @@ mod write;
 
 use convert::Mode;
 
+/// A dataspace selection for Python: `(type, npoints, regular, points, blocks)` with type 0
+/// none, 1 points, 2 hyperslabs, 3 all (h5py's `h5s.SEL_*`); `npoints` `None` when unlimited
+/// (or "all"); `regular` `(start, stride, count, block)` for a regular hyperslab (unlimited
+/// entries are 2**64-1, `h5s.UNLIMITED`); `points` the coordinates of a point selection;
+/// `blocks` the `(start, end)` corners of an irregular hyperslab.
+type SelectionTuple = (
+    u8,
+    Option<u64>,
+    Option<[Vec<u64>; 4]>,
+    Option<Vec<Vec<u64>>>,
+    Option<Vec<(Vec<u64>, Vec<u64>)>>,
+);
+
+/// A virtual space for Python: `(extent, max extent, selection)`.
+type SpaceTuple = (Vec<u64>, Vec<u64>, SelectionTuple);
+
+/// One virtual dataset mapping for Python: `(file, dataset, virtual space, source space)`.
+type VirtualMapTuple = (String, String, SpaceTuple, SpaceTuple);
+
+fn selection_tuple(sel: &h5oxide::format::value::Selection) -> SelectionTuple {
+    use h5oxide::format::value::Selection;
+    match sel {
+        Selection::None => (0, Some(0), None, None, None),
+        Selection::All => (3, None, None, None, None),
+        Selection::Points { points, .. } => (1, sel.npoints(), None, Some(points.clone()), None),
+        Selection::Regular { .. } => (2, sel.npoints(), sel.regular(), None, None),
+        Selection::Blocks { blocks, .. } => {
+            (2, sel.npoints(), sel.regular(), None, Some(blocks.clone()))
+        }
+    }
+}
+
+/// The rank of a selection (`default` for none/all, which do not carry one).
+fn selection_rank(sel: &h5oxide::format::value::Selection, default: usize) -> usize {
+    use h5oxide::format::value::Selection;
+    match sel {
+        Selection::Points { rank, .. } | Selection::Blocks { rank, .. } => *rank as usize,
+        Selection::Regular { start, .. } => start.len(),
+        _ => default,
+    }
+}
+
+/// The inclusive bounding box of a selection; `None` when empty, "all" or unlimited.
+fn selection_bounds(
+    sel: &h5oxide::format::value::Selection,
+    _rank: usize,
+) -> Option<(Vec<u64>, Vec<u64>)> {
+    use h5oxide::format::value::Selection;
+    match sel {
+        Selection::Regular {
+            start,
+            stride,
+            count,
+            block,
+        } => {
+            let mut hi = Vec::with_capacity(start.len());
+            for d in 0..start.len() {
+                let (c, b) = (count[d], block[d]);
+                if c == u64::MAX || b == u64::MAX || c == 0 || b == 0 {
+                    return None;
+                }
+                hi.push(
+                    (c - 1)
+                        .checked_mul(stride[d])?
+                        .checked_add(start[d])?
+                        .checked_add(b - 1)?,
+                );
+            }
+            Some((start.clone(), hi))
+        }
+        Selection::Points { points, .. } => {
+            let first = points.first()?;
+            let (mut lo, mut hi) = (first.clone(), first.clone());
+            for p in points {
+                for (d, &x) in p.iter().enumerate() {
+                    if let (Some(l), Some(h)) = (lo.get_mut(d), hi.get_mut(d)) {
+                        *l = (*l).min(x);
+                        *h = (*h).max(x);
+                    }
+                }
+            }
+            Some((lo, hi))
+        }
+        Selection::Blocks { blocks, .. } => {
+            let (s0, e0) = blocks.first()?;
+            let (mut lo, mut hi) = (s0.clone(), e0.clone());
+            for (s, e) in blocks {
+                for d in 0..lo.len() {
+                    if let (Some(&a), Some(&b)) = (s.get(d), e.get(d)) {
+                        lo[d] = lo[d].min(a);
+                        hi[d] = hi[d].max(b);
+                    }
+                }
+            }
+            Some((lo, hi))
+        }
+        _ => None,
+    }
+}
+
 /// Maps a Rust error to the exception h5py raises in the same situation.
 pub(crate) fn to_py_err(e: Error) -> PyErr {
     match e {
@@ -419,6 +519,40 @@ impl Node {
             self.dataset()?.info().layout,
             h5oxide::format::messages::layout::DataLayout::Virtual { .. }
         ))
+    }
+
+    /// The mappings of a virtual dataset, in stored order, as `(file name, dataset name,
+    /// virtual space, source space)`; each space is `(extent, max extent, selection)`, the
+    /// selection as [`selection_tuple`] describes it. The virtual space's extent is the stored
+    /// one (what libhdf5 reports for it), the source space's the selection's bounds (a scalar
+    /// space for "all", zeros when unlimited), as libhdf5 decodes them.
+    fn virtual_sources(&self) -> PyResult<Vec<VirtualMapTuple>> {
+        let d = self.dataset()?;
+        let Some(v) = d.info().virtual_layout.as_ref() else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "Not a virtual dataset",
+            ));
+        };
+        let vmax: Vec<u64> = d.maxshape().iter().map(|m| m.unwrap_or(u64::MAX)).collect();
+        Ok(v.mappings
+            .iter()
+            .map(|m| {
+                use h5oxide::format::value::Selection;
+                let vspace = (
+                    v.stored_dims.clone(),
+                    vmax.clone(),
+                    selection_tuple(&m.virtual_sel),
+                );
+                let src_extent: Vec<u64> = match &m.source {
+                    Selection::All => Vec::new(),
+                    sel => selection_bounds(sel, v.stored_dims.len())
+                        .map(|(_, hi)| hi.iter().map(|&h| h + 1).collect())
+                        .unwrap_or_else(|| vec![0; selection_rank(sel, v.stored_dims.len())]),
+                };
+                let sspace = (src_extent.clone(), src_extent, selection_tuple(&m.source));
+                (m.file.clone(), m.dataset.clone(), vspace, sspace)
+            })
+            .collect())
     }
 
     /// Chunk shape of a chunked dataset, else `None`.

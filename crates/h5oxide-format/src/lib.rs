@@ -35,6 +35,7 @@ pub mod source;
 pub mod superblock;
 pub mod symbol_table;
 pub mod value;
+pub mod vds;
 
 pub use cursor::{Cursor, Sizes, UNDEF};
 pub use error::{Error, Result};

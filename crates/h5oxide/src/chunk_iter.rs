@@ -100,7 +100,6 @@ fn plan(ds: &Dataset, block_bytes: u64) -> Result<(Vec<u64>, Vec<u64>)> {
     let info = &ds.info;
     let dims = info.space.dims();
     let tile: Vec<u64> = match &info.layout {
-        DataLayout::Virtual { .. } => return Err(Error::unsupported("virtual dataset layout")),
         DataLayout::Chunked(c) => {
             if c.chunk_dims.len() != dims.len() {
                 return Err(Error::corrupt(
@@ -214,6 +213,10 @@ impl<'a> ChunkIter<'a> {
         let info = &self.ds.info;
         let dims = info.space.dims();
         let es = info.dtype.size() as u64;
+        if let DataLayout::Virtual { .. } = &info.layout {
+            // Row blocks like a contiguous dataset, each read through the mappings.
+            return crate::select::read_selection_with(file, info, sel, out, None);
+        }
         if let DataLayout::Chunked(_) = &info.layout {
             // No chunk cache: each chunk is decoded straight into `out` (or, for a partial edge
             // chunk, into a buffer dropped before this returns).

@@ -9,6 +9,7 @@ use h5oxide_format::messages::fill_value::{FillStatus, FillValue};
 use h5oxide_format::messages::filter_pipeline::FilterPipeline;
 use h5oxide_format::messages::layout::DataLayout;
 use h5oxide_format::object_header::{msg, Message, ObjectHeader};
+use h5oxide_format::vds::VdsMapping;
 use h5oxide_format::{Ctx, Error, Result, UNDEF};
 use ndarray::{ArrayD, IxDyn};
 
@@ -33,6 +34,18 @@ pub struct DatasetInfo {
     pub fill: Option<FillValue>,
     /// External raw-data files.
     pub external: Option<ExternalFileList>,
+    /// The mappings of a virtual dataset (layout class 3).
+    pub virtual_layout: Option<Arc<VirtualLayout>>,
+}
+
+/// What a virtual dataset's layout holds besides the extent libhdf5 reports.
+#[derive(Debug, Clone)]
+pub struct VirtualLayout {
+    /// The source → virtual mappings, in stored order.
+    pub mappings: Vec<VdsMapping>,
+    /// The extent stored in the dataspace message ([`DatasetInfo::space`] holds the extent
+    /// computed from the sources when mappings are unlimited).
+    pub stored_dims: Vec<u64>,
 }
 
 impl DatasetInfo {
@@ -101,6 +114,26 @@ impl DatasetInfo {
             ))?),
             None => None,
         };
+        let mut space = space;
+        let virtual_layout = match &layout {
+            DataLayout::Virtual {
+                heap_address,
+                index,
+            } => {
+                let maps = crate::vds::load_mappings(file, *heap_address, *index)?;
+                // libhdf5 reports the extent that unlimited mappings reach in the sources.
+                let dims = crate::vds::virtual_extent(file, &maps, &space)?;
+                let stored_dims = space.dims().to_vec();
+                if let Dataspace::Simple { dims: d, .. } = &mut space {
+                    *d = dims;
+                }
+                Some(Arc::new(VirtualLayout {
+                    mappings: maps,
+                    stored_dims,
+                }))
+            }
+            _ => None,
+        };
         Ok(DatasetInfo {
             dtype,
             committed_dtype,
@@ -109,6 +142,7 @@ impl DatasetInfo {
             pipeline,
             fill,
             external,
+            virtual_layout,
         })
     }
 
@@ -226,6 +260,21 @@ impl Dataset {
     /// Number of elements.
     pub fn size(&self) -> u64 {
         self.info.space.num_elements().unwrap_or(0)
+    }
+
+    /// True for a virtual dataset (layout class 3), like h5py's `Dataset.is_virtual`.
+    pub fn is_virtual(&self) -> bool {
+        matches!(self.info.layout, DataLayout::Virtual { .. })
+    }
+
+    /// The mappings of a virtual dataset in stored order (source file name, `"."` for this
+    /// file; source dataset path; source and virtual selections), like h5py's
+    /// `Dataset.virtual_sources()`. `None` for other layouts.
+    pub fn virtual_sources(&self) -> Option<&[VdsMapping]> {
+        self.info
+            .virtual_layout
+            .as_deref()
+            .map(|v| v.mappings.as_slice())
     }
 
     /// Chunk shape for chunked datasets.

@@ -199,6 +199,73 @@ impl FileInner {
         Ok(f)
     }
 
+    /// Opens another file with this file's options (a fresh handle, not cached).
+    pub(crate) fn open_other(&self, path: &Path) -> Result<Arc<FileInner>> {
+        Ok(self.options.open(path)?.inner)
+    }
+
+    /// [`FileInner::resolve`] without an `Arc` of this file: the file is `None` while the path
+    /// stays in this file, else the file an external link led to.
+    pub(crate) fn resolve_borrowed(
+        &self,
+        start: u64,
+        path: &str,
+        depth: u32,
+    ) -> Result<(Option<Arc<FileInner>>, u64)> {
+        if depth > 40 {
+            return Err(Error::Cycle {
+                structure: "soft/external link chain",
+                addr: start,
+            });
+        }
+        let mut cur = if path.starts_with('/') {
+            self.sb.root_object_header_address
+        } else {
+            start
+        };
+        let comps: Vec<&str> = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        for (i, comp) in comps.iter().enumerate() {
+            let oh = self.header(cur)?;
+            if !is_group(&oh) {
+                return Err(Error::NotFound(format!(
+                    "{path}: {comp:?} is inside an object that is not a group"
+                )));
+            }
+            let link = h5oxide_format::group::lookup(&self.ctx(), &oh, comp.as_bytes())?
+                .ok_or_else(|| Error::NotFound(format!("{path}: no link named {comp:?}")))?;
+            let rest = comps.get(i + 1..).unwrap_or(&[]).join("/");
+            match &link.target {
+                LinkTarget::Hard(a) => cur = *a,
+                LinkTarget::Soft(t) => {
+                    let t = String::from_utf8_lossy(t).into_owned();
+                    let (f, a) = self.resolve_borrowed(cur, &t, depth + 1)?;
+                    if let Some(f) = f {
+                        let (f2, a2) = f.resolve(a, &rest, depth + 1)?;
+                        return Ok((Some(f2), a2));
+                    }
+                    cur = a;
+                }
+                LinkTarget::External { file, path: p } => {
+                    let f = self.external(&String::from_utf8_lossy(file))?;
+                    let p = String::from_utf8_lossy(p).into_owned();
+                    let root = f.sb.root_object_header_address;
+                    let (f1, a1) = f.resolve(root, &p, depth + 1)?;
+                    let (f2, a2) = f1.resolve(a1, &rest, depth + 1)?;
+                    return Ok((Some(f2), a2));
+                }
+                LinkTarget::UserDefined { class, .. } => {
+                    return Err(Error::unsupported(format!(
+                        "following user-defined link class {class}"
+                    )))
+                }
+            }
+        }
+        Ok((None, cur))
+    }
+
     /// Follows `path` from the group at `start` (absolute paths start at the root), returning
     /// the file (external links may lead elsewhere) and object header address reached.
     pub(crate) fn resolve(

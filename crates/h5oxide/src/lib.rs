@@ -28,6 +28,7 @@ pub mod select;
 pub mod storage;
 mod strings;
 pub mod types;
+pub mod vds;
 pub mod write;
 
 pub use attribute::Attribute;

@@ -66,7 +66,12 @@ pub(crate) fn read_all(file: &FileInner, info: &DatasetInfo, out: &mut [u8]) -> 
                 out,
             )
         }
-        DataLayout::Virtual { .. } => Err(Error::unsupported("virtual dataset layout")),
+        DataLayout::Virtual { .. } => crate::vds::read_virtual(
+            file,
+            info,
+            &crate::chunked::Hyperslab::all(info.space.dims()),
+            out,
+        ),
     }
 }
 

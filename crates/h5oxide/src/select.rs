@@ -112,6 +112,7 @@ pub(crate) fn read_selection_with(
         return Ok(());
     }
     match &info.layout {
+        DataLayout::Virtual { .. } => crate::vds::read_virtual(file, info, sel, out),
         DataLayout::Chunked(c) => crate::chunked::read_chunked_cached(
             &file.ctx(),
             c,

@@ -729,13 +729,26 @@ impl Canon {
                 .collect();
             d.insert("external".into(), Json::Array(items));
         }
-        if let DataLayout::Virtual { .. } = info.layout {
-            // The extent of a virtual dataset with unlimited mappings comes from its sources.
-            d.insert(
-                "read_error".into(),
-                err_text(&Error::unsupported("virtual dataset layout")),
-            );
-            return Json::Object(d);
+        if let Some(v) = &info.virtual_layout {
+            let items = v
+                .mappings
+                .iter()
+                .map(|m| {
+                    let mut o = Map::new();
+                    o.insert("file".into(), s(&m.file));
+                    o.insert("dataset".into(), s(&m.dataset));
+                    o.insert(
+                        "vspace".into(),
+                        super::dtype::selection_json(&m.virtual_sel, false),
+                    );
+                    o.insert(
+                        "srcspace".into(),
+                        super::dtype::selection_json(&m.source, false),
+                    );
+                    Json::Object(o)
+                })
+                .collect();
+            d.insert("virtual".into(), Json::Array(items));
         }
         let file = self.file.clone();
         let info2 = info.clone();

@@ -46,6 +46,7 @@ pub const TARGETS: &[&str] = &[
     "symbol_table_node",
     "chunk_index",
     "link_messages",
+    "vds_mapping",
     "filter_deflate",
     "filter_shuffle",
     "filter_fletcher32",
@@ -81,6 +82,7 @@ pub fn run(name: &str, data: &[u8]) -> Option<Result<()>> {
         "symbol_table_node" => symbol_table_node(data),
         "chunk_index" => chunk_index(data),
         "link_messages" => link_messages(data),
+        "vds_mapping" => vds_mapping(data),
         _ => filter(filter_id(name)?, data),
     })
 }
@@ -223,6 +225,23 @@ pub fn layout(data: &[u8]) -> Result<()> {
     let l = DataLayout::decode(&mut Cursor::new(body, 0, "layout message", s))?;
     if let Some(c) = l.chunked() {
         let _ = (c.chunk_elements(), c.chunk_bytes(), c.index_address());
+    }
+    Ok(())
+}
+
+/// The mapping block of a virtual dataset (`[sizes][block without its checksum]`; the target
+/// appends the lookup3 checksum so mutations reach the entries), then what the reader derives
+/// from each selection.
+pub fn vds_mapping(data: &[u8]) -> Result<()> {
+    let (s, body) = split_sizes(data)?;
+    let mut block = body.to_vec();
+    let sum = h5oxide_format::checksum::lookup3(body, 0);
+    block.extend_from_slice(&sum.to_le_bytes());
+    let maps = h5oxide_format::vds::decode_mappings(&block, 0, s, 1 << 16)?;
+    for m in &maps {
+        for sel in [&m.source, &m.virtual_sel] {
+            let _ = (sel.npoints(), sel.regular(), sel.points(1000));
+        }
     }
     Ok(())
 }
