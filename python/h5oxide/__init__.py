@@ -30,12 +30,37 @@ __all__ = [
     "DimensionManager", "DimensionProxy",
     "string_dtype", "vlen_dtype", "enum_dtype", "check_string_dtype", "check_vlen_dtype",
     "check_enum_dtype", "check_ref_dtype", "check_dtype", "special_dtype", "ref_dtype",
-    "regionref_dtype",
+    "regionref_dtype", "get_config",
 ]
 
 __version__ = "0.1.0"
 
 _MODES = ("r", "r+", "w", "w-", "x", "a")
+
+
+
+class _Config:
+    """Library-wide defaults, like h5py's ``get_config()``: ``track_order`` is the default of
+    the ``track_order`` arguments of ``File``, ``create_group`` and ``create_dataset``."""
+
+    def __init__(self):
+        self.track_order = False
+
+    def __repr__(self):
+        return f"<h5oxide config track_order={self.track_order}>"
+
+
+_CONFIG = _Config()
+
+
+def get_config():
+    """The library-wide configuration object (``get_config().track_order = True`` makes
+    every new file, group and dataset track creation order, as in h5py)."""
+    return _CONFIG
+
+
+def _track(track_order):
+    return bool(_CONFIG.track_order if track_order is None else track_order)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,7 +746,7 @@ class Group(HLObject, Mapping):
         w = self._w()
         path = self._abs(name)
         self._ensure_parent(path, name)
-        addr = w.create_group(path, bool(track_order))
+        addr = w.create_group(path, _track(track_order))
         self._state.changed()
         return Group(None, self._state, addr=addr, name=path)
 
@@ -811,7 +836,7 @@ class Group(HLObject, Mapping):
                                 maxshape=None if maxshape is None else list(maxshape),
                                 gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
                                 fletcher32=bool(fletcher32), fill=fill,
-                                compact=layout == "compact")
+                                compact=layout == "compact", track_order=_track(track_order))
         if direct:
             r = len(shape)
             w.write_bytes(addr, [0] * r, list(shape), [1] * r, arr.reshape(-1).view(numpy.uint8))
@@ -1028,7 +1053,8 @@ class File(Group):
             create = mode in ("w", "w-", "x") or (mode == "a" and not exists)
             low = libver[0] if isinstance(libver, (tuple, list)) else libver
             latest = low in ("latest", "v108", "v110", "v112", "v114", "v200")
-            writer = _h5oxide.Writer(name, "w" if create else "r+", latest)
+            writer = _h5oxide.Writer(name, "w" if create else "r+", latest,
+                                     _track(track_order) if create else False)
             self._filename = fname if fname is not None else name
             self._mode = "r+"
             state = _FileState()

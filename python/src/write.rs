@@ -307,13 +307,25 @@ pub fn value_of(
 impl Writer {
     /// Opens `path` for writing: mode `"r+"` (existing file) or `"w"` (create or truncate).
     #[new]
-    #[pyo3(signature = (path, mode, latest=false))]
-    fn new(py: Python<'_>, path: PathBuf, mode: &str, latest: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path, mode, latest=false, track_order=false))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        mode: &str,
+        latest: bool,
+        track_order: bool,
+    ) -> PyResult<Self> {
         let m = mode.to_string();
         let w = py
             .detach(move || match m.as_str() {
-                "w" if latest => RwFile::create_with(&path, h5oxide::write::WriteOptions::latest()),
-                "w" => RwFile::create(&path),
+                "w" => {
+                    let o = if latest {
+                        h5oxide::write::WriteOptions::latest()
+                    } else {
+                        h5oxide::write::WriteOptions::new()
+                    };
+                    RwFile::create_with(&path, o.track_order(track_order))
+                }
                 _ => RwFile::open(&path),
             })
             .map_err(|e| {
@@ -374,7 +386,7 @@ impl Writer {
 
     /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false))]
+    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false))]
     fn create_dataset(
         &self,
         py: Python<'_>,
@@ -390,9 +402,12 @@ impl Writer {
         fletcher32: bool,
         fill: Option<Bound<'_, PyAny>>,
         compact: bool,
+        track_order: bool,
     ) -> PyResult<u64> {
         let t = datatype_of(py, &dtype)?;
-        let mut o = DatasetOptions::new().compact(compact);
+        let mut o = DatasetOptions::new()
+            .compact(compact)
+            .track_order(track_order);
         if let Some(c) = &chunks {
             o = o.chunks(c);
         }

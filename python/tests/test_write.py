@@ -530,3 +530,87 @@ def test_track_order_groups(tmp_path):
     with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
         assert list(fa["ordered"]) == list(fb["ordered"])
         assert list(fa["ordered"].attrs) == list(fb["ordered"].attrs)
+
+
+def test_track_order_file_datasets_and_attributes(tmp_path):
+    """``File(track_order=True)`` tracks the root's links and attributes, and
+    ``create_dataset(track_order=True)`` the dataset's attributes, compact and dense (more
+    than 8: fractal heap with name and creation-order indexes), also when more are added
+    after reopening."""
+    def s(h5py, f):
+        for n in ["zeta", "alpha", "mid"]:
+            f.create_group(n)
+        for i, n in enumerate(["c", "b", "a"]):
+            f.attrs[n] = i
+        d = f.create_dataset("d", data=[1, 2], track_order=True)
+        for i in range(10):
+            d.attrs[f"a{9 - i}"] = i
+        small = f.create_dataset("small", data=[3], track_order=True)
+        small.attrs["y"] = 1
+        small.attrs["x"] = 2
+        g = f.create_group("g", track_order=True)
+        for i in range(12):
+            g.attrs[f"b{11 - i:02d}"] = i
+        plain = f.create_dataset("plain", data=[1])
+        plain.attrs["b"] = 1
+        plain.attrs["a"] = 2
+
+    def more(h5py, f):
+        f.attrs["0new"] = 5
+        f.create_group("aa")
+        f["d"].attrs["0x"] = 1
+        f["small"].attrs["0y"] = 1
+        f["g"].attrs["0z"] = 1
+        del f["d"].attrs["a5"]
+
+    pa, pb = tmp_path / "h5py.h5", tmp_path / "h5oxide.h5"
+    for mod, p in ((h5py, pa), (h5oxide, pb)):
+        with mod.File(p, "w", track_order=True) as f:
+            s(mod, f)
+        for mode in ("r+", "a"):
+            with mod.File(p, mode) as f:
+                if mode == "r+":
+                    more(mod, f)
+                else:
+                    f["d"].attrs["late"] = 2
+    assert_same_tree(pa, pb)
+
+    def orders(f):
+        return (list(f), list(f.attrs), list(f["d"].attrs), list(f["small"].attrs),
+                list(f["g"].attrs), list(f["plain"].attrs))
+
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        want = orders(fa)
+        assert want[0] == ["zeta", "alpha", "mid", "d", "small", "g", "plain", "aa"]
+        assert want[2][:2] == ["a9", "a8"] and want[2][-2:] == ["0x", "late"]
+        assert orders(fb) == want
+    with h5oxide.File(pb, "r") as fo:
+        assert orders(fo) == want
+    out = __import__("subprocess").run(["h5dump", "-H", str(pb)], capture_output=True,
+                                       text=True)
+    assert out.returncode == 0, out.stderr
+    assert 'ATTRIBUTE "late"' in out.stdout
+
+
+def test_get_config_track_order(tmp_path):
+    """h5py's library-wide default ``get_config().track_order`` is honoured."""
+    cfg = h5oxide.get_config()
+    assert cfg.track_order is False and h5py.get_config().track_order is False
+    p = tmp_path / "cfg.h5"
+    cfg.track_order = True
+    try:
+        with h5oxide.File(p, "w") as f:
+            for n in "zyx":
+                f.create_group(n)
+            f.attrs["b"] = 1
+            f.attrs["a"] = 2
+            d = f.create_dataset("d", data=[1])
+            d.attrs["q"] = 1
+            d.attrs["p"] = 1
+            f.create_dataset("e", data=[1], track_order=False)
+    finally:
+        cfg.track_order = False
+    with h5py.File(p, "r") as f:
+        assert list(f) == ["z", "y", "x", "d", "e"]
+        assert list(f.attrs) == ["b", "a"]
+        assert list(f["d"].attrs) == ["q", "p"]

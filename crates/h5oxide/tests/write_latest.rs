@@ -190,6 +190,78 @@ assert gd['attr_order'] == ['attr%d' % (11 - i) for i in range(12)]
     Ok(())
 }
 
+/// `track_order` in the compatible profile (h5py's default `libver`): the tracked root, groups
+/// and datasets get version-2 headers (as libhdf5 writes them), untracked ones stay old-style;
+/// RwFile keeps the order when it creates such a file and adds links and attributes later.
+#[test]
+fn track_order_in_the_compatible_profile() -> R {
+    let p = out_path("track_order_compat.h5");
+    let mut f = FileWriter::create_with(&p, WriteOptions::new().track_order(true))?;
+    for name in ["zeta", "alpha"] {
+        f.create_group(name)?;
+    }
+    f.set_attr("b", 1i32)?;
+    f.set_attr("a", 2i32)?;
+    let g = f.create_group("alpha/inner")?;
+    g.set_attr("y", 1i32)?;
+    let t = f.create_group("tracked")?;
+    t.set_track_order(true);
+    t.create_group("z")?;
+    t.create_group("y")?;
+    let d = f.create_dataset_with("d", [1i32, 2], DatasetOptions::new().track_order(true))?;
+    for i in 0..10 {
+        d.set_attr(&format!("a{}", 9 - i), i)?;
+    }
+    f.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert f.id.get_create_plist().get_version()[0] == 0
+assert list(f) == ['zeta', 'alpha', 'tracked', 'd'], list(f)
+assert list(f.attrs) == ['b', 'a']
+assert list(f['tracked']) == ['z', 'y']
+assert list(f['d'].attrs) == ['a%d' % (9 - i) for i in range(10)]
+assert int(f['d'].attrs['a3']) == 6
+assert f['alpha/inner'].attrs['y'] == 1
+"#,
+    );
+    h5dump(&p, &[]);
+
+    let p = out_path("track_order_rw.h5");
+    let mut w = h5oxide::RwFile::create_with(&p, WriteOptions::new().track_order(true))?;
+    let root = w.root_addr();
+    w.create_group("/z")?;
+    w.create_group("/y")?;
+    for i in 0..9 {
+        w.set_attr(root, &format!("r{}", 9 - i), i)?;
+    }
+    let d = w.create_dataset(
+        "/d",
+        Value::from_slice(&[1u8, 2], &[2])?,
+        &DatasetOptions::new().track_order(true),
+    )?;
+    for i in 0..12 {
+        w.set_attr(d, &format!("x{:02}", 11 - i), i)?;
+    }
+    w.close()?;
+    let mut w = h5oxide::RwFile::open(&p)?;
+    w.create_group("/a")?;
+    let d = w.resolve("/d")?;
+    w.set_attr(d, "0late", 1i32)?;
+    w.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert list(f) == ['z', 'y', 'd', 'a'], list(f)
+assert list(f.attrs) == ['r%d' % (9 - i) for i in range(9)], list(f.attrs)
+assert list(f['d'].attrs) == ['x%02d' % (11 - i) for i in range(12)] + ['0late']
+assert f['d'][()].tolist() == [1, 2]
+"#,
+    );
+    h5dump(&p, &[]);
+    Ok(())
+}
+
 #[test]
 fn soft_and_external_links() -> R {
     let (p, mut f) = latest("links_soft_ext.h5")?;

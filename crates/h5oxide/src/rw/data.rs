@@ -301,7 +301,23 @@ impl RwFile {
             msgs.push(Message::new(msg_type::FILTER_PIPELINE, FLAG_CONSTANT, p));
         }
         msgs.push(Message::new(msg_type::LAYOUT, 0, layout_body));
-        let addr = self.new_header(&msgs, 160)?;
+        let addr = if options.track_order {
+            // Attribute creation order is tracked and indexed in a version-2 header (flags
+            // bits 2 and 3); the Attribute Info message comes with the first attribute.
+            use h5oxide_format::encode::object_header::{
+                encode_v2, OHDR_ATTR_CRT_ORDER_INDEXED, OHDR_ATTR_CRT_ORDER_TRACKED,
+            };
+            // room for attributes before a continuation block is needed
+            msgs.push(Message::new(0, 0, vec![0; 160]));
+            let bytes = encode_v2(
+                &msgs,
+                OHDR_ATTR_CRT_ORDER_TRACKED | OHDR_ATTR_CRT_ORDER_INDEXED,
+            )?;
+            self.touch();
+            self.put(&bytes)?
+        } else {
+            self.new_header(&msgs, 160)?
+        };
         self.add_link(parent, name, Target::Hard { addr, cache: None })?;
         if chunked.is_some() {
             self.chunks.insert(addr, ChunkState::default());

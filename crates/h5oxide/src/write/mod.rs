@@ -85,7 +85,8 @@ impl WriteOptions {
     }
 
     /// Tracks and indexes the creation order of the root group's links and attributes (h5py's
-    /// `File(..., track_order=True)`); needs [`Profile::Latest`].
+    /// `File(..., track_order=True)`). In the compatible profile the root group becomes a
+    /// new-style group with a version-2 header, as libhdf5 writes it.
     pub fn track_order(mut self, yes: bool) -> Self {
         self.track_order = yes;
         self
@@ -330,7 +331,8 @@ impl GroupWriter {
     }
 
     /// Tracks and indexes the creation order of this group's links and attributes (h5py's
-    /// `create_group(..., track_order=True)`); needs [`Profile::Latest`].
+    /// `create_group(..., track_order=True)`). The group is a new-style group with a
+    /// version-2 header in either profile, as libhdf5 writes it.
     pub fn set_track_order(&mut self, yes: bool) {
         self.track_order = yes;
     }
@@ -392,7 +394,7 @@ impl GroupWriter {
                 compact: options.compact,
                 fill,
                 chunked,
-                track_order: false,
+                track_order: options.track_order,
             }),
         ) {
             Member::Dataset(d) => Ok(d),
@@ -631,6 +633,7 @@ pub struct DatasetOptions {
     pub(crate) lzf: bool,
     pub(crate) fletcher32: bool,
     pub(crate) extra_filters: Vec<FilterSpec>,
+    pub(crate) track_order: bool,
 }
 
 impl DatasetOptions {
@@ -643,6 +646,14 @@ impl DatasetOptions {
     /// checked when the file is written); allocation time becomes "early", as libhdf5 does.
     pub fn compact(mut self, yes: bool) -> Self {
         self.compact = yes;
+        self
+    }
+
+    /// Tracks and indexes the creation order of the dataset's attributes (h5py's
+    /// `create_dataset(..., track_order=True)`): the dataset gets a version-2 object header
+    /// with an Attribute Info message, as libhdf5 writes it.
+    pub fn track_order(mut self, yes: bool) -> Self {
+        self.track_order = yes;
         self
     }
 
@@ -713,7 +724,8 @@ impl DatasetWriter {
     }
 
     /// Tracks and indexes the creation order of this dataset's attributes (h5py's
-    /// `create_dataset(..., track_order=True)`); needs [`Profile::Latest`].
+    /// `create_dataset(..., track_order=True)`). The dataset gets a version-2 header in
+    /// either profile, as libhdf5 writes it.
     pub fn set_track_order(&mut self, yes: bool) {
         self.track_order = yes;
     }
