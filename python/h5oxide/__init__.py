@@ -1611,6 +1611,8 @@ class Dataset(HLObject):
         if check_vlen_dtype(dt) in (str, bytes):
             arr = numpy.empty(sel_shape, dtype=object)
             arr[...] = val
+        elif check_vlen_dtype(dt) is not None:
+            arr = _vlen_objects(val, sel_shape)
         else:
             arr = numpy.asarray(val, dtype=dt.base if dt.shape else dt)
             if arr.shape != sel_shape:
@@ -1932,6 +1934,32 @@ def _select_fields(arr, names):
     return out
 
 
+def _vlen_objects(data, shape=None):
+    """An object array of variable-length sequences from ``data``: an object array (kept), a
+    single sequence (for a scalar ``shape``) or nested sequences whose innermost level are
+    the sequences (``shape`` gives how many levels are the array's)."""
+    if isinstance(data, numpy.ndarray) and data.dtype.kind == "O" and \
+            (shape is None or data.shape == tuple(shape)):
+        return data
+    if shape is None:
+        if isinstance(data, numpy.ndarray) and data.dtype.kind != "O":
+            # a numeric array: its rows are the sequences (its last axis their elements)
+            shape = data.shape[:-1]
+        else:
+            shape = (len(data),) if isinstance(data, (list, tuple)) else ()
+    shape = tuple(shape)
+    arr = numpy.empty(shape, dtype=object)
+    if not shape:
+        arr[()] = data
+        return arr
+    for idx in numpy.ndindex(*shape):
+        v = data
+        for i in idx:
+            v = v[i]
+        arr[idx] = v
+    return arr
+
+
 def _as_array(data, dtype=None):
     """``(array, dtype)`` as h5py converts a value to store: str becomes a variable-length
     UTF-8 string, NumPy unicode arrays too; other values go through ``numpy.asarray``."""
@@ -1941,6 +1969,8 @@ def _as_array(data, dtype=None):
             arr = numpy.empty(numpy.shape(data), dtype=object)
             arr[...] = data
             return arr, dt
+        if check_vlen_dtype(dt) is not None:
+            return _vlen_objects(data), dt
         return numpy.asarray(data, dtype=dt), dt
     if isinstance(data, Reference) or (isinstance(data, (list, tuple)) and data
                                        and all(isinstance(x, Reference) for x in data)):

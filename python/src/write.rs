@@ -193,6 +193,21 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
             match vlen {
                 Some(v) if v.is(&builtins.getattr("str")?) => dt::vlen_string(CharSet::Utf8),
                 Some(v) if v.is(&builtins.getattr("bytes")?) => dt::vlen_string(CharSet::Ascii),
+                Some(v) if !v.is_none() => {
+                    // h5py's vlen_dtype(base): a variable-length sequence of `base`
+                    let base = py.import("numpy")?.getattr("dtype")?.call1((v,))?;
+                    let base_t = datatype_of(py, &base)?;
+                    if base_t.has_variable_parts() {
+                        return Err(PyTypeError::new_err(
+                            "h5oxide: variable-length sequences of variable-length types are \
+                             not supported yet",
+                        ));
+                    }
+                    Datatype::VarLenSequence {
+                        size: 16,
+                        base: Box::new(base_t),
+                    }
+                }
                 _ => {
                     return Err(PyTypeError::new_err(
                         "Object dtype dtype('O') has no native HDF5 equivalent",
@@ -270,6 +285,36 @@ pub fn value_of(
             }
         }
         return Value::vlen_bytes(items, &shape, *cset).map_err(to_py_err);
+    }
+    if let Datatype::VarLenSequence { base, .. } = &t {
+        // each element: a sequence (array, list, ...) converted to the base dtype; None is
+        // an empty sequence
+        let np = py.import("numpy")?;
+        let base_np = np
+            .getattr("dtype")?
+            .call1((dtype.getattr("metadata")?.get_item("vlen")?,))?;
+        let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+        let mut items = Vec::new();
+        for it in flat.try_iter()? {
+            let it = it?;
+            if it.is_none() {
+                items.push(Vec::new());
+                continue;
+            }
+            let a = np.call_method1("asarray", (&it, &base_np))?;
+            let ndim: usize = a.getattr("ndim")?.extract()?;
+            if ndim == 0 {
+                return Err(PyTypeError::new_err(format!(
+                    "Can't convert a {} to a variable-length sequence (an array or sequence \
+                     is needed per element)",
+                    it.get_type().name()?
+                )));
+            }
+            let c = np.call_method1("ascontiguousarray", (a, &base_np))?;
+            let raw: Vec<u8> = c.call_method0("tobytes")?.extract()?;
+            items.push(raw);
+        }
+        return Value::vlen_sequences((**base).clone(), items, &shape).map_err(to_py_err);
     }
     if matches!(t, Datatype::Reference { .. }) {
         let flat = arr.call_method0("ravel")?.call_method0("tolist")?;

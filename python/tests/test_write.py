@@ -44,6 +44,8 @@ def _norm_refs(v, f):
         return [_norm_refs(x, f) for x in v.reshape(-1)]
     if isinstance(v, tuple):
         return tuple(_norm_refs(x, f) for x in v)
+    if isinstance(v, np.ndarray):  # an element of a variable-length sequence
+        return ("array", v.dtype.str, v.tolist())
     return v
 
 
@@ -614,3 +616,47 @@ def test_get_config_track_order(tmp_path):
         assert list(f) == ["z", "y", "x", "d", "e"]
         assert list(f.attrs) == ["b", "a"]
         assert list(f["d"].attrs) == ["q", "p"]
+
+
+def test_vlen_sequences_of_numbers(tmp_path):
+    """Variable-length sequences of integers and floats (HDF5 class 9, type 0, in global heap
+    collections): created empty and written element by element or by slices, created from an
+    object array, chunked and resized, two-dimensional, and as attributes."""
+    ragged = np.empty(3, dtype=object)
+    ragged[0], ragged[1], ragged[2] = np.arange(3.0), np.array([1.5]), np.array([], "f8")
+
+    def s(h5py, f):
+        d = f.create_dataset("vi", (3,), dtype=h5py.vlen_dtype("i4"))
+        d[0] = np.arange(3)
+        d[1] = [7, 8]
+        d[1:3] = [np.arange(2), np.arange(2) + 5]
+        f.create_dataset("vf", data=ragged, dtype=h5py.vlen_dtype("f8"))
+        c = f.create_dataset("vc", (4,), dtype=h5py.vlen_dtype(np.int64), chunks=(2,),
+                             maxshape=(None,))
+        c[1] = np.arange(5)
+        c.resize((6,))
+        c[5] = np.array([9])
+        t = f.create_dataset("v2", (2, 2), dtype=h5py.vlen_dtype("f4"))
+        t[1, 1] = np.array([1, 2], dtype="f4")
+        f.attrs.create("v", ragged, dtype=h5py.vlen_dtype("f8"))
+        u = np.empty(2, dtype=object)
+        u[0], u[1] = np.array([1, 2], "u1"), np.array([3], "u1")
+        f["vi"].attrs.create("u", u, dtype=h5py.vlen_dtype("u1"))
+        with pytest.raises(TypeError, match="no native HDF5 equivalent"):
+            f.create_dataset("bad", data=ragged)
+
+    pa, pb = both(tmp_path, s)
+    with h5py.File(pb, "r") as f:
+        assert h5py.check_vlen_dtype(f["vi"].dtype) == np.dtype("i4")
+        assert [x.tolist() for x in f["vi"][()]] == [[0, 1, 2], [0, 1], [5, 6]]
+        assert [x.tolist() for x in f["vc"][()]] == [[], [0, 1, 2, 3, 4], [], [], [], [9]]
+        assert f["v2"][1, 1].tolist() == [1.0, 2.0] and f["v2"][1, 1].dtype == np.float32
+        assert [x.tolist() for x in f.attrs["v"]] == [[0.0, 1.0, 2.0], [1.5], []]
+    with h5oxide.File(pb, "r") as f:
+        assert h5oxide.check_vlen_dtype(f["vf"].dtype) == np.dtype("f8")
+        assert [x.tolist() for x in f["vf"][()]] == [[0.0, 1.0, 2.0], [1.5], []]
+        assert [x.tolist() for x in f["vi"].attrs["u"]] == [[1, 2], [3]]
+    out = __import__("subprocess").run(["h5dump", "-d", "/vi", str(pb)], capture_output=True,
+                                       text=True)
+    assert out.returncode == 0, out.stderr
+    assert "H5T_VLEN { H5T_STD_I32LE}" in out.stdout and "(0, 1, 2), (0, 1), (5, 6)" in out.stdout
