@@ -514,6 +514,11 @@ class AttributeManager(Mapping):
     def create(self, name, data, shape=None, dtype=None):
         """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py)."""
         w = self._parent._w()
+        if isinstance(data, Empty):
+            w.set_attr_null(self._parent._addr, _path(name),
+                            data.dtype if dtype is None else numpy.dtype(dtype))
+            self._parent._state.changed()
+            return
         arr, dt = _as_array(data, dtype)
         if shape is not None:
             arr = arr.reshape(shape)
@@ -779,7 +784,15 @@ class Group(HLObject, Mapping):
         if kwds:
             raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(kwds)}")
         if isinstance(data, Empty) or (data is None and shape is None and dtype is not None):
-            raise NotImplementedError("h5oxide: writing empty (null dataspace) datasets")
+            # a null dataspace (h5py's Empty): no storage options apply
+            if chunks or maxshape is not None or compression is not None or shuffle or \
+                    fletcher32 or scaleoffset is not None:
+                raise TypeError("Empty datasets don't support chunk/filter options")
+            dt = numpy.dtype(dtype) if dtype is not None else data.dtype
+            self._ensure_parent(path, name)
+            addr = w.create_dataset_null(path, dt, track_order=_track(track_order))
+            self._state.changed()
+            return Dataset(None, self._state, addr=addr, name=path)
         if data is None and shape is None:
             raise TypeError("One of data, shape or dtype must be specified")
         if data is not None:
@@ -1580,7 +1593,8 @@ class Dataset(HLObject):
         args = args if isinstance(args, tuple) else (args,)
         names, args = _names_args(args)
         if self.shape is None:
-            raise TypeError("Empty datasets cannot be written")
+            raise OSError("Can't synchronously write data (src and dest dataspaces have "
+                          "different number of elements selected)")
         if names:
             # fields of a compound: read the selection, set the fields, write it back
             if self.dtype.names is None:

@@ -477,6 +477,32 @@ impl Writer {
         })
     }
 
+    /// Creates a dataset of `dtype` with a null dataspace (h5py's `Empty(dtype)`).
+    #[pyo3(signature = (path, dtype, track_order=false))]
+    fn create_dataset_null(
+        &self,
+        py: Python<'_>,
+        path: String,
+        dtype: Bound<'_, PyAny>,
+        track_order: bool,
+    ) -> PyResult<u64> {
+        let t = datatype_of(py, &dtype)?;
+        let o = DatasetOptions::new().track_order(track_order);
+        self.with(py, move |w| w.create_dataset_null(&path, t, &o))
+    }
+
+    /// Sets an attribute of `dtype` with a null dataspace (h5py's `Empty(dtype)`).
+    fn set_attr_null(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        dtype: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let v = Value::null(datatype_of(py, &dtype)?);
+        self.with(py, move |w| w.set_attr(addr, &name, v))
+    }
+
     /// Writes `data` (already of the dataset's dtype, of the selection's shape) into the
     /// hyperslab `start`/`count`/`step`.
     #[allow(clippy::too_many_arguments)]

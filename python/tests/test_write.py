@@ -660,3 +660,40 @@ def test_vlen_sequences_of_numbers(tmp_path):
                                        text=True)
     assert out.returncode == 0, out.stderr
     assert "H5T_VLEN { H5T_STD_I32LE}" in out.stdout and "(0, 1, 2), (0, 1), (5, 6)" in out.stdout
+
+
+def test_empty_null_dataspace(tmp_path):
+    """``Empty(dtype)`` attributes and datasets (null dataspace; datasets contiguous of size 0,
+    never allocated), also ``create_dataset(dtype=..., shape=None)``, read back as Empty."""
+    def s(h5py, f):
+        f.attrs["e"] = h5py.Empty("f4")
+        f.attrs["es"] = h5py.Empty(h5py.string_dtype())
+        d = f.create_dataset("ed", data=h5py.Empty("i4"))
+        f.create_dataset("ed2", dtype="f8", shape=None)
+        f.create_dataset("es", data=h5py.Empty("S5"))
+        f["eg"] = h5py.Empty("u2")
+        d.attrs["x"] = h5py.Empty("<i8")
+        assert d.shape is None and d.size is None and d.chunks is None
+        assert d[()] == h5py.Empty("i4")
+        with pytest.raises(OSError, match="different number of elements"):
+            d[()] = 1
+        with pytest.raises(TypeError, match="chunk/filter options"):
+            f.create_dataset("ez", data=h5py.Empty("i4"), compression="gzip")
+
+    pa, pb = both(tmp_path, s)
+    for mod, p in ((h5py, pa), (h5oxide, pb)):
+        with mod.File(p, "a") as f:
+            f["ed"].attrs["y"] = mod.Empty("f8")
+    assert_same_tree(pa, pb)
+    with h5py.File(pb, "r") as f:
+        assert f.attrs["e"] == h5py.Empty("f4")
+        assert f["ed2"][()] == h5py.Empty("f8")
+        assert f["ed"].attrs["y"] == h5py.Empty("f8")
+        assert f["ed"].id.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS
+        assert f["ed"].id.get_storage_size() == 0
+    with h5oxide.File(pb, "r") as f:
+        assert f.attrs["es"] == h5oxide.Empty(h5oxide.string_dtype())
+        assert f["es"][()] == h5oxide.Empty("S5")
+    out = __import__("subprocess").run(["h5dump", str(pb)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("DATASPACE  NULL") == 8

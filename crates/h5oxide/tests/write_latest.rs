@@ -262,6 +262,46 @@ assert f['d'][()].tolist() == [1, 2]
     Ok(())
 }
 
+/// Null-dataspace values (h5py's `Empty`): attributes from FileWriter in both profiles and from
+/// RwFile, and RwFile's null datasets (contiguous, size 0, never allocated).
+#[test]
+fn null_dataspace_attributes_and_datasets() -> R {
+    use h5oxide::format::encode::datatype as dt;
+    for (name, o) in [
+        ("null_compat.h5", WriteOptions::new()),
+        ("null_latest.h5", WriteOptions::latest()),
+    ] {
+        let p = out_path(name);
+        let mut f = FileWriter::create_with(&p, o)?;
+        f.set_attr("e", Value::null(dt::f32_le()))?;
+        f.set_attr("s", Value::null(dt::vlen_string(CharSet::Utf8)))?;
+        f.close()?;
+        h5py_check(
+            &p,
+            "assert f.attrs['e'] == h5py.Empty('f4')\n\
+             assert f.attrs['s'] == h5py.Empty(h5py.string_dtype())",
+        );
+    }
+    let p = out_path("null_rw.h5");
+    let mut w = h5oxide::RwFile::create(&p)?;
+    let d = w.create_dataset_null("/ed", dt::int_le(4, true), &DatasetOptions::new())?;
+    w.set_attr(d, "x", Value::null(dt::int_le(8, true)))?;
+    w.set_attr(w.root_addr(), "e", Value::null(dt::f64_le()))?;
+    assert!(w.dataset_spec(d).is_err(), "no elements to write");
+    w.close()?;
+    h5py_check(
+        &p,
+        r#"
+d = f['ed']
+assert d.shape is None and d[()] == h5py.Empty('i4')
+assert d.id.get_storage_size() == 0 and d.id.get_offset() is None
+assert d.attrs['x'] == h5py.Empty('i8') and f.attrs['e'] == h5py.Empty('f8')
+"#,
+    );
+    h5dump(&p, &[]);
+    Ok(())
+}
+
 #[test]
 fn soft_and_external_links() -> R {
     let (p, mut f) = latest("links_soft_ext.h5")?;

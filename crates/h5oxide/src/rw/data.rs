@@ -195,6 +195,39 @@ impl RwFile {
         shape: &[u64],
         options: &DatasetOptions,
     ) -> Result<u64> {
+        let space = if shape.is_empty() {
+            Dataspace::Scalar
+        } else {
+            Dataspace::Simple {
+                dims: shape.to_vec(),
+                max: shape.iter().map(|&d| Some(d)).collect(),
+            }
+        };
+        self.create_dataset_in(path, dtype, space, options)
+    }
+
+    /// Creates a dataset at `path` of `dtype` with a null dataspace (h5py's `Empty(dtype)`):
+    /// no elements, contiguous storage of size 0 that is never allocated, as libhdf5 writes
+    /// it. Only `options.track_order` applies (h5py refuses chunk and filter options).
+    pub fn create_dataset_null(
+        &mut self,
+        path: &str,
+        dtype: Datatype,
+        options: &DatasetOptions,
+    ) -> Result<u64> {
+        let o = DatasetOptions::new().track_order(options.track_order);
+        self.create_dataset_in(path, dtype, Dataspace::Null, &o)
+    }
+
+    fn create_dataset_in(
+        &mut self,
+        path: &str,
+        dtype: Datatype,
+        space: Dataspace,
+        options: &DatasetOptions,
+    ) -> Result<u64> {
+        let shape = space.dims().to_vec();
+        let shape = &shape[..];
         let (parent, name) = self.parent_of(path)?;
         if self.group_state(parent)?.get(name.as_bytes()).is_some() {
             return Err(Error::Invalid(format!(
@@ -210,19 +243,17 @@ impl RwFile {
         if elem == 0 {
             return Err(Error::Invalid(format!("{path}: zero-size datatype")));
         }
+        let null = space == Dataspace::Null;
         let mut value = Value {
             dtype: dtype.clone(),
-            space: if shape.is_empty() {
-                Dataspace::Scalar
-            } else {
-                Dataspace::Simple {
-                    dims: shape.to_vec(),
-                    max: shape.iter().map(|&d| Some(d)).collect(),
-                }
-            },
+            space,
             elements: Elements::Raw(Vec::new()),
         };
-        let chunked = crate::write::chunking(path, &mut value, options)?;
+        let chunked = if null {
+            None
+        } else {
+            crate::write::chunking(path, &mut value, options)?
+        };
         let fill = match &options.fill_value {
             None => None,
             Some(f) => match &f.elements {
@@ -236,7 +267,7 @@ impl RwFile {
                 }
             },
         };
-        let n: u64 = shape.iter().product();
+        let n: u64 = if null { 0 } else { shape.iter().product() };
         let (alloc_time, layout_body, pipeline) = if let Some(c) = &chunked {
             let dims: Vec<u32> = c.dims.iter().map(|&x| x as u32).collect();
             let p = if c.filters.is_empty() {
@@ -899,9 +930,6 @@ impl RwFile {
     /// Sets (creates or replaces) the attribute `name` of the object at `addr`.
     pub fn set_attr(&mut self, addr: u64, name: &str, value: impl IntoValue) -> Result<()> {
         let value = value.into_value()?;
-        if value.space == Dataspace::Null {
-            return Err(Error::unsupported("writing null-dataspace attributes"));
-        }
         if self.header(addr)?.is_v2() && !self.uses_attr_info(addr)? {
             // libhdf5 gives every version-2 object with attributes an Attribute Info message
             // (§IV.A.2.v); add one so the attributes can go dense later.

@@ -256,9 +256,6 @@ impl Attrs {
             )));
         }
         let value = value.into_value()?;
-        if value.space == h5oxide_format::messages::dataspace::Dataspace::Null {
-            return Err(Error::unsupported("writing null-dataspace attributes"));
-        }
         match self.0.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = value,
             None => self.0.push((name.to_string(), value)),
