@@ -512,8 +512,11 @@ class AttributeManager(Mapping):
         self.create(name, value)
 
     def create(self, name, data, shape=None, dtype=None):
-        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py)."""
+        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py). A
+        committed datatype as ``dtype`` gives its type (stored in the attribute, not shared)."""
         w = self._parent._w()
+        if isinstance(dtype, Datatype):
+            dtype = dtype.dtype
         if isinstance(data, Empty):
             w.set_attr_null(self._parent._addr, _path(name),
                             data.dtype if dtype is None else numpy.dtype(dtype))
@@ -770,6 +773,12 @@ class Group(HLObject, Mapping):
                        track_times=None, external=None, **kwds):
         """Creates a dataset like h5py's ``create_dataset`` and returns it."""
         w = self._w()
+        committed = None
+        if isinstance(dtype, Datatype):
+            # a committed (named) datatype of this file: the dataset's datatype refers to it
+            if dtype._state is self._state:
+                committed = dtype._addr
+            dtype = dtype.dtype
         if name is None:
             raise NotImplementedError("h5oxide: anonymous datasets are not supported")
         path = self._abs(name)
@@ -791,6 +800,8 @@ class Group(HLObject, Mapping):
             dt = numpy.dtype(dtype) if dtype is not None else data.dtype
             self._ensure_parent(path, name)
             addr = w.create_dataset_null(path, dt, track_order=_track(track_order))
+            if committed is not None:
+                w.share_datatype(addr, committed)
             self._state.changed()
             return Dataset(None, self._state, addr=addr, name=path)
         if data is None and shape is None:
@@ -850,6 +861,8 @@ class Group(HLObject, Mapping):
                                 gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
                                 fletcher32=bool(fletcher32), fill=fill,
                                 compact=layout == "compact", track_order=_track(track_order))
+        if committed is not None:
+            w.share_datatype(addr, committed)
         if direct:
             r = len(shape)
             w.write_bytes(addr, [0] * r, list(shape), [1] * r, arr.reshape(-1).view(numpy.uint8))
@@ -887,6 +900,10 @@ class Group(HLObject, Mapping):
                 raise ValueError("Unable to create link (objects are in different files)")
             self._ensure_parent(path)
             w.link_hard(path, obj._addr)
+        elif isinstance(obj, numpy.dtype):
+            # h5py commits a NumPy dtype as a named datatype
+            self._ensure_parent(path, name)
+            w.commit_datatype(path, obj)
         else:
             self.create_dataset(name, data=obj)
             return

@@ -137,7 +137,9 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
                     .try_iter()?
                     .map(|it| it.and_then(|t| t.extract::<(String, i128)>()))
                     .collect::<PyResult<_>>()?;
-                items.sort_by_key(|(_, v)| *v);
+                // libhdf5 sorts the members by name (strcmp) before it writes the type
+                // (comparing enum types sorts them in place), so h5py's files have them so
+                items.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
                 for (name, v) in items {
                     let bytes = v.to_le_bytes();
                     let mut value = bytes[..size as usize].to_vec();
@@ -475,6 +477,22 @@ impl Writer {
             Some(v) => w.create_dataset(&path, v, &o),
             None => w.create_dataset_empty(&path, t, &shape, &o),
         })
+    }
+
+    /// Commits `dtype` as a named datatype at `path`; returns its address.
+    fn commit_datatype(
+        &self,
+        py: Python<'_>,
+        path: String,
+        dtype: Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let t = datatype_of(py, &dtype)?;
+        self.with(py, move |w| w.commit_datatype(&path, &t))
+    }
+
+    /// Makes the dataset at `dataset` use the committed datatype at `committed`.
+    fn share_datatype(&self, py: Python<'_>, dataset: u64, committed: u64) -> PyResult<()> {
+        self.with(py, move |w| w.share_committed_datatype(dataset, committed))
     }
 
     /// Creates a dataset of `dtype` with a null dataspace (h5py's `Empty(dtype)`).

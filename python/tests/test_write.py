@@ -85,10 +85,18 @@ def assert_same_tree(pa, pb):
                 assert type(a) is type(b), f"{path}/{k}: kinds differ"
                 if isinstance(a, h5py.Group):
                     walk(a, b, f"{path}/{k}")
+                elif isinstance(a, h5py.Datatype):
+                    where = f"{path}/{k}"
+                    assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} != {b.dtype}"
+                    assert h5py.check_enum_dtype(a.dtype) == h5py.check_enum_dtype(b.dtype)
+                    assert sorted(a.attrs.keys()) == sorted(b.attrs.keys())
+                    for n in a.attrs:
+                        same(a.attrs[n], b.attrs[n], f"{where}@{n}")
                 else:
                     where = f"{path}/{k}"
                     assert a.shape == b.shape, f"{where}: shape {a.shape} != {b.shape}"
                     assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} != {b.dtype}"
+                    assert a.id.get_type().committed() == b.id.get_type().committed(), where
                     assert a.chunks == b.chunks, f"{where}: chunks {a.chunks} != {b.chunks}"
                     assert a.maxshape == b.maxshape, f"{where}: maxshape"
                     assert (a.compression, a.compression_opts, a.shuffle, a.fletcher32) == \
@@ -697,3 +705,50 @@ def test_empty_null_dataspace(tmp_path):
     out = __import__("subprocess").run(["h5dump", str(pb)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("DATASPACE  NULL") == 8
+
+
+def test_committed_datatypes(tmp_path):
+    """``group[name] = numpy.dtype`` commits a named datatype (integer, compound, enum) with
+    attributes; datasets created with ``dtype=group[name]`` refer to it (a shared Datatype
+    message, the type's reference count counting them, h5dump naming the type)."""
+    comp = np.dtype([("a", "<i4"), ("b", "<f8")])
+
+    def s(h5py, f):
+        f["T"] = np.dtype("<i4")
+        t = f["T"]
+        assert type(t).__name__ == "Datatype" and t.name == "/T" and t.dtype == np.int32
+        t.attrs["unit"] = "m"
+        f["C"] = comp
+        f["E"] = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="i2")
+        c = f.create_dataset("c", (3,), dtype=f["T"])
+        c[:] = [1, 2, 3]
+        f.create_dataset("cc", data=np.ones(2, comp), dtype=f["C"])
+        f.create_dataset("ce", data=np.array([42, 0], "i2"), dtype=f["E"])
+        g = f.create_group("g")
+        g["T2"] = np.dtype("f4")
+        f.create_dataset("g/d", data=[1.5], dtype=g["T2"])
+        seen = []
+        f.visititems(lambda n, o: seen.append((n, type(o).__name__)))
+        assert seen == [("C", "Datatype"), ("E", "Datatype"), ("T", "Datatype"),
+                        ("c", "Dataset"), ("cc", "Dataset"), ("ce", "Dataset"),
+                        ("g", "Group"), ("g/T2", "Datatype"), ("g/d", "Dataset")]
+        assert list(f.keys()) == ["C", "E", "T", "c", "cc", "ce", "g"]
+
+    pa, pb = both(tmp_path, s)
+    for mod, p in ((h5py, pa), (h5oxide, pb)):
+        with mod.File(p, "a") as f:
+            f.create_dataset("c2", data=[7], dtype=f["T"])
+    assert_same_tree(pa, pb)
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        for f in (fa, fb):
+            assert f["c2"][()].tolist() == [7] and f["c"].dtype == np.int32
+            assert h5py.check_enum_dtype(f["ce"].dtype) == {"BLUE": 42, "GREEN": 1, "RED": 0}
+        for n in ("T", "C", "E", "g/T2"):
+            assert h5py.h5o.get_info(fa[n].id).rc == h5py.h5o.get_info(fb[n].id).rc
+        assert h5py.h5o.get_info(fb["T"].id).rc == 3
+    with h5oxide.File(pb, "r") as f:
+        assert type(f["T"]).__name__ == "Datatype" and f["C"].dtype == comp
+        assert f["T"].attrs["unit"] == "m"
+    out = __import__("subprocess").run(["h5dump", str(pb)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 'DATATYPE  "/T"' in out.stdout and 'DATATYPE  "/g/T2"' in out.stdout

@@ -302,6 +302,63 @@ assert d.attrs['x'] == h5py.Empty('i8') and f.attrs['e'] == h5py.Empty('f8')
     Ok(())
 }
 
+/// RwFile commits named datatypes and makes datasets refer to them (shared Datatype message,
+/// reference count of the type's header raised per user), as h5py's `f[name] = dtype` and
+/// `create_dataset(..., dtype=f[name])` do.
+#[test]
+fn committed_datatypes() -> R {
+    use h5oxide::format::encode::datatype as dt;
+    let p = out_path("committed_rw.h5");
+    let mut w = h5oxide::RwFile::create(&p)?;
+    let t = w.commit_datatype("/T", &dt::int_le(4, true))?;
+    w.set_attr(t, "unit", "m")?;
+    let d = w.create_dataset(
+        "/c",
+        Value::from_slice(&[1i32, 2, 3], &[3])?,
+        &DatasetOptions::new(),
+    )?;
+    w.share_committed_datatype(d, t)?;
+    let f = w.create_dataset(
+        "/f",
+        Value::from_slice(&[1.0f64], &[1])?,
+        &DatasetOptions::new(),
+    )?;
+    assert!(w.share_committed_datatype(f, t).is_err(), "types differ");
+    assert!(w.share_committed_datatype(d, t).is_err(), "already shared");
+    assert!(
+        w.share_committed_datatype(d, f).is_err(),
+        "not a committed type"
+    );
+    assert!(
+        w.commit_datatype("/T", &dt::f64_le()).is_err(),
+        "name exists"
+    );
+    w.close()?;
+    let mut w = h5oxide::RwFile::open(&p)?;
+    let d2 = w.create_dataset(
+        "/c2",
+        Value::from_slice(&[7i32], &[1])?,
+        &DatasetOptions::new(),
+    )?;
+    let t = w.resolve("/T")?;
+    w.share_committed_datatype(d2, t)?;
+    w.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert type(f['T']).__name__ == 'Datatype' and f['T'].dtype == np.int32
+assert f['T'].attrs['unit'] == 'm'
+assert f['c'].id.get_type().committed() and f['c2'].id.get_type().committed()
+assert not f['f'].id.get_type().committed()
+assert f['c'][()].tolist() == [1, 2, 3] and f['c2'][()].tolist() == [7]
+assert h5py.h5o.get_info(f['T'].id).rc == 3
+"#,
+    );
+    let out = h5dump(&p, &[]);
+    assert!(out.contains("DATATYPE  \"/T\""), "{out}");
+    Ok(())
+}
+
 #[test]
 fn soft_and_external_links() -> R {
     let (p, mut f) = latest("links_soft_ext.h5")?;

@@ -15,7 +15,8 @@ use h5oxide_format::datatype::Datatype;
 use h5oxide_format::encode::btree_v1::{ChunkKey, ChunkNode};
 use h5oxide_format::encode::fill_value::{self, Fill};
 use h5oxide_format::encode::header_rewrite::{Prefix, RawMessage};
-use h5oxide_format::encode::object_header::{msg_type, Message, FLAG_CONSTANT};
+use h5oxide_format::encode::object_header::{msg_type, Message, FLAG_CONSTANT, FLAG_DONT_SHARE};
+use h5oxide_format::encode::shared::{encode_committed, FLAG_SHARED};
 use h5oxide_format::encode::{attribute, dataspace, datatype, filter_pipeline, layout, UNDEF};
 use h5oxide_format::messages::dataspace::Dataspace;
 use h5oxide_format::messages::fill_value::{FillStatus, FillValue};
@@ -217,6 +218,78 @@ impl RwFile {
     ) -> Result<u64> {
         let o = DatasetOptions::new().track_order(options.track_order);
         self.create_dataset_in(path, dtype, Dataspace::Null, &o)
+    }
+
+    /// Commits `dtype` as a named datatype at `path` (h5py's `group[name] = numpy.dtype`): a
+    /// version-1 object header holding only the Datatype message, as libhdf5 writes it.
+    /// Returns its header address.
+    pub fn commit_datatype(&mut self, path: &str, dtype: &Datatype) -> Result<u64> {
+        let (parent, name) = self.parent_of(path)?;
+        if self.group_state(parent)?.get(name.as_bytes()).is_some() {
+            return Err(Error::Invalid(format!(
+                "unable to commit datatype (name already exists): {path}"
+            )));
+        }
+        let probe = Target::Hard {
+            addr: UNDEF,
+            cache: None,
+        };
+        self.check_add_link(parent, name, &probe)?;
+        let msgs = [Message::new(
+            msg_type::DATATYPE,
+            FLAG_CONSTANT | FLAG_DONT_SHARE,
+            datatype::encode(dtype)?,
+        )];
+        // room for attributes before a continuation block is needed
+        let addr = self.new_header(&msgs, 128)?;
+        self.add_link(parent, name, Target::Hard { addr, cache: None })?;
+        Ok(addr)
+    }
+
+    /// Makes the Datatype message of the dataset at `dataset` a shared reference to the
+    /// committed datatype whose header is at `committed` (h5py's
+    /// `create_dataset(..., dtype=group[type_name])`), which must hold the same type; the
+    /// committed datatype's reference count goes up by one, as libhdf5 counts its users.
+    pub fn share_committed_datatype(&mut self, dataset: u64, committed: u64) -> Result<()> {
+        let sizes = self.ctx().sizes;
+        let th = self.header(committed)?;
+        let tm = th
+            .find(msg::DATATYPE)
+            .filter(|m| m.flags & FLAG_SHARED == 0)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "object at {committed:#x} is not a committed datatype"
+                ))
+            })?;
+        if th.find(msg::DATASPACE).is_some() {
+            return Err(Error::Invalid(format!(
+                "object at {committed:#x} is a dataset, not a committed datatype"
+            )));
+        }
+        let t = Datatype::from_bytes(&tm.body, committed, sizes)?;
+        let dh = self.header(dataset)?;
+        let dm = dh
+            .find(msg::DATATYPE)
+            .ok_or_else(|| Error::Invalid(format!("object at {dataset:#x} is not a dataset")))?;
+        if dm.flags & FLAG_SHARED != 0 {
+            return Err(Error::Invalid(format!(
+                "the datatype of the dataset at {dataset:#x} is already shared"
+            )));
+        }
+        if Datatype::from_bytes(&dm.body, dataset, sizes)? != t {
+            return Err(Error::Invalid(
+                "the dataset's datatype differs from the committed datatype".into(),
+            ));
+        }
+        let dh = self.header_mut(dataset)?;
+        if let Some(m) = dh.find_mut(msg::DATATYPE) {
+            m.body = encode_committed(committed);
+            m.flags = FLAG_CONSTANT | FLAG_SHARED;
+        }
+        let th = self.header_mut(committed)?;
+        let n = th.refcount().saturating_add(1);
+        th.set_refcount(n);
+        Ok(())
     }
 
     fn create_dataset_in(
