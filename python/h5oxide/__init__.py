@@ -512,10 +512,13 @@ class AttributeManager(Mapping):
         self.create(name, value)
 
     def create(self, name, data, shape=None, dtype=None):
-        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py). A
-        committed datatype as ``dtype`` gives its type (stored in the attribute, not shared)."""
+        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py). With a
+        committed datatype of the same file as ``dtype``, the attribute's type refers to it."""
         w = self._parent._w()
+        committed = None
         if isinstance(dtype, Datatype):
+            if dtype._state is self._parent._state:
+                committed = dtype._addr
             dtype = dtype.dtype
         if isinstance(data, Empty):
             w.set_attr_null(self._parent._addr, _path(name),
@@ -525,7 +528,10 @@ class AttributeManager(Mapping):
         arr, dt = _as_array(data, dtype)
         if shape is not None:
             arr = arr.reshape(shape)
-        w.set_attr(self._parent._addr, _path(name), arr, dt)
+        if committed is not None:
+            w.set_attr_committed(self._parent._addr, _path(name), arr, dt, committed)
+        else:
+            w.set_attr(self._parent._addr, _path(name), arr, dt)
         self._parent._state.changed()
 
     def modify(self, name, value):

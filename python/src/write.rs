@@ -509,6 +509,21 @@ impl Writer {
         self.with(py, move |w| w.create_dataset_null(&path, t, &o))
     }
 
+    /// Sets an attribute from a NumPy array whose datatype is the committed datatype at
+    /// `committed` (`dtype` its NumPy dtype).
+    fn set_attr_committed(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        data: Bound<'_, PyAny>,
+        dtype: Bound<'_, PyAny>,
+        committed: u64,
+    ) -> PyResult<()> {
+        let v = value_of(py, &data, Some(&dtype))?;
+        self.with(py, move |w| w.set_attr_committed(addr, &name, v, committed))
+    }
+
     /// Sets an attribute of `dtype` with a null dataspace (h5py's `Empty(dtype)`).
     fn set_attr_null(
         &self,

@@ -727,17 +727,28 @@ def test_committed_datatypes(tmp_path):
         g = f.create_group("g")
         g["T2"] = np.dtype("f4")
         f.create_dataset("g/d", data=[1.5], dtype=g["T2"])
+        f.attrs.create("ta", 5, dtype=f["T"])
+        f.attrs.create("tc", np.ones(2, comp), dtype=f["C"])
+        g.attrs.create("y", [1, 2], dtype=f["T"])
+        t = f.create_dataset("tracked", data=[1], track_order=True)
+        for i in range(10):  # dense attribute storage
+            t.attrs.create(f"x{i}", i, dtype=f["T"])
         seen = []
         f.visititems(lambda n, o: seen.append((n, type(o).__name__)))
         assert seen == [("C", "Datatype"), ("E", "Datatype"), ("T", "Datatype"),
                         ("c", "Dataset"), ("cc", "Dataset"), ("ce", "Dataset"),
-                        ("g", "Group"), ("g/T2", "Datatype"), ("g/d", "Dataset")]
-        assert list(f.keys()) == ["C", "E", "T", "c", "cc", "ce", "g"]
+                        ("g", "Group"), ("g/T2", "Datatype"), ("g/d", "Dataset"),
+                        ("tracked", "Dataset")]
+        assert list(f.keys()) == ["C", "E", "T", "c", "cc", "ce", "g", "tracked"]
 
     pa, pb = both(tmp_path, s)
     for mod, p in ((h5py, pa), (h5oxide, pb)):
         with mod.File(p, "a") as f:
             f.create_dataset("c2", data=[7], dtype=f["T"])
+            del f["tracked"].attrs["x0"]
+            f["tracked"].attrs["z"] = 1
+            f.attrs.create("ta", 6, dtype=f["T"])  # replaced
+            f["g"].attrs.create("y2", 3, dtype=f["T"])
     assert_same_tree(pa, pb)
     with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
         for f in (fa, fb):
@@ -745,10 +756,16 @@ def test_committed_datatypes(tmp_path):
             assert h5py.check_enum_dtype(f["ce"].dtype) == {"BLUE": 42, "GREEN": 1, "RED": 0}
         for n in ("T", "C", "E", "g/T2"):
             assert h5py.h5o.get_info(fa[n].id).rc == h5py.h5o.get_info(fb[n].id).rc
-        assert h5py.h5o.get_info(fb["T"].id).rc == 3
+        assert h5py.h5o.get_info(fb["T"].id).rc == 15
+        for f in (fa, fb):
+            assert f.attrs.get_id("ta").get_type().committed() and f.attrs["ta"] == 6
+            assert f["tracked"].attrs.get_id("x3").get_type().committed()
+            assert list(f["tracked"].attrs) == [f"x{i}" for i in range(1, 10)] + ["z"]
     with h5oxide.File(pb, "r") as f:
         assert type(f["T"]).__name__ == "Datatype" and f["C"].dtype == comp
         assert f["T"].attrs["unit"] == "m"
     out = __import__("subprocess").run(["h5dump", str(pb)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert 'DATATYPE  "/T"' in out.stdout and 'DATATYPE  "/g/T2"' in out.stdout
+    # datasets c, c2; attributes ta, x1..x9, y, y2
+    assert out.stdout.count('DATATYPE  "/T"') == 2 + 1 + 9 + 2

@@ -342,6 +342,28 @@ fn committed_datatypes() -> R {
     )?;
     let t = w.resolve("/T")?;
     w.share_committed_datatype(d2, t)?;
+    // attributes whose type is the committed one: in a version-1 header (attribute message
+    // version 2), and compact then dense in a tracked version-2 header (version 3)
+    let root = w.root_addr();
+    w.set_attr_committed(root, "ta", 5i32, t)?;
+    w.set_attr_committed(root, "tb", 6i32, t)?;
+    w.delete_attr(root, "tb")?;
+    assert!(
+        w.set_attr_committed(root, "bad", 1.5f64, t).is_err(),
+        "types differ"
+    );
+    let g = w.create_group_tracked("/g")?;
+    for i in 0..10 {
+        w.set_attr_committed(g, &format!("x{i}"), i, t)?;
+    }
+    w.close()?;
+    let mut w = h5oxide::RwFile::open(&p)?;
+    let g = w.resolve("/g")?;
+    let t = w.resolve("/T")?;
+    w.delete_attr(g, "x0")?;
+    // replaced in place (keeps its creation order): one user less, one more
+    w.set_attr_committed(g, "x1", 11i32, t)?;
+    w.set_attr(g, "plain", 1i32)?;
     w.close()?;
     h5py_check(
         &p,
@@ -351,7 +373,13 @@ assert f['T'].attrs['unit'] == 'm'
 assert f['c'].id.get_type().committed() and f['c2'].id.get_type().committed()
 assert not f['f'].id.get_type().committed()
 assert f['c'][()].tolist() == [1, 2, 3] and f['c2'][()].tolist() == [7]
-assert h5py.h5o.get_info(f['T'].id).rc == 3
+assert h5py.h5o.get_info(f['T'].id).rc == 3 + 1 + 9
+assert f.attrs['ta'] == 5 and 'tb' not in f.attrs
+assert f.attrs.get_id('ta').get_type().committed()
+g = f['g']
+assert list(g.attrs) == ['x%d' % i for i in range(1, 10)] + ['plain'], list(g.attrs)
+assert int(g.attrs['x1']) == 11 and int(g.attrs['x9']) == 9
+assert g.attrs.get_id('x5').get_type().committed()
 "#,
     );
     let out = h5dump(&p, &[]);
