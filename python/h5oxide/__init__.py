@@ -513,7 +513,11 @@ class AttributeManager(Mapping):
 
     def create(self, name, data, shape=None, dtype=None):
         """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py). With a
-        committed datatype of the same file as ``dtype``, the attribute's type refers to it."""
+        committed datatype of the same file as ``dtype``, the attribute's type refers to it.
+        A replaced attribute becomes the last created, as in h5py."""
+        self._create(name, data, shape, dtype, True)
+
+    def _create(self, name, data, shape, dtype, renew):
         w = self._parent._w()
         committed = None
         if isinstance(dtype, Datatype):
@@ -522,16 +526,16 @@ class AttributeManager(Mapping):
             dtype = dtype.dtype
         if isinstance(data, Empty):
             w.set_attr_null(self._parent._addr, _path(name),
-                            data.dtype if dtype is None else numpy.dtype(dtype))
+                            data.dtype if dtype is None else numpy.dtype(dtype), renew)
             self._parent._state.changed()
             return
         arr, dt = _as_array(data, dtype)
         if shape is not None:
             arr = arr.reshape(shape)
         if committed is not None:
-            w.set_attr_committed(self._parent._addr, _path(name), arr, dt, committed)
+            w.set_attr_committed(self._parent._addr, _path(name), arr, dt, committed, renew)
         else:
-            w.set_attr(self._parent._addr, _path(name), arr, dt)
+            w.set_attr(self._parent._addr, _path(name), arr, dt, renew)
         self._parent._state.changed()
 
     def modify(self, name, value):
@@ -542,7 +546,8 @@ class AttributeManager(Mapping):
             if shape is not None:
                 arr = numpy.asarray(value, dtype=dt)
                 if arr.shape == shape:
-                    self.create(name, arr, dtype=dt)
+                    # written in place: keeps its creation order
+                    self._create(name, arr, None, dt, False)
                     return
         self.create(name, value)
 

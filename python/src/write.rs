@@ -249,6 +249,14 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
     })
 }
 
+/// Deletes the attribute `name` if it exists.
+fn remove_attr(w: &mut RwFile, addr: u64, name: &str) -> h5oxide::Result<()> {
+    match w.delete_attr(addr, name) {
+        Err(Error::NotFound(_)) => Ok(()),
+        r => r,
+    }
+}
+
 fn object_ref() -> Datatype {
     Datatype::Reference {
         size: 8,
@@ -510,7 +518,8 @@ impl Writer {
     }
 
     /// Sets an attribute from a NumPy array whose datatype is the committed datatype at
-    /// `committed` (`dtype` its NumPy dtype).
+    /// `committed` (`dtype` its NumPy dtype); `renew` as for `set_attr`.
+    #[pyo3(signature = (addr, name, data, dtype, committed, renew=false))]
     fn set_attr_committed(
         &self,
         py: Python<'_>,
@@ -519,21 +528,35 @@ impl Writer {
         data: Bound<'_, PyAny>,
         dtype: Bound<'_, PyAny>,
         committed: u64,
+        renew: bool,
     ) -> PyResult<()> {
         let v = value_of(py, &data, Some(&dtype))?;
-        self.with(py, move |w| w.set_attr_committed(addr, &name, v, committed))
+        self.with(py, move |w| {
+            if renew {
+                remove_attr(w, addr, &name)?;
+            }
+            w.set_attr_committed(addr, &name, v, committed)
+        })
     }
 
-    /// Sets an attribute of `dtype` with a null dataspace (h5py's `Empty(dtype)`).
+    /// Sets an attribute of `dtype` with a null dataspace (h5py's `Empty(dtype)`); `renew` as
+    /// for `set_attr`.
+    #[pyo3(signature = (addr, name, dtype, renew=false))]
     fn set_attr_null(
         &self,
         py: Python<'_>,
         addr: u64,
         name: String,
         dtype: Bound<'_, PyAny>,
+        renew: bool,
     ) -> PyResult<()> {
         let v = Value::null(datatype_of(py, &dtype)?);
-        self.with(py, move |w| w.set_attr(addr, &name, v))
+        self.with(py, move |w| {
+            if renew {
+                remove_attr(w, addr, &name)?;
+            }
+            w.set_attr(addr, &name, v)
+        })
     }
 
     /// Writes `data` (already of the dataset's dtype, of the selection's shape) into the
@@ -608,7 +631,10 @@ impl Writer {
         self.with(py, move |w| w.resize(addr, &shape))
     }
 
-    /// Sets an attribute from a NumPy array (of the dtype to store).
+    /// Sets an attribute from a NumPy array (of the dtype to store). With `renew`, an
+    /// existing attribute of that name is deleted first, so the new one is the last created
+    /// (h5py's `attrs.create` on an existing name); without, it is replaced in place.
+    #[pyo3(signature = (addr, name, data, dtype, renew=false))]
     fn set_attr(
         &self,
         py: Python<'_>,
@@ -616,9 +642,15 @@ impl Writer {
         name: String,
         data: Bound<'_, PyAny>,
         dtype: Bound<'_, PyAny>,
+        renew: bool,
     ) -> PyResult<()> {
         let v = value_of(py, &data, Some(&dtype))?;
-        self.with(py, move |w| w.set_attr(addr, &name, v))
+        self.with(py, move |w| {
+            if renew {
+                remove_attr(w, addr, &name)?;
+            }
+            w.set_attr(addr, &name, v)
+        })
     }
 
     /// Writes a dataset's `DIMENSION_LIST` attribute (HDF5 Dimension Scales): for each

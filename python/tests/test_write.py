@@ -769,3 +769,26 @@ def test_committed_datatypes(tmp_path):
     assert 'DATATYPE  "/T"' in out.stdout and 'DATATYPE  "/g/T2"' in out.stdout
     # datasets c, c2; attributes ta, x1..x9, y, y2
     assert out.stdout.count('DATATYPE  "/T"') == 2 + 1 + 9 + 2
+
+
+def test_replaced_attribute_is_last_created(tmp_path):
+    """Assigning an existing attribute re-creates it (last in creation order, as h5py does);
+    ``modify`` writes it in place (its place kept), compact and dense."""
+    def s(h5py, f):
+        g = f.create_group("g", track_order=True)
+        for n in "abc":
+            g.attrs[n] = 1
+        g.attrs["a"] = 2
+        g.attrs.modify("b", 5)
+        d = f.create_group("d", track_order=True)
+        for i in range(10):
+            d.attrs[f"x{i}"] = i
+        d.attrs["x1"] = 5
+        d.attrs.modify("x2", 7)
+        d.attrs["x3"] = h5py.Empty("f4")
+
+    pa, pb = both(tmp_path, s)
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        assert list(fb["g"].attrs) == ["b", "c", "a"]
+        for n in ("g", "d"):
+            assert list(fa[n].attrs) == list(fb[n].attrs)
