@@ -520,6 +520,7 @@ impl Writer {
     /// Sets an attribute from a NumPy array whose datatype is the committed datatype at
     /// `committed` (`dtype` its NumPy dtype); `renew` as for `set_attr`.
     #[pyo3(signature = (addr, name, data, dtype, committed, renew=false))]
+    #[allow(clippy::too_many_arguments)]
     fn set_attr_committed(
         &self,
         py: Python<'_>,
