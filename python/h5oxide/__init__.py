@@ -32,7 +32,7 @@ __all__ = [
     "DimensionManager", "DimensionProxy",
     "string_dtype", "vlen_dtype", "enum_dtype", "check_string_dtype", "check_vlen_dtype",
     "check_enum_dtype", "check_ref_dtype", "check_dtype", "special_dtype", "ref_dtype",
-    "regionref_dtype", "is_hdf5", "version",
+    "regionref_dtype", "is_hdf5", "version", "get_config",
 ]
 
 from . import version  # noqa: E402 - h5py.version's layout
@@ -40,6 +40,31 @@ from . import version  # noqa: E402 - h5py.version's layout
 __version__ = version.h5oxide_version
 
 _MODES = ("r", "r+", "w", "w-", "x", "a")
+
+
+
+class _Config:
+    """Library-wide defaults, like h5py's ``get_config()``: ``track_order`` is the default of
+    the ``track_order`` arguments of ``File``, ``create_group`` and ``create_dataset``."""
+
+    def __init__(self):
+        self.track_order = False
+
+    def __repr__(self):
+        return f"<h5oxide config track_order={self.track_order}>"
+
+
+_CONFIG = _Config()
+
+
+def get_config():
+    """The library-wide configuration object (``get_config().track_order = True`` makes
+    every new file, group and dataset track creation order, as in h5py)."""
+    return _CONFIG
+
+
+def _track(track_order):
+    return bool(_CONFIG.track_order if track_order is None else track_order)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,12 +516,30 @@ class AttributeManager(Mapping):
         self.create(name, value)
 
     def create(self, name, data, shape=None, dtype=None):
-        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py)."""
+        """Creates (or replaces) attribute ``name`` from ``data`` (converted like h5py). With a
+        committed datatype of the same file as ``dtype``, the attribute's type refers to it.
+        A replaced attribute becomes the last created, as in h5py."""
+        self._create(name, data, shape, dtype, True)
+
+    def _create(self, name, data, shape, dtype, renew):
         w = self._parent._w()
+        committed = None
+        if isinstance(dtype, Datatype):
+            if dtype._state is self._parent._state:
+                committed = dtype._addr
+            dtype = dtype.dtype
+        if isinstance(data, Empty):
+            w.set_attr_null(self._parent._addr, _path(name),
+                            data.dtype if dtype is None else numpy.dtype(dtype), renew)
+            self._parent._state.changed()
+            return
         arr, dt = _as_array(data, dtype)
         if shape is not None:
             arr = arr.reshape(shape)
-        w.set_attr(self._parent._addr, _path(name), arr, dt)
+        if committed is not None:
+            w.set_attr_committed(self._parent._addr, _path(name), arr, dt, committed, renew)
+        else:
+            w.set_attr(self._parent._addr, _path(name), arr, dt, renew)
         self._parent._state.changed()
 
     def modify(self, name, value):
@@ -507,7 +550,8 @@ class AttributeManager(Mapping):
             if shape is not None:
                 arr = numpy.asarray(value, dtype=dt)
                 if arr.shape == shape:
-                    self.create(name, arr, dtype=dt)
+                    # written in place: keeps its creation order
+                    self._create(name, arr, None, dt, False)
                     return
         self.create(name, value)
 
@@ -725,7 +769,7 @@ class Group(HLObject, Mapping):
         w = self._w()
         path = self._abs(name)
         self._ensure_parent(path, name)
-        addr = w.create_group(path, bool(track_order))
+        addr = w.create_group(path, _track(track_order))
         self._state.changed()
         return Group(None, self._state, addr=addr, name=path)
 
@@ -744,6 +788,12 @@ class Group(HLObject, Mapping):
                        track_times=None, external=None, **kwds):
         """Creates a dataset like h5py's ``create_dataset`` and returns it."""
         w = self._w()
+        committed = None
+        if isinstance(dtype, Datatype):
+            # a committed (named) datatype of this file: the dataset's datatype refers to it
+            if dtype._state is self._state:
+                committed = dtype._addr
+            dtype = dtype.dtype
         if name is None:
             raise NotImplementedError("h5oxide: anonymous datasets are not supported")
         path = self._abs(name)
@@ -758,7 +808,17 @@ class Group(HLObject, Mapping):
         if kwds:
             raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(kwds)}")
         if isinstance(data, Empty) or (data is None and shape is None and dtype is not None):
-            raise NotImplementedError("h5oxide: writing empty (null dataspace) datasets")
+            # a null dataspace (h5py's Empty): no storage options apply
+            if chunks or maxshape is not None or compression is not None or shuffle or \
+                    fletcher32 or scaleoffset is not None:
+                raise TypeError("Empty datasets don't support chunk/filter options")
+            dt = numpy.dtype(dtype) if dtype is not None else data.dtype
+            self._ensure_parent(path, name)
+            addr = w.create_dataset_null(path, dt, track_order=_track(track_order))
+            if committed is not None:
+                w.share_datatype(addr, committed)
+            self._state.changed()
+            return Dataset(None, self._state, addr=addr, name=path)
         if data is None and shape is None:
             raise TypeError("One of data, shape or dtype must be specified")
         if data is not None:
@@ -815,7 +875,9 @@ class Group(HLObject, Mapping):
                                 maxshape=None if maxshape is None else list(maxshape),
                                 gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
                                 fletcher32=bool(fletcher32), fill=fill,
-                                compact=layout == "compact")
+                                compact=layout == "compact", track_order=_track(track_order))
+        if committed is not None:
+            w.share_datatype(addr, committed)
         if direct:
             r = len(shape)
             w.write_bytes(addr, [0] * r, list(shape), [1] * r, arr.reshape(-1).view(numpy.uint8))
@@ -853,6 +915,10 @@ class Group(HLObject, Mapping):
                 raise ValueError("Unable to create link (objects are in different files)")
             self._ensure_parent(path)
             w.link_hard(path, obj._addr)
+        elif isinstance(obj, numpy.dtype):
+            # h5py commits a NumPy dtype as a named datatype
+            self._ensure_parent(path, name)
+            w.commit_datatype(path, obj)
         else:
             self.create_dataset(name, data=obj)
             return
@@ -1037,7 +1103,8 @@ class File(Group):
                 raise NotImplementedError("h5oxide: files with a user block are not written yet")
             low = libver[0] if isinstance(libver, (tuple, list)) else libver
             latest = low in ("latest", "v108", "v110", "v112", "v114", "v200")
-            writer = _h5oxide.Writer(name, "w" if create else "r+", latest)
+            writer = _h5oxide.Writer(name, "w" if create else "r+", latest,
+                                     _track(track_order) if create else False)
             self._filename = fname if fname is not None else name
             self._mode = "r+"
             state = _FileState()
@@ -1722,7 +1789,8 @@ class Dataset(HLObject):
         args = args if isinstance(args, tuple) else (args,)
         names, args = _names_args(args)
         if self.shape is None:
-            raise TypeError("Empty datasets cannot be written")
+            raise OSError("Can't synchronously write data (src and dest dataspaces have "
+                          "different number of elements selected)")
         if names:
             # fields of a compound: read the selection, set the fields, write it back
             if self.dtype.names is None:
@@ -1753,6 +1821,8 @@ class Dataset(HLObject):
         if check_vlen_dtype(dt) in (str, bytes):
             arr = numpy.empty(sel_shape, dtype=object)
             arr[...] = val
+        elif check_vlen_dtype(dt) is not None:
+            arr = _vlen_objects(val, sel_shape)
         else:
             arr = numpy.asarray(val, dtype=dt.base if dt.shape else dt)
             if arr.shape != sel_shape:
@@ -2083,6 +2153,32 @@ def _select_fields(arr, names):
     return out
 
 
+def _vlen_objects(data, shape=None):
+    """An object array of variable-length sequences from ``data``: an object array (kept), a
+    single sequence (for a scalar ``shape``) or nested sequences whose innermost level are
+    the sequences (``shape`` gives how many levels are the array's)."""
+    if isinstance(data, numpy.ndarray) and data.dtype.kind == "O" and \
+            (shape is None or data.shape == tuple(shape)):
+        return data
+    if shape is None:
+        if isinstance(data, numpy.ndarray) and data.dtype.kind != "O":
+            # a numeric array: its rows are the sequences (its last axis their elements)
+            shape = data.shape[:-1]
+        else:
+            shape = (len(data),) if isinstance(data, (list, tuple)) else ()
+    shape = tuple(shape)
+    arr = numpy.empty(shape, dtype=object)
+    if not shape:
+        arr[()] = data
+        return arr
+    for idx in numpy.ndindex(*shape):
+        v = data
+        for i in idx:
+            v = v[i]
+        arr[idx] = v
+    return arr
+
+
 def _as_array(data, dtype=None):
     """``(array, dtype)`` as h5py converts a value to store: str becomes a variable-length
     UTF-8 string, NumPy unicode arrays too; other values go through ``numpy.asarray``."""
@@ -2092,6 +2188,8 @@ def _as_array(data, dtype=None):
             arr = numpy.empty(numpy.shape(data), dtype=object)
             arr[...] = data
             return arr, dt
+        if check_vlen_dtype(dt) is not None:
+            return _vlen_objects(data), dt
         return numpy.asarray(data, dtype=dt), dt
     if isinstance(data, Reference) or (isinstance(data, (list, tuple)) and data
                                        and all(isinstance(x, Reference) for x in data)):

@@ -137,7 +137,9 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
                     .try_iter()?
                     .map(|it| it.and_then(|t| t.extract::<(String, i128)>()))
                     .collect::<PyResult<_>>()?;
-                items.sort_by_key(|(_, v)| *v);
+                // libhdf5 sorts the members by name (strcmp) before it writes the type
+                // (comparing enum types sorts them in place), so h5py's files have them so
+                items.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
                 for (name, v) in items {
                     let bytes = v.to_le_bytes();
                     let mut value = bytes[..size as usize].to_vec();
@@ -193,6 +195,21 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
             match vlen {
                 Some(v) if v.is(&builtins.getattr("str")?) => dt::vlen_string(CharSet::Utf8),
                 Some(v) if v.is(&builtins.getattr("bytes")?) => dt::vlen_string(CharSet::Ascii),
+                Some(v) if !v.is_none() => {
+                    // h5py's vlen_dtype(base): a variable-length sequence of `base`
+                    let base = py.import("numpy")?.getattr("dtype")?.call1((v,))?;
+                    let base_t = datatype_of(py, &base)?;
+                    if base_t.has_variable_parts() {
+                        return Err(PyTypeError::new_err(
+                            "h5oxide: variable-length sequences of variable-length types are \
+                             not supported yet",
+                        ));
+                    }
+                    Datatype::VarLenSequence {
+                        size: 16,
+                        base: Box::new(base_t),
+                    }
+                }
                 _ => {
                     return Err(PyTypeError::new_err(
                         "Object dtype dtype('O') has no native HDF5 equivalent",
@@ -230,6 +247,14 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
             )))
         }
     })
+}
+
+/// Deletes the attribute `name` if it exists.
+fn remove_attr(w: &mut RwFile, addr: u64, name: &str) -> h5oxide::Result<()> {
+    match w.delete_attr(addr, name) {
+        Err(Error::NotFound(_)) => Ok(()),
+        r => r,
+    }
 }
 
 fn object_ref() -> Datatype {
@@ -271,6 +296,36 @@ pub fn value_of(
         }
         return Value::vlen_bytes(items, &shape, *cset).map_err(to_py_err);
     }
+    if let Datatype::VarLenSequence { base, .. } = &t {
+        // each element: a sequence (array, list, ...) converted to the base dtype; None is
+        // an empty sequence
+        let np = py.import("numpy")?;
+        let base_np = np
+            .getattr("dtype")?
+            .call1((dtype.getattr("metadata")?.get_item("vlen")?,))?;
+        let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+        let mut items = Vec::new();
+        for it in flat.try_iter()? {
+            let it = it?;
+            if it.is_none() {
+                items.push(Vec::new());
+                continue;
+            }
+            let a = np.call_method1("asarray", (&it, &base_np))?;
+            let ndim: usize = a.getattr("ndim")?.extract()?;
+            if ndim == 0 {
+                return Err(PyTypeError::new_err(format!(
+                    "Can't convert a {} to a variable-length sequence (an array or sequence \
+                     is needed per element)",
+                    it.get_type().name()?
+                )));
+            }
+            let c = np.call_method1("ascontiguousarray", (a, &base_np))?;
+            let raw: Vec<u8> = c.call_method0("tobytes")?.extract()?;
+            items.push(raw);
+        }
+        return Value::vlen_sequences((**base).clone(), items, &shape).map_err(to_py_err);
+    }
     if matches!(t, Datatype::Reference { .. }) {
         let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
         let mut raw = Vec::new();
@@ -307,13 +362,25 @@ pub fn value_of(
 impl Writer {
     /// Opens `path` for writing: mode `"r+"` (existing file) or `"w"` (create or truncate).
     #[new]
-    #[pyo3(signature = (path, mode, latest=false))]
-    fn new(py: Python<'_>, path: PathBuf, mode: &str, latest: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path, mode, latest=false, track_order=false))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        mode: &str,
+        latest: bool,
+        track_order: bool,
+    ) -> PyResult<Self> {
         let m = mode.to_string();
         let w = py
             .detach(move || match m.as_str() {
-                "w" if latest => RwFile::create_with(&path, h5oxide::write::WriteOptions::latest()),
-                "w" => RwFile::create(&path),
+                "w" => {
+                    let o = if latest {
+                        h5oxide::write::WriteOptions::latest()
+                    } else {
+                        h5oxide::write::WriteOptions::new()
+                    };
+                    RwFile::create_with(&path, o.track_order(track_order))
+                }
                 _ => RwFile::open(&path),
             })
             .map_err(|e| {
@@ -374,7 +441,7 @@ impl Writer {
 
     /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false))]
+    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false))]
     fn create_dataset(
         &self,
         py: Python<'_>,
@@ -390,9 +457,12 @@ impl Writer {
         fletcher32: bool,
         fill: Option<Bound<'_, PyAny>>,
         compact: bool,
+        track_order: bool,
     ) -> PyResult<u64> {
         let t = datatype_of(py, &dtype)?;
-        let mut o = DatasetOptions::new().compact(compact);
+        let mut o = DatasetOptions::new()
+            .compact(compact)
+            .track_order(track_order);
         if let Some(c) = &chunks {
             o = o.chunks(c);
         }
@@ -414,6 +484,79 @@ impl Writer {
         self.with(py, move |w| match value {
             Some(v) => w.create_dataset(&path, v, &o),
             None => w.create_dataset_empty(&path, t, &shape, &o),
+        })
+    }
+
+    /// Commits `dtype` as a named datatype at `path`; returns its address.
+    fn commit_datatype(
+        &self,
+        py: Python<'_>,
+        path: String,
+        dtype: Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let t = datatype_of(py, &dtype)?;
+        self.with(py, move |w| w.commit_datatype(&path, &t))
+    }
+
+    /// Makes the dataset at `dataset` use the committed datatype at `committed`.
+    fn share_datatype(&self, py: Python<'_>, dataset: u64, committed: u64) -> PyResult<()> {
+        self.with(py, move |w| w.share_committed_datatype(dataset, committed))
+    }
+
+    /// Creates a dataset of `dtype` with a null dataspace (h5py's `Empty(dtype)`).
+    #[pyo3(signature = (path, dtype, track_order=false))]
+    fn create_dataset_null(
+        &self,
+        py: Python<'_>,
+        path: String,
+        dtype: Bound<'_, PyAny>,
+        track_order: bool,
+    ) -> PyResult<u64> {
+        let t = datatype_of(py, &dtype)?;
+        let o = DatasetOptions::new().track_order(track_order);
+        self.with(py, move |w| w.create_dataset_null(&path, t, &o))
+    }
+
+    /// Sets an attribute from a NumPy array whose datatype is the committed datatype at
+    /// `committed` (`dtype` its NumPy dtype); `renew` as for `set_attr`.
+    #[pyo3(signature = (addr, name, data, dtype, committed, renew=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn set_attr_committed(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        data: Bound<'_, PyAny>,
+        dtype: Bound<'_, PyAny>,
+        committed: u64,
+        renew: bool,
+    ) -> PyResult<()> {
+        let v = value_of(py, &data, Some(&dtype))?;
+        self.with(py, move |w| {
+            if renew {
+                remove_attr(w, addr, &name)?;
+            }
+            w.set_attr_committed(addr, &name, v, committed)
+        })
+    }
+
+    /// Sets an attribute of `dtype` with a null dataspace (h5py's `Empty(dtype)`); `renew` as
+    /// for `set_attr`.
+    #[pyo3(signature = (addr, name, dtype, renew=false))]
+    fn set_attr_null(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        name: String,
+        dtype: Bound<'_, PyAny>,
+        renew: bool,
+    ) -> PyResult<()> {
+        let v = Value::null(datatype_of(py, &dtype)?);
+        self.with(py, move |w| {
+            if renew {
+                remove_attr(w, addr, &name)?;
+            }
+            w.set_attr(addr, &name, v)
         })
     }
 
@@ -489,7 +632,10 @@ impl Writer {
         self.with(py, move |w| w.resize(addr, &shape))
     }
 
-    /// Sets an attribute from a NumPy array (of the dtype to store).
+    /// Sets an attribute from a NumPy array (of the dtype to store). With `renew`, an
+    /// existing attribute of that name is deleted first, so the new one is the last created
+    /// (h5py's `attrs.create` on an existing name); without, it is replaced in place.
+    #[pyo3(signature = (addr, name, data, dtype, renew=false))]
     fn set_attr(
         &self,
         py: Python<'_>,
@@ -497,9 +643,15 @@ impl Writer {
         name: String,
         data: Bound<'_, PyAny>,
         dtype: Bound<'_, PyAny>,
+        renew: bool,
     ) -> PyResult<()> {
         let v = value_of(py, &data, Some(&dtype))?;
-        self.with(py, move |w| w.set_attr(addr, &name, v))
+        self.with(py, move |w| {
+            if renew {
+                remove_attr(w, addr, &name)?;
+            }
+            w.set_attr(addr, &name, v)
+        })
     }
 
     /// Writes a dataset's `DIMENSION_LIST` attribute (HDF5 Dimension Scales): for each

@@ -44,6 +44,8 @@ def _norm_refs(v, f):
         return [_norm_refs(x, f) for x in v.reshape(-1)]
     if isinstance(v, tuple):
         return tuple(_norm_refs(x, f) for x in v)
+    if isinstance(v, np.ndarray):  # an element of a variable-length sequence
+        return ("array", v.dtype.str, v.tolist())
     return v
 
 
@@ -83,10 +85,18 @@ def assert_same_tree(pa, pb):
                 assert type(a) is type(b), f"{path}/{k}: kinds differ"
                 if isinstance(a, h5py.Group):
                     walk(a, b, f"{path}/{k}")
+                elif isinstance(a, h5py.Datatype):
+                    where = f"{path}/{k}"
+                    assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} != {b.dtype}"
+                    assert h5py.check_enum_dtype(a.dtype) == h5py.check_enum_dtype(b.dtype)
+                    assert sorted(a.attrs.keys()) == sorted(b.attrs.keys())
+                    for n in a.attrs:
+                        same(a.attrs[n], b.attrs[n], f"{where}@{n}")
                 else:
                     where = f"{path}/{k}"
                     assert a.shape == b.shape, f"{where}: shape {a.shape} != {b.shape}"
                     assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} != {b.dtype}"
+                    assert a.id.get_type().committed() == b.id.get_type().committed(), where
                     assert a.chunks == b.chunks, f"{where}: chunks {a.chunks} != {b.chunks}"
                     assert a.maxshape == b.maxshape, f"{where}: maxshape"
                     assert (a.compression, a.compression_opts, a.shuffle, a.fletcher32) == \
@@ -530,3 +540,255 @@ def test_track_order_groups(tmp_path):
     with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
         assert list(fa["ordered"]) == list(fb["ordered"])
         assert list(fa["ordered"].attrs) == list(fb["ordered"].attrs)
+
+
+def test_track_order_file_datasets_and_attributes(tmp_path):
+    """``File(track_order=True)`` tracks the root's links and attributes, and
+    ``create_dataset(track_order=True)`` the dataset's attributes, compact and dense (more
+    than 8: fractal heap with name and creation-order indexes), also when more are added
+    after reopening."""
+    def s(h5py, f):
+        for n in ["zeta", "alpha", "mid"]:
+            f.create_group(n)
+        for i, n in enumerate(["c", "b", "a"]):
+            f.attrs[n] = i
+        d = f.create_dataset("d", data=[1, 2], track_order=True)
+        for i in range(10):
+            d.attrs[f"a{9 - i}"] = i
+        small = f.create_dataset("small", data=[3], track_order=True)
+        small.attrs["y"] = 1
+        small.attrs["x"] = 2
+        g = f.create_group("g", track_order=True)
+        for i in range(12):
+            g.attrs[f"b{11 - i:02d}"] = i
+        plain = f.create_dataset("plain", data=[1])
+        plain.attrs["b"] = 1
+        plain.attrs["a"] = 2
+
+    def more(h5py, f):
+        f.attrs["0new"] = 5
+        f.create_group("aa")
+        f["d"].attrs["0x"] = 1
+        f["small"].attrs["0y"] = 1
+        f["g"].attrs["0z"] = 1
+        del f["d"].attrs["a5"]
+
+    pa, pb = tmp_path / "h5py.h5", tmp_path / "h5oxide.h5"
+    for mod, p in ((h5py, pa), (h5oxide, pb)):
+        with mod.File(p, "w", track_order=True) as f:
+            s(mod, f)
+        for mode in ("r+", "a"):
+            with mod.File(p, mode) as f:
+                if mode == "r+":
+                    more(mod, f)
+                else:
+                    f["d"].attrs["late"] = 2
+    assert_same_tree(pa, pb)
+
+    def orders(f):
+        return (list(f), list(f.attrs), list(f["d"].attrs), list(f["small"].attrs),
+                list(f["g"].attrs), list(f["plain"].attrs))
+
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        want = orders(fa)
+        assert want[0] == ["zeta", "alpha", "mid", "d", "small", "g", "plain", "aa"]
+        assert want[2][:2] == ["a9", "a8"] and want[2][-2:] == ["0x", "late"]
+        assert orders(fb) == want
+    with h5oxide.File(pb, "r") as fo:
+        assert orders(fo) == want
+    out = __import__("subprocess").run(["h5dump", "-H", str(pb)], capture_output=True,
+                                       text=True)
+    assert out.returncode == 0, out.stderr
+    assert 'ATTRIBUTE "late"' in out.stdout
+
+
+def test_get_config_track_order(tmp_path):
+    """h5py's library-wide default ``get_config().track_order`` is honoured."""
+    cfg = h5oxide.get_config()
+    assert cfg.track_order is False and h5py.get_config().track_order is False
+    p = tmp_path / "cfg.h5"
+    cfg.track_order = True
+    try:
+        with h5oxide.File(p, "w") as f:
+            for n in "zyx":
+                f.create_group(n)
+            f.attrs["b"] = 1
+            f.attrs["a"] = 2
+            d = f.create_dataset("d", data=[1])
+            d.attrs["q"] = 1
+            d.attrs["p"] = 1
+            f.create_dataset("e", data=[1], track_order=False)
+    finally:
+        cfg.track_order = False
+    with h5py.File(p, "r") as f:
+        assert list(f) == ["z", "y", "x", "d", "e"]
+        assert list(f.attrs) == ["b", "a"]
+        assert list(f["d"].attrs) == ["q", "p"]
+
+
+def test_vlen_sequences_of_numbers(tmp_path):
+    """Variable-length sequences of integers and floats (HDF5 class 9, type 0, in global heap
+    collections): created empty and written element by element or by slices, created from an
+    object array, chunked and resized, two-dimensional, and as attributes."""
+    ragged = np.empty(3, dtype=object)
+    ragged[0], ragged[1], ragged[2] = np.arange(3.0), np.array([1.5]), np.array([], "f8")
+
+    def s(h5py, f):
+        d = f.create_dataset("vi", (3,), dtype=h5py.vlen_dtype("i4"))
+        d[0] = np.arange(3)
+        d[1] = [7, 8]
+        d[1:3] = [np.arange(2), np.arange(2) + 5]
+        f.create_dataset("vf", data=ragged, dtype=h5py.vlen_dtype("f8"))
+        c = f.create_dataset("vc", (4,), dtype=h5py.vlen_dtype(np.int64), chunks=(2,),
+                             maxshape=(None,))
+        c[1] = np.arange(5)
+        c.resize((6,))
+        c[5] = np.array([9])
+        t = f.create_dataset("v2", (2, 2), dtype=h5py.vlen_dtype("f4"))
+        t[1, 1] = np.array([1, 2], dtype="f4")
+        f.attrs.create("v", ragged, dtype=h5py.vlen_dtype("f8"))
+        u = np.empty(2, dtype=object)
+        u[0], u[1] = np.array([1, 2], "u1"), np.array([3], "u1")
+        f["vi"].attrs.create("u", u, dtype=h5py.vlen_dtype("u1"))
+        with pytest.raises(TypeError, match="no native HDF5 equivalent"):
+            f.create_dataset("bad", data=ragged)
+
+    pa, pb = both(tmp_path, s)
+    with h5py.File(pb, "r") as f:
+        assert h5py.check_vlen_dtype(f["vi"].dtype) == np.dtype("i4")
+        assert [x.tolist() for x in f["vi"][()]] == [[0, 1, 2], [0, 1], [5, 6]]
+        assert [x.tolist() for x in f["vc"][()]] == [[], [0, 1, 2, 3, 4], [], [], [], [9]]
+        assert f["v2"][1, 1].tolist() == [1.0, 2.0] and f["v2"][1, 1].dtype == np.float32
+        assert [x.tolist() for x in f.attrs["v"]] == [[0.0, 1.0, 2.0], [1.5], []]
+    with h5oxide.File(pb, "r") as f:
+        assert h5oxide.check_vlen_dtype(f["vf"].dtype) == np.dtype("f8")
+        assert [x.tolist() for x in f["vf"][()]] == [[0.0, 1.0, 2.0], [1.5], []]
+        assert [x.tolist() for x in f["vi"].attrs["u"]] == [[1, 2], [3]]
+    out = __import__("subprocess").run(["h5dump", "-d", "/vi", str(pb)], capture_output=True,
+                                       text=True)
+    assert out.returncode == 0, out.stderr
+    assert "H5T_VLEN { H5T_STD_I32LE}" in out.stdout and "(0, 1, 2), (0, 1), (5, 6)" in out.stdout
+
+
+def test_empty_null_dataspace(tmp_path):
+    """``Empty(dtype)`` attributes and datasets (null dataspace; datasets contiguous of size 0,
+    never allocated), also ``create_dataset(dtype=..., shape=None)``, read back as Empty."""
+    def s(h5py, f):
+        f.attrs["e"] = h5py.Empty("f4")
+        f.attrs["es"] = h5py.Empty(h5py.string_dtype())
+        d = f.create_dataset("ed", data=h5py.Empty("i4"))
+        f.create_dataset("ed2", dtype="f8", shape=None)
+        f.create_dataset("es", data=h5py.Empty("S5"))
+        f["eg"] = h5py.Empty("u2")
+        d.attrs["x"] = h5py.Empty("<i8")
+        assert d.shape is None and d.size is None and d.chunks is None
+        assert d[()] == h5py.Empty("i4")
+        with pytest.raises(OSError, match="different number of elements"):
+            d[()] = 1
+        with pytest.raises(TypeError, match="chunk/filter options"):
+            f.create_dataset("ez", data=h5py.Empty("i4"), compression="gzip")
+
+    pa, pb = both(tmp_path, s)
+    for mod, p in ((h5py, pa), (h5oxide, pb)):
+        with mod.File(p, "a") as f:
+            f["ed"].attrs["y"] = mod.Empty("f8")
+    assert_same_tree(pa, pb)
+    with h5py.File(pb, "r") as f:
+        assert f.attrs["e"] == h5py.Empty("f4")
+        assert f["ed2"][()] == h5py.Empty("f8")
+        assert f["ed"].attrs["y"] == h5py.Empty("f8")
+        assert f["ed"].id.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS
+        assert f["ed"].id.get_storage_size() == 0
+    with h5oxide.File(pb, "r") as f:
+        assert f.attrs["es"] == h5oxide.Empty(h5oxide.string_dtype())
+        assert f["es"][()] == h5oxide.Empty("S5")
+    out = __import__("subprocess").run(["h5dump", str(pb)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("DATASPACE  NULL") == 8
+
+
+def test_committed_datatypes(tmp_path):
+    """``group[name] = numpy.dtype`` commits a named datatype (integer, compound, enum) with
+    attributes; datasets created with ``dtype=group[name]`` refer to it (a shared Datatype
+    message, the type's reference count counting them, h5dump naming the type)."""
+    comp = np.dtype([("a", "<i4"), ("b", "<f8")])
+
+    def s(h5py, f):
+        f["T"] = np.dtype("<i4")
+        t = f["T"]
+        assert type(t).__name__ == "Datatype" and t.name == "/T" and t.dtype == np.int32
+        t.attrs["unit"] = "m"
+        f["C"] = comp
+        f["E"] = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="i2")
+        c = f.create_dataset("c", (3,), dtype=f["T"])
+        c[:] = [1, 2, 3]
+        f.create_dataset("cc", data=np.ones(2, comp), dtype=f["C"])
+        f.create_dataset("ce", data=np.array([42, 0], "i2"), dtype=f["E"])
+        g = f.create_group("g")
+        g["T2"] = np.dtype("f4")
+        f.create_dataset("g/d", data=[1.5], dtype=g["T2"])
+        f.attrs.create("ta", 5, dtype=f["T"])
+        f.attrs.create("tc", np.ones(2, comp), dtype=f["C"])
+        g.attrs.create("y", [1, 2], dtype=f["T"])
+        t = f.create_dataset("tracked", data=[1], track_order=True)
+        for i in range(10):  # dense attribute storage
+            t.attrs.create(f"x{i}", i, dtype=f["T"])
+        seen = []
+        f.visititems(lambda n, o: seen.append((n, type(o).__name__)))
+        assert seen == [("C", "Datatype"), ("E", "Datatype"), ("T", "Datatype"),
+                        ("c", "Dataset"), ("cc", "Dataset"), ("ce", "Dataset"),
+                        ("g", "Group"), ("g/T2", "Datatype"), ("g/d", "Dataset"),
+                        ("tracked", "Dataset")]
+        assert list(f.keys()) == ["C", "E", "T", "c", "cc", "ce", "g", "tracked"]
+
+    pa, pb = both(tmp_path, s)
+    for mod, p in ((h5py, pa), (h5oxide, pb)):
+        with mod.File(p, "a") as f:
+            f.create_dataset("c2", data=[7], dtype=f["T"])
+            del f["tracked"].attrs["x0"]
+            f["tracked"].attrs["z"] = 1
+            f.attrs.create("ta", 6, dtype=f["T"])  # replaced
+            f["g"].attrs.create("y2", 3, dtype=f["T"])
+    assert_same_tree(pa, pb)
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        for f in (fa, fb):
+            assert f["c2"][()].tolist() == [7] and f["c"].dtype == np.int32
+            assert h5py.check_enum_dtype(f["ce"].dtype) == {"BLUE": 42, "GREEN": 1, "RED": 0}
+        for n in ("T", "C", "E", "g/T2"):
+            assert h5py.h5o.get_info(fa[n].id).rc == h5py.h5o.get_info(fb[n].id).rc
+        assert h5py.h5o.get_info(fb["T"].id).rc == 15
+        for f in (fa, fb):
+            assert f.attrs.get_id("ta").get_type().committed() and f.attrs["ta"] == 6
+            assert f["tracked"].attrs.get_id("x3").get_type().committed()
+            assert list(f["tracked"].attrs) == [f"x{i}" for i in range(1, 10)] + ["z"]
+    with h5oxide.File(pb, "r") as f:
+        assert type(f["T"]).__name__ == "Datatype" and f["C"].dtype == comp
+        assert f["T"].attrs["unit"] == "m"
+    out = __import__("subprocess").run(["h5dump", str(pb)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 'DATATYPE  "/T"' in out.stdout and 'DATATYPE  "/g/T2"' in out.stdout
+    # datasets c, c2; attributes ta, x1..x9, y, y2
+    assert out.stdout.count('DATATYPE  "/T"') == 2 + 1 + 9 + 2
+
+
+def test_replaced_attribute_is_last_created(tmp_path):
+    """Assigning an existing attribute re-creates it (last in creation order, as h5py does);
+    ``modify`` writes it in place (its place kept), compact and dense."""
+    def s(h5py, f):
+        g = f.create_group("g", track_order=True)
+        for n in "abc":
+            g.attrs[n] = 1
+        g.attrs["a"] = 2
+        g.attrs.modify("b", 5)
+        d = f.create_group("d", track_order=True)
+        for i in range(10):
+            d.attrs[f"x{i}"] = i
+        d.attrs["x1"] = 5
+        d.attrs.modify("x2", 7)
+        d.attrs["x3"] = h5py.Empty("f4")
+
+    pa, pb = both(tmp_path, s)
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        assert list(fb["g"].attrs) == ["b", "c", "a"]
+        for n in ("g", "d"):
+            assert list(fa[n].attrs) == list(fb[n].attrs)

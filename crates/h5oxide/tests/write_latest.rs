@@ -190,6 +190,203 @@ assert gd['attr_order'] == ['attr%d' % (11 - i) for i in range(12)]
     Ok(())
 }
 
+/// `track_order` in the compatible profile (h5py's default `libver`): the tracked root, groups
+/// and datasets get version-2 headers (as libhdf5 writes them), untracked ones stay old-style;
+/// RwFile keeps the order when it creates such a file and adds links and attributes later.
+#[test]
+fn track_order_in_the_compatible_profile() -> R {
+    let p = out_path("track_order_compat.h5");
+    let mut f = FileWriter::create_with(&p, WriteOptions::new().track_order(true))?;
+    for name in ["zeta", "alpha"] {
+        f.create_group(name)?;
+    }
+    f.set_attr("b", 1i32)?;
+    f.set_attr("a", 2i32)?;
+    let g = f.create_group("alpha/inner")?;
+    g.set_attr("y", 1i32)?;
+    let t = f.create_group("tracked")?;
+    t.set_track_order(true);
+    t.create_group("z")?;
+    t.create_group("y")?;
+    let d = f.create_dataset_with("d", [1i32, 2], DatasetOptions::new().track_order(true))?;
+    for i in 0..10 {
+        d.set_attr(&format!("a{}", 9 - i), i)?;
+    }
+    f.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert f.id.get_create_plist().get_version()[0] == 0
+assert list(f) == ['zeta', 'alpha', 'tracked', 'd'], list(f)
+assert list(f.attrs) == ['b', 'a']
+assert list(f['tracked']) == ['z', 'y']
+assert list(f['d'].attrs) == ['a%d' % (9 - i) for i in range(10)]
+assert int(f['d'].attrs['a3']) == 6
+assert f['alpha/inner'].attrs['y'] == 1
+"#,
+    );
+    h5dump(&p, &[]);
+
+    let p = out_path("track_order_rw.h5");
+    let mut w = h5oxide::RwFile::create_with(&p, WriteOptions::new().track_order(true))?;
+    let root = w.root_addr();
+    w.create_group("/z")?;
+    w.create_group("/y")?;
+    for i in 0..9 {
+        w.set_attr(root, &format!("r{}", 9 - i), i)?;
+    }
+    let d = w.create_dataset(
+        "/d",
+        Value::from_slice(&[1u8, 2], &[2])?,
+        &DatasetOptions::new().track_order(true),
+    )?;
+    for i in 0..12 {
+        w.set_attr(d, &format!("x{:02}", 11 - i), i)?;
+    }
+    w.close()?;
+    let mut w = h5oxide::RwFile::open(&p)?;
+    w.create_group("/a")?;
+    let d = w.resolve("/d")?;
+    w.set_attr(d, "0late", 1i32)?;
+    w.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert list(f) == ['z', 'y', 'd', 'a'], list(f)
+assert list(f.attrs) == ['r%d' % (9 - i) for i in range(9)], list(f.attrs)
+assert list(f['d'].attrs) == ['x%02d' % (11 - i) for i in range(12)] + ['0late']
+assert f['d'][()].tolist() == [1, 2]
+"#,
+    );
+    h5dump(&p, &[]);
+    Ok(())
+}
+
+/// Null-dataspace values (h5py's `Empty`): attributes from FileWriter in both profiles and from
+/// RwFile, and RwFile's null datasets (contiguous, size 0, never allocated).
+#[test]
+fn null_dataspace_attributes_and_datasets() -> R {
+    use h5oxide::format::encode::datatype as dt;
+    for (name, o) in [
+        ("null_compat.h5", WriteOptions::new()),
+        ("null_latest.h5", WriteOptions::latest()),
+    ] {
+        let p = out_path(name);
+        let mut f = FileWriter::create_with(&p, o)?;
+        f.set_attr("e", Value::null(dt::f32_le()))?;
+        f.set_attr("s", Value::null(dt::vlen_string(CharSet::Utf8)))?;
+        f.close()?;
+        h5py_check(
+            &p,
+            "assert f.attrs['e'] == h5py.Empty('f4')\n\
+             assert f.attrs['s'] == h5py.Empty(h5py.string_dtype())",
+        );
+    }
+    let p = out_path("null_rw.h5");
+    let mut w = h5oxide::RwFile::create(&p)?;
+    let d = w.create_dataset_null("/ed", dt::int_le(4, true), &DatasetOptions::new())?;
+    w.set_attr(d, "x", Value::null(dt::int_le(8, true)))?;
+    w.set_attr(w.root_addr(), "e", Value::null(dt::f64_le()))?;
+    assert!(w.dataset_spec(d).is_err(), "no elements to write");
+    w.close()?;
+    h5py_check(
+        &p,
+        r#"
+d = f['ed']
+assert d.shape is None and d[()] == h5py.Empty('i4')
+assert d.id.get_storage_size() == 0 and d.id.get_offset() is None
+assert d.attrs['x'] == h5py.Empty('i8') and f.attrs['e'] == h5py.Empty('f8')
+"#,
+    );
+    h5dump(&p, &[]);
+    Ok(())
+}
+
+/// RwFile commits named datatypes and makes datasets refer to them (shared Datatype message,
+/// reference count of the type's header raised per user), as h5py's `f[name] = dtype` and
+/// `create_dataset(..., dtype=f[name])` do.
+#[test]
+fn committed_datatypes() -> R {
+    use h5oxide::format::encode::datatype as dt;
+    let p = out_path("committed_rw.h5");
+    let mut w = h5oxide::RwFile::create(&p)?;
+    let t = w.commit_datatype("/T", &dt::int_le(4, true))?;
+    w.set_attr(t, "unit", "m")?;
+    let d = w.create_dataset(
+        "/c",
+        Value::from_slice(&[1i32, 2, 3], &[3])?,
+        &DatasetOptions::new(),
+    )?;
+    w.share_committed_datatype(d, t)?;
+    let f = w.create_dataset(
+        "/f",
+        Value::from_slice(&[1.0f64], &[1])?,
+        &DatasetOptions::new(),
+    )?;
+    assert!(w.share_committed_datatype(f, t).is_err(), "types differ");
+    assert!(w.share_committed_datatype(d, t).is_err(), "already shared");
+    assert!(
+        w.share_committed_datatype(d, f).is_err(),
+        "not a committed type"
+    );
+    assert!(
+        w.commit_datatype("/T", &dt::f64_le()).is_err(),
+        "name exists"
+    );
+    w.close()?;
+    let mut w = h5oxide::RwFile::open(&p)?;
+    let d2 = w.create_dataset(
+        "/c2",
+        Value::from_slice(&[7i32], &[1])?,
+        &DatasetOptions::new(),
+    )?;
+    let t = w.resolve("/T")?;
+    w.share_committed_datatype(d2, t)?;
+    // attributes whose type is the committed one: in a version-1 header (attribute message
+    // version 2), and compact then dense in a tracked version-2 header (version 3)
+    let root = w.root_addr();
+    w.set_attr_committed(root, "ta", 5i32, t)?;
+    w.set_attr_committed(root, "tb", 6i32, t)?;
+    w.delete_attr(root, "tb")?;
+    assert!(
+        w.set_attr_committed(root, "bad", 1.5f64, t).is_err(),
+        "types differ"
+    );
+    let g = w.create_group_tracked("/g")?;
+    for i in 0..10 {
+        w.set_attr_committed(g, &format!("x{i}"), i, t)?;
+    }
+    w.close()?;
+    let mut w = h5oxide::RwFile::open(&p)?;
+    let g = w.resolve("/g")?;
+    let t = w.resolve("/T")?;
+    w.delete_attr(g, "x0")?;
+    // replaced in place (keeps its creation order): one user less, one more
+    w.set_attr_committed(g, "x1", 11i32, t)?;
+    w.set_attr(g, "plain", 1i32)?;
+    w.close()?;
+    h5py_check(
+        &p,
+        r#"
+assert type(f['T']).__name__ == 'Datatype' and f['T'].dtype == np.int32
+assert f['T'].attrs['unit'] == 'm'
+assert f['c'].id.get_type().committed() and f['c2'].id.get_type().committed()
+assert not f['f'].id.get_type().committed()
+assert f['c'][()].tolist() == [1, 2, 3] and f['c2'][()].tolist() == [7]
+assert h5py.h5o.get_info(f['T'].id).rc == 3 + 1 + 9
+assert f.attrs['ta'] == 5 and 'tb' not in f.attrs
+assert f.attrs.get_id('ta').get_type().committed()
+g = f['g']
+assert list(g.attrs) == ['x%d' % i for i in range(1, 10)] + ['plain'], list(g.attrs)
+assert int(g.attrs['x1']) == 11 and int(g.attrs['x9']) == 9
+assert g.attrs.get_id('x5').get_type().committed()
+"#,
+    );
+    let out = h5dump(&p, &[]);
+    assert!(out.contains("DATATYPE  \"/T\""), "{out}");
+    Ok(())
+}
+
 #[test]
 fn soft_and_external_links() -> R {
     let (p, mut f) = latest("links_soft_ext.h5")?;

@@ -30,6 +30,35 @@ pub fn encode_v1(name: &str, datatype: &[u8], dataspace: &[u8], data: &[u8]) -> 
     Ok(b)
 }
 
+/// Attribute message flag (versions 2 and 3): the datatype field is a shared message stub
+/// (e.g. a reference to a committed datatype, [`super::shared::encode_committed`]).
+pub const FLAG_DATATYPE_SHARED: u8 = 0x01;
+
+/// Encodes a version-2 attribute message body: the fields of version 1 without padding, and
+/// `flags` ([`FLAG_DATATYPE_SHARED`]). libhdf5 writes this version (in version-1 headers)
+/// when the attribute's datatype is a committed datatype.
+pub fn encode_v2(
+    name: &str,
+    flags: u8,
+    datatype: &[u8],
+    dataspace: &[u8],
+    data: &[u8],
+) -> Result<Vec<u8>> {
+    check_name(name)?;
+    let mut b = Vec::new();
+    b.u8(2);
+    b.u8(flags);
+    b.u16(to_u16(name.len() + 1, "attribute name")?);
+    b.u16(to_u16(datatype.len(), "attribute datatype")?);
+    b.u16(to_u16(dataspace.len(), "attribute dataspace")?);
+    b.extend_from_slice(name.as_bytes());
+    b.u8(0);
+    b.extend_from_slice(datatype);
+    b.extend_from_slice(dataspace);
+    b.extend_from_slice(data);
+    Ok(b)
+}
+
 /// Encodes a version-3 attribute message body, with the name's character set.
 pub fn encode_v3(
     name: &str,
@@ -38,10 +67,22 @@ pub fn encode_v3(
     dataspace: &[u8],
     data: &[u8],
 ) -> Result<Vec<u8>> {
+    encode_v3_flags(name, cset, 0, datatype, dataspace, data)
+}
+
+/// Encodes a version-3 attribute message body with `flags` ([`FLAG_DATATYPE_SHARED`]).
+pub fn encode_v3_flags(
+    name: &str,
+    cset: CharSet,
+    flags: u8,
+    datatype: &[u8],
+    dataspace: &[u8],
+    data: &[u8],
+) -> Result<Vec<u8>> {
     check_name(name)?;
     let mut b = Vec::new();
     b.u8(3);
-    b.u8(0); // flags: datatype and dataspace not shared
+    b.u8(flags);
     b.u16(to_u16(name.len() + 1, "attribute name")?);
     b.u16(to_u16(datatype.len(), "attribute datatype")?);
     b.u16(to_u16(dataspace.len(), "attribute dataspace")?);
@@ -97,4 +138,55 @@ pub fn encode_info(info: &AttributeInfo) -> Vec<u8> {
         b.u64(info.order_index);
     }
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Sizes;
+    use crate::messages::attribute::AttributeMessage;
+    use crate::Ctx;
+
+    #[test]
+    fn version_2_with_a_committed_datatype() {
+        // what libhdf5 writes for h5py's attrs.create('ta', 5, dtype=f['T']) (type at 0x320)
+        let stub = super::super::shared::encode_committed(0x320);
+        let space = [1u8, 0, 0, 0, 0, 0, 0, 0];
+        let body = encode_v2(
+            "ta",
+            FLAG_DATATYPE_SHARED,
+            &stub,
+            &space,
+            &5i32.to_le_bytes(),
+        )
+        .unwrap();
+        let want: Vec<u8> = [
+            &[2u8, 1, 3, 0, 10, 0, 8, 0][..],
+            b"ta\0",
+            &[2, 2, 0x20, 3, 0, 0, 0, 0, 0, 0],
+            &space,
+            &[5, 0, 0, 0],
+        ]
+        .concat();
+        assert_eq!(body, want);
+        let f: Vec<u8> = Vec::new();
+        let ctx = Ctx::new(&f, Sizes::default());
+        let m = AttributeMessage::decode(&mut ctx.cursor(&body, 0, "attribute")).unwrap();
+        assert_eq!((m.version, m.name.as_slice()), (2, &b"ta"[..]));
+        assert!(m.datatype_shared && !m.dataspace_shared);
+        assert_eq!((m.datatype, m.dataspace), (stub.clone(), space.to_vec()));
+        assert_eq!(m.data, 5i32.to_le_bytes());
+
+        let body = encode_v3_flags(
+            "ta",
+            CharSet::Utf8,
+            FLAG_DATATYPE_SHARED,
+            &stub,
+            &space,
+            &[],
+        )
+        .unwrap();
+        let m = AttributeMessage::decode(&mut ctx.cursor(&body, 0, "attribute")).unwrap();
+        assert!(m.version == 3 && m.datatype_shared && m.cset == 1 && m.datatype == stub);
+    }
 }

@@ -40,6 +40,7 @@ pub mod layout;
 pub mod link;
 pub mod local_heap;
 pub mod object_header;
+pub mod shared;
 pub mod superblock;
 pub mod symbol_table;
 

@@ -15,7 +15,8 @@ use h5oxide_format::datatype::Datatype;
 use h5oxide_format::encode::btree_v1::{ChunkKey, ChunkNode};
 use h5oxide_format::encode::fill_value::{self, Fill};
 use h5oxide_format::encode::header_rewrite::{Prefix, RawMessage};
-use h5oxide_format::encode::object_header::{msg_type, Message, FLAG_CONSTANT};
+use h5oxide_format::encode::object_header::{msg_type, Message, FLAG_CONSTANT, FLAG_DONT_SHARE};
+use h5oxide_format::encode::shared::{encode_committed, FLAG_SHARED};
 use h5oxide_format::encode::{attribute, dataspace, datatype, filter_pipeline, layout, UNDEF};
 use h5oxide_format::messages::dataspace::Dataspace;
 use h5oxide_format::messages::fill_value::{FillStatus, FillValue};
@@ -195,6 +196,97 @@ impl RwFile {
         shape: &[u64],
         options: &DatasetOptions,
     ) -> Result<u64> {
+        let space = if shape.is_empty() {
+            Dataspace::Scalar
+        } else {
+            Dataspace::Simple {
+                dims: shape.to_vec(),
+                max: shape.iter().map(|&d| Some(d)).collect(),
+            }
+        };
+        self.create_dataset_in(path, dtype, space, options)
+    }
+
+    /// Creates a dataset at `path` of `dtype` with a null dataspace (h5py's `Empty(dtype)`):
+    /// no elements, contiguous storage of size 0 that is never allocated, as libhdf5 writes
+    /// it. Only `options.track_order` applies (h5py refuses chunk and filter options).
+    pub fn create_dataset_null(
+        &mut self,
+        path: &str,
+        dtype: Datatype,
+        options: &DatasetOptions,
+    ) -> Result<u64> {
+        let o = DatasetOptions::new().track_order(options.track_order);
+        self.create_dataset_in(path, dtype, Dataspace::Null, &o)
+    }
+
+    /// Commits `dtype` as a named datatype at `path` (h5py's `group[name] = numpy.dtype`): a
+    /// version-1 object header holding only the Datatype message, as libhdf5 writes it.
+    /// Returns its header address.
+    pub fn commit_datatype(&mut self, path: &str, dtype: &Datatype) -> Result<u64> {
+        let (parent, name) = self.parent_of(path)?;
+        if self.group_state(parent)?.get(name.as_bytes()).is_some() {
+            return Err(Error::Invalid(format!(
+                "unable to commit datatype (name already exists): {path}"
+            )));
+        }
+        let probe = Target::Hard {
+            addr: UNDEF,
+            cache: None,
+        };
+        self.check_add_link(parent, name, &probe)?;
+        let msgs = [Message::new(
+            msg_type::DATATYPE,
+            FLAG_CONSTANT | FLAG_DONT_SHARE,
+            datatype::encode(dtype)?,
+        )];
+        // room for attributes before a continuation block is needed
+        let addr = self.new_header(&msgs, 128)?;
+        self.add_link(parent, name, Target::Hard { addr, cache: None })?;
+        Ok(addr)
+    }
+
+    /// Makes the Datatype message of the dataset at `dataset` a shared reference to the
+    /// committed datatype whose header is at `committed` (h5py's
+    /// `create_dataset(..., dtype=group[type_name])`), which must hold the same type; the
+    /// committed datatype's reference count goes up by one, as libhdf5 counts its users.
+    pub fn share_committed_datatype(&mut self, dataset: u64, committed: u64) -> Result<()> {
+        let sizes = self.ctx().sizes;
+        let t = self.committed_type(committed)?;
+        let dh = self.header(dataset)?;
+        let dm = dh
+            .find(msg::DATATYPE)
+            .ok_or_else(|| Error::Invalid(format!("object at {dataset:#x} is not a dataset")))?;
+        if dm.flags & FLAG_SHARED != 0 {
+            return Err(Error::Invalid(format!(
+                "the datatype of the dataset at {dataset:#x} is already shared"
+            )));
+        }
+        if Datatype::from_bytes(&dm.body, dataset, sizes)? != t {
+            return Err(Error::Invalid(
+                "the dataset's datatype differs from the committed datatype".into(),
+            ));
+        }
+        let dh = self.header_mut(dataset)?;
+        if let Some(m) = dh.find_mut(msg::DATATYPE) {
+            m.body = encode_committed(committed);
+            m.flags = FLAG_CONSTANT | FLAG_SHARED;
+        }
+        let th = self.header_mut(committed)?;
+        let n = th.refcount().saturating_add(1);
+        th.set_refcount(n);
+        Ok(())
+    }
+
+    fn create_dataset_in(
+        &mut self,
+        path: &str,
+        dtype: Datatype,
+        space: Dataspace,
+        options: &DatasetOptions,
+    ) -> Result<u64> {
+        let shape = space.dims().to_vec();
+        let shape = &shape[..];
         let (parent, name) = self.parent_of(path)?;
         if self.group_state(parent)?.get(name.as_bytes()).is_some() {
             return Err(Error::Invalid(format!(
@@ -210,19 +302,17 @@ impl RwFile {
         if elem == 0 {
             return Err(Error::Invalid(format!("{path}: zero-size datatype")));
         }
+        let null = space == Dataspace::Null;
         let mut value = Value {
             dtype: dtype.clone(),
-            space: if shape.is_empty() {
-                Dataspace::Scalar
-            } else {
-                Dataspace::Simple {
-                    dims: shape.to_vec(),
-                    max: shape.iter().map(|&d| Some(d)).collect(),
-                }
-            },
+            space,
             elements: Elements::Raw(Vec::new()),
         };
-        let chunked = crate::write::chunking(path, &mut value, options)?;
+        let chunked = if null {
+            None
+        } else {
+            crate::write::chunking(path, &mut value, options)?
+        };
         let fill = match &options.fill_value {
             None => None,
             Some(f) => match &f.elements {
@@ -236,7 +326,7 @@ impl RwFile {
                 }
             },
         };
-        let n: u64 = shape.iter().product();
+        let n: u64 = if null { 0 } else { shape.iter().product() };
         let (alloc_time, layout_body, pipeline) = if let Some(c) = &chunked {
             let dims: Vec<u32> = c.dims.iter().map(|&x| x as u32).collect();
             let p = if c.filters.is_empty() {
@@ -301,7 +391,23 @@ impl RwFile {
             msgs.push(Message::new(msg_type::FILTER_PIPELINE, FLAG_CONSTANT, p));
         }
         msgs.push(Message::new(msg_type::LAYOUT, 0, layout_body));
-        let addr = self.new_header(&msgs, 160)?;
+        let addr = if options.track_order {
+            // Attribute creation order is tracked and indexed in a version-2 header (flags
+            // bits 2 and 3); the Attribute Info message comes with the first attribute.
+            use h5oxide_format::encode::object_header::{
+                encode_v2, OHDR_ATTR_CRT_ORDER_INDEXED, OHDR_ATTR_CRT_ORDER_TRACKED,
+            };
+            // room for attributes before a continuation block is needed
+            msgs.push(Message::new(0, 0, vec![0; 160]));
+            let bytes = encode_v2(
+                &msgs,
+                OHDR_ATTR_CRT_ORDER_TRACKED | OHDR_ATTR_CRT_ORDER_INDEXED,
+            )?;
+            self.touch();
+            self.put(&bytes)?
+        } else {
+            self.new_header(&msgs, 160)?
+        };
         self.add_link(parent, name, Target::Hard { addr, cache: None })?;
         if chunked.is_some() {
             self.chunks.insert(addr, ChunkState::default());
@@ -883,9 +989,65 @@ impl RwFile {
     /// Sets (creates or replaces) the attribute `name` of the object at `addr`.
     pub fn set_attr(&mut self, addr: u64, name: &str, value: impl IntoValue) -> Result<()> {
         let value = value.into_value()?;
-        if value.space == Dataspace::Null {
-            return Err(Error::unsupported("writing null-dataspace attributes"));
+        self.set_attr_with(addr, name, value, None)
+    }
+
+    /// Sets the attribute `name` of the object at `addr` with the committed datatype whose
+    /// header is at `committed` (h5py's `attrs.create(name, data, dtype=group[type_name])`):
+    /// the attribute's datatype is a shared reference to it (an Attribute message of version
+    /// 2, or 3 in a version-2 header), and the committed datatype's reference count goes up
+    /// by one. `value` must be of the same type.
+    pub fn set_attr_committed(
+        &mut self,
+        addr: u64,
+        name: &str,
+        value: impl IntoValue,
+        committed: u64,
+    ) -> Result<()> {
+        let value = value.into_value()?;
+        if self.committed_type(committed)? != value.dtype {
+            return Err(Error::Invalid(
+                "the attribute's datatype differs from the committed datatype".into(),
+            ));
         }
+        self.set_attr_with(addr, name, value, Some(committed))?;
+        let th = self.header_mut(committed)?;
+        let n = th.refcount().saturating_add(1);
+        th.set_refcount(n);
+        Ok(())
+    }
+
+    /// The type of the committed datatype whose header is at `committed`.
+    fn committed_type(&mut self, committed: u64) -> Result<Datatype> {
+        let sizes = self.ctx().sizes;
+        let th = self.header(committed)?;
+        let tm = th
+            .find(msg::DATATYPE)
+            .filter(|m| m.flags & FLAG_SHARED == 0)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "object at {committed:#x} is not a committed datatype"
+                ))
+            })?;
+        if th.find(msg::DATASPACE).is_some() {
+            return Err(Error::Invalid(format!(
+                "object at {committed:#x} is a dataset, not a committed datatype"
+            )));
+        }
+        Datatype::from_bytes(&tm.body, committed, sizes)
+    }
+
+    fn set_attr_with(
+        &mut self,
+        addr: u64,
+        name: &str,
+        value: Value,
+        committed: Option<u64>,
+    ) -> Result<()> {
+        let (dt, aflags) = match committed {
+            Some(t) => (encode_committed(t), attribute::FLAG_DATATYPE_SHARED),
+            None => (datatype::encode(&value.dtype)?, 0),
+        };
         if self.header(addr)?.is_v2() && !self.uses_attr_info(addr)? {
             // libhdf5 gives every version-2 object with attributes an Attribute Info message
             // (§IV.A.2.v); add one so the attributes can go dense later.
@@ -915,14 +1077,14 @@ impl RwFile {
             // Version-2 header with Attribute Info: compact or dense, decided at flush.
             self.header_mut(addr)?;
             let data = self.element_bytes(&value)?.into_owned();
-            let dt = datatype::encode(&value.dtype)?;
             let ds = dataspace::encode(&value.space)?;
             let cset = if name.is_ascii() {
                 h5oxide_format::datatype::CharSet::Ascii
             } else {
                 h5oxide_format::datatype::CharSet::Utf8
             };
-            let body = attribute::encode_v3(name, cset, &dt, &ds, &data)?;
+            let body = attribute::encode_v3_flags(name, cset, aflags, &dt, &ds, &data)?;
+            let mut old = None;
             let st = self.attr_state(addr)?;
             let next = st
                 .list
@@ -931,10 +1093,13 @@ impl RwFile {
                 .max()
                 .unwrap_or(0);
             match st.list.iter_mut().find(|e| e.0 == name.as_bytes()) {
-                Some(e) => e.1 = body,
+                Some(e) => old = Some(std::mem::replace(&mut e.1, body)),
                 None => st.list.push((name.as_bytes().to_vec(), body, next)),
             }
             st.dirty = true;
+            if let Some(old) = old {
+                self.release_attr_type(addr, &old)?;
+            }
             return Ok(());
         }
         self.check_attr_storage(addr)?;
@@ -962,10 +1127,11 @@ impl RwFile {
             }
         }
         let data = self.element_bytes(&value)?;
-        let dt = datatype::encode(&value.dtype)?;
         let ds = dataspace::encode(&value.space)?;
         let version = self.header(addr)?.version();
-        let body = if version == 1 {
+        let body = if version == 1 && committed.is_some() {
+            attribute::encode_v2(name, aflags, &dt, &ds, &data)?
+        } else if version == 1 {
             attribute::encode_v1(name, &dt, &ds, &data)?
         } else {
             let cset = if name.is_ascii() {
@@ -973,7 +1139,7 @@ impl RwFile {
             } else {
                 h5oxide_format::datatype::CharSet::Utf8
             };
-            attribute::encode_v3(name, cset, &dt, &ds, &data)?
+            attribute::encode_v3_flags(name, cset, aflags, &dt, &ds, &data)?
         };
         if body.len() > u16::MAX as usize - 16 {
             return Err(Error::unsupported(format!(
@@ -984,6 +1150,7 @@ impl RwFile {
         }
         let h = self.header_mut(addr)?;
         let mut order = None;
+        let mut replaced = None;
         let mut next_order = 0u16;
         for m in h.msgs.iter().filter(|m| m.kind == msg::ATTRIBUTE) {
             next_order = next_order.max(m.creation_order.saturating_add(1));
@@ -994,7 +1161,7 @@ impl RwFile {
             .position(|m| m.kind == msg::ATTRIBUTE && attr_name(&m.body) == Some(name.as_bytes()))
         {
             order = Some(h.msgs[i].creation_order);
-            h.msgs.remove(i);
+            replaced = Some(h.msgs.remove(i).body);
         }
         let creation_order = order.unwrap_or(next_order);
         h.msgs.push(RawMessage {
@@ -1013,6 +1180,9 @@ impl RwFile {
                 }
             }
         }
+        if let Some(old) = replaced {
+            self.release_attr_type(addr, &old)?;
+        }
         Ok(())
     }
 
@@ -1021,26 +1191,52 @@ impl RwFile {
         if self.uses_attr_info(addr)? {
             self.header_mut(addr)?;
             let st = self.attr_state(addr)?;
-            let before = st.list.len();
-            st.list.retain(|e| e.0 != name.as_bytes());
-            if st.list.len() == before {
+            let Some(i) = st.list.iter().position(|e| e.0 == name.as_bytes()) else {
                 return Err(Error::NotFound(format!(
                     "can't delete attribute: {name:?} does not exist"
                 )));
-            }
+            };
+            let old = st.list.remove(i).1;
             st.dirty = true;
-            return Ok(());
+            return self.release_attr_type(addr, &old);
         }
         self.check_attr_storage(addr)?;
         let h = self.header_mut(addr)?;
-        let before = h.msgs.len();
-        h.msgs
-            .retain(|m| !(m.kind == msg::ATTRIBUTE && attr_name(&m.body) == Some(name.as_bytes())));
-        if h.msgs.len() == before {
+        let Some(i) = h
+            .msgs
+            .iter()
+            .position(|m| m.kind == msg::ATTRIBUTE && attr_name(&m.body) == Some(name.as_bytes()))
+        else {
             return Err(Error::NotFound(format!(
                 "can't delete attribute: {name:?} does not exist"
             )));
+        };
+        let old = h.msgs.remove(i).body;
+        self.release_attr_type(addr, &old)
+    }
+
+    /// An attribute message body of the object at `addr` is gone: when its datatype referred
+    /// to a committed datatype, that type has one user less (its reference count drops).
+    fn release_attr_type(&mut self, addr: u64, body: &[u8]) -> Result<()> {
+        let shared = matches!(body.first(), Some(2 | 3))
+            && body
+                .get(1)
+                .is_some_and(|f| f & attribute::FLAG_DATATYPE_SHARED != 0);
+        if !shared {
+            return Ok(());
         }
+        let ctx = self.ctx();
+        let m = h5oxide_format::messages::attribute::AttributeMessage::decode(&mut ctx.cursor(
+            body,
+            addr,
+            "attribute message",
+        ))?;
+        let Some(t) = h5oxide_format::shared::committed_address(&ctx, &m.datatype, addr)? else {
+            return Ok(());
+        };
+        let th = self.header_mut(t)?;
+        let n = th.refcount().saturating_sub(1);
+        th.set_refcount(n);
         Ok(())
     }
 

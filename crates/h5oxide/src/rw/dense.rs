@@ -222,7 +222,12 @@ impl RwFile {
             let mut list = Vec::with_capacity(all.attributes.len());
             for a in all.attributes {
                 let m = a.message;
-                if m.datatype_shared || m.dataspace_shared {
+                // A datatype shared through a committed datatype (an object header) stays a
+                // reference; shared dataspaces and SOHM-shared datatypes are not rewritten.
+                let committed_type = m.datatype_shared
+                    && h5oxide_format::shared::committed_address(&ctx, &m.datatype, addr)?
+                        .is_some();
+                if (m.datatype_shared && !committed_type) || m.dataspace_shared {
                     return Err(Error::unsupported(
                         "changing attributes of an object whose attributes use shared datatypes",
                     ));
@@ -235,9 +240,10 @@ impl RwFile {
                 } else {
                     h5oxide_format::datatype::CharSet::Ascii
                 };
-                let body = h5oxide_format::encode::attribute::encode_v3(
+                let body = h5oxide_format::encode::attribute::encode_v3_flags(
                     &name,
                     cset,
+                    u8::from(committed_type),
                     &m.datatype,
                     &m.dataspace,
                     &m.data,

@@ -85,7 +85,8 @@ impl WriteOptions {
     }
 
     /// Tracks and indexes the creation order of the root group's links and attributes (h5py's
-    /// `File(..., track_order=True)`); needs [`Profile::Latest`].
+    /// `File(..., track_order=True)`). In the compatible profile the root group becomes a
+    /// new-style group with a version-2 header, as libhdf5 writes it.
     pub fn track_order(mut self, yes: bool) -> Self {
         self.track_order = yes;
         self
@@ -255,9 +256,6 @@ impl Attrs {
             )));
         }
         let value = value.into_value()?;
-        if value.space == h5oxide_format::messages::dataspace::Dataspace::Null {
-            return Err(Error::unsupported("writing null-dataspace attributes"));
-        }
         match self.0.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = value,
             None => self.0.push((name.to_string(), value)),
@@ -330,7 +328,8 @@ impl GroupWriter {
     }
 
     /// Tracks and indexes the creation order of this group's links and attributes (h5py's
-    /// `create_group(..., track_order=True)`); needs [`Profile::Latest`].
+    /// `create_group(..., track_order=True)`). The group is a new-style group with a
+    /// version-2 header in either profile, as libhdf5 writes it.
     pub fn set_track_order(&mut self, yes: bool) {
         self.track_order = yes;
     }
@@ -392,7 +391,7 @@ impl GroupWriter {
                 compact: options.compact,
                 fill,
                 chunked,
-                track_order: false,
+                track_order: options.track_order,
             }),
         ) {
             Member::Dataset(d) => Ok(d),
@@ -631,6 +630,7 @@ pub struct DatasetOptions {
     pub(crate) lzf: bool,
     pub(crate) fletcher32: bool,
     pub(crate) extra_filters: Vec<FilterSpec>,
+    pub(crate) track_order: bool,
 }
 
 impl DatasetOptions {
@@ -643,6 +643,14 @@ impl DatasetOptions {
     /// checked when the file is written); allocation time becomes "early", as libhdf5 does.
     pub fn compact(mut self, yes: bool) -> Self {
         self.compact = yes;
+        self
+    }
+
+    /// Tracks and indexes the creation order of the dataset's attributes (h5py's
+    /// `create_dataset(..., track_order=True)`): the dataset gets a version-2 object header
+    /// with an Attribute Info message, as libhdf5 writes it.
+    pub fn track_order(mut self, yes: bool) -> Self {
+        self.track_order = yes;
         self
     }
 
@@ -713,7 +721,8 @@ impl DatasetWriter {
     }
 
     /// Tracks and indexes the creation order of this dataset's attributes (h5py's
-    /// `create_dataset(..., track_order=True)`); needs [`Profile::Latest`].
+    /// `create_dataset(..., track_order=True)`). The dataset gets a version-2 header in
+    /// either profile, as libhdf5 writes it.
     pub fn set_track_order(&mut self, yes: bool) {
         self.track_order = yes;
     }

@@ -85,13 +85,21 @@ pub(crate) fn write_file(file: fs::File, root: &GroupWriter, profile: Profile) -
         return s.finish();
     }
     s.write(&[0; SUPERBLOCK_V0_SIZE])?;
-    let (header, btree, heap) = s.group(root)?;
+    // A root group tracking creation order is a new-style group (version-2 header) even in
+    // the compatible profile, as libhdf5 writes it for h5py's `File(..., track_order=True)`;
+    // its superblock entry caches nothing.
+    let (header, cache) = if root.track_order {
+        (s.group_latest(root)?, EntryCache::None)
+    } else {
+        let (header, btree, heap) = s.group(root)?;
+        (header, EntryCache::Group { btree, heap })
+    };
     s.flush_gheap()?;
     let eof = s.pos;
     let root_entry = SymbolTableEntry {
         name_offset: 0,
         header_addr: header,
-        cache: EntryCache::Group { btree, heap },
+        cache,
     };
     let sb = superblock::encode_v0(&root_entry, eof);
     s.write_at(0, &sb)?;
@@ -330,12 +338,12 @@ impl Serializer {
         if latest {
             msgs.extend(self.attr_messages_latest(&d.attrs, d.track_order)?);
             self.header_v2(&msgs, d.track_order)
+        } else if d.track_order {
+            // Tracking attribute creation order needs a version-2 header (libhdf5 writes one
+            // whatever the format bounds); the other messages keep their compatible versions.
+            msgs.extend(self.attr_messages_latest(&d.attrs, true)?);
+            self.header_v2(&msgs, true)
         } else {
-            if d.track_order {
-                return Err(Error::unsupported(
-                    "tracking attribute creation order needs Profile::Latest",
-                ));
-            }
             msgs.extend(self.attr_messages(&d.attrs)?);
             self.header(&msgs)
         }
@@ -741,6 +749,11 @@ impl Serializer {
         let mut links = Vec::with_capacity(g.members.len());
         for (name, m) in &g.members {
             let target = match m {
+                Member::Group(child)
+                    if self.profile == Profile::Compatible && !child.track_order =>
+                {
+                    LinkTarget::Hard(self.group(child)?.0)
+                }
                 Member::Group(child) => LinkTarget::Hard(self.group_latest(child)?),
                 Member::Dataset(d) => LinkTarget::Hard(self.dataset(d)?),
                 Member::SoftLink(p) => LinkTarget::Soft(p.clone()),
@@ -806,14 +819,17 @@ impl Serializer {
     /// Writes a group; returns its object header, B-tree and local heap addresses.
     fn group(&mut self, g: &GroupWriter) -> Result<(u64, u64, u64)> {
         if g.track_order {
-            return Err(Error::unsupported(
-                "tracking creation order needs Profile::Latest",
+            return Err(Error::Invalid(
+                "a group tracking creation order is a new-style group".into(),
             ));
         }
         let mut heap = LocalHeapBuilder::new();
         let mut entries = Vec::with_capacity(g.members.len());
         for (name, m) in &g.members {
             let (header_addr, cache) = match m {
+                Member::Group(child) if child.track_order => {
+                    (self.group_latest(child)?, EntryCache::None)
+                }
                 Member::Group(child) => {
                     let (h, btree, heap) = self.group(child)?;
                     (h, EntryCache::Group { btree, heap })

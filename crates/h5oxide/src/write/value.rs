@@ -274,6 +274,21 @@ impl Value {
         })
     }
 
+    /// An empty value of `dtype` with a null dataspace (h5py's `Empty(dtype)`): no elements
+    /// and no shape.
+    pub fn null(dtype: Datatype) -> Value {
+        let elements = if dtype.has_variable_parts() {
+            Elements::VarLen(Vec::new())
+        } else {
+            Elements::Raw(Vec::new())
+        };
+        Value {
+            dtype,
+            space: Dataspace::Null,
+            elements,
+        }
+    }
+
     /// The same elements with another shape of the same element count.
     pub fn reshape(mut self, shape: &[u64]) -> Result<Value> {
         let n = match &self.elements {
