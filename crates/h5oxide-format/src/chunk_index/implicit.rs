@@ -65,7 +65,7 @@ pub fn records(ctx: &Ctx<'_>, layout: &ChunkedLayout, geom: &Geometry) -> Result
     let end = n
         .checked_mul(geom.chunk_bytes)
         .and_then(|b| b.checked_add(base));
-    if geom.chunk_bytes == 0 || end.map_or(true, |e| e > ctx.src.size()) {
+    if geom.chunk_bytes == 0 || end.is_none_or(|e| e > ctx.src.size()) {
         return Err(Error::corrupt(
             "implicit chunk index",
             base,
