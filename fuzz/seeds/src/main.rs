@@ -13,6 +13,7 @@
 //!   `symbol_table_node`: `[sizes][addr: u16][target bytes][image]` for every structure found
 //!   by its signature (`TREE`, `BTHD`, `FRHP`, `HEAP`, `GCOL`, `SNOD`) below 64 KiB.
 //! * `chunk_index`: the layout and dataspace messages of every chunked dataset with the image.
+//! * `vds_mapping`: the mapping block (without its checksum) of every virtual dataset.
 //! * `link_messages`: `[sizes][body]` of every link, link info, group info, symbol table and
 //!   attribute info message.
 //! * `filter_*`: sample buffers encoded with the filter's own `encode` (for filters that can
@@ -25,10 +26,12 @@ use std::collections::{HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
+use h5oxide_format::global_heap::GlobalHeapCollection;
 use h5oxide_format::messages::attribute::AttributeMessage;
+use h5oxide_format::messages::layout::DataLayout;
 use h5oxide_format::messages::link::LinkTarget;
 use h5oxide_format::object_header::{msg, ObjectHeader};
-use h5oxide_format::{Cursor, Sizes};
+use h5oxide_format::{Ctx, Cursor, Sizes};
 
 const SMALL: usize = 64 << 10;
 
@@ -87,6 +90,30 @@ fn with_sizes(sizes: Sizes, body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// `vds_mapping`: the mapping block of a virtual dataset's layout message, without its
+/// checksum (the target appends one).
+fn vds_seed(out: &mut Out, sizes: Sizes, image: &[u8], layout: &[u8]) {
+    let mut c = Cursor::new(layout, 0, "layout message", sizes);
+    let Ok(DataLayout::Virtual {
+        heap_address,
+        index,
+    }) = DataLayout::decode(&mut c)
+    else {
+        return;
+    };
+    // `Ctx` wants a sized source; copying is fine for the few virtual datasets there are.
+    let owned = image.to_vec();
+    let ctx = Ctx::new(&owned, sizes);
+    let Ok(heap) = GlobalHeapCollection::read(&ctx, heap_address) else {
+        return;
+    };
+    if let Ok(block) = heap.object(index) {
+        if let Some(body) = block.len().checked_sub(4).and_then(|n| block.get(..n)) {
+            out.put("vds_mapping", &with_sizes(sizes, body));
+        }
+    }
+}
+
 fn seed_file(out: &mut Out, bytes: &[u8]) {
     if bytes.len() <= SMALL {
         out.put("whole_file", bytes);
@@ -131,10 +158,17 @@ fn seed_file(out: &mut Out, bytes: &[u8]) {
         for m in &oh.messages {
             if matches!(
                 m.kind,
-                msg::LINK | msg::LINK_INFO | msg::GROUP_INFO | msg::SYMBOL_TABLE | msg::ATTRIBUTE_INFO
+                msg::LINK
+                    | msg::LINK_INFO
+                    | msg::GROUP_INFO
+                    | msg::SYMBOL_TABLE
+                    | msg::ATTRIBUTE_INFO
             ) {
                 out.put("link_messages", &with_sizes(sizes, &m.data));
             }
+        }
+        if let Some(l) = oh.find(msg::LAYOUT) {
+            vds_seed(out, sizes, image, &l.data);
         }
         if let (Some(l), Some(d)) = (oh.find(msg::LAYOUT), oh.find(msg::DATASPACE)) {
             if l.data.get(1) == Some(&2) || l.data.first() == Some(&4) || l.data.first() == Some(&5)
