@@ -156,6 +156,10 @@ impl Selection {
                     }
                     v => return unsupported(v),
                 };
+                if rank == 0 && n > 1 {
+                    // Rank-0 points take no bytes: only the count bounds the loop below.
+                    return Err(c.corrupt(format!("{n} points of rank 0")));
+                }
                 let need = n.saturating_mul(rank as u64).saturating_mul(width as u64);
                 if need > c.remaining() as u64 || rank > 32 {
                     return Err(c.truncated(need.min(usize::MAX as u64) as usize));
@@ -227,6 +231,10 @@ impl Selection {
                 } else {
                     c.uint(width)?
                 };
+                if rank == 0 && n > 1 {
+                    // Rank-0 blocks take no bytes: only the count bounds the loop below.
+                    return Err(c.corrupt(format!("{n} hyperslab blocks of rank 0")));
+                }
                 let need = n
                     .saturating_mul(2 * rank as u64)
                     .saturating_mul(width as u64);
@@ -317,6 +325,10 @@ impl Selection {
                         return None;
                     }
                     let n = c.checked_mul(b)?;
+                    if n == 0 {
+                        // An empty dimension selects nothing, however large the others are.
+                        return Some(Vec::new());
+                    }
                     total = total.checked_mul(n)?;
                     if total > limit {
                         return None;

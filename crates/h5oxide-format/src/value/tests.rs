@@ -417,3 +417,39 @@ fn selections() {
     }
     assert!(parse(&b).is_err());
 }
+
+#[test]
+fn empty_hyperslab_dimension_selects_nothing_at_once() {
+    // block 0 in the first dimension, a count near 2^62 in the second: no points, no loop.
+    let sel = Selection::Regular {
+        start: vec![0, 0],
+        stride: vec![1, 1],
+        count: vec![5, 1 << 62],
+        block: vec![0, 1],
+    };
+    assert_eq!(sel.points(1000), Some(Vec::new()));
+    assert_eq!(sel.npoints(), Some(0));
+}
+
+#[test]
+fn rank_zero_selection_lists_are_bounded() {
+    let s = Sizes {
+        offset: 8,
+        length: 8,
+    };
+    // hyperslab v3, flags 0, width 4, rank 0, 2^31 blocks: needs no bytes but must not loop.
+    let mut b = vec![2, 0, 0, 0, 3, 0, 0, 0, 0, 4, 0, 0, 0, 0];
+    b.extend_from_slice(&(1u32 << 31).to_le_bytes());
+    let e = Selection::parse(&mut Cursor::new(&b, 0, "selection", s)).unwrap_err();
+    assert_eq!(e.kind(), "corrupt");
+    // points v2, width 4, rank 0, 2^31 points.
+    let mut b = vec![1, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0];
+    b.extend_from_slice(&(1u32 << 31).to_le_bytes());
+    let e = Selection::parse(&mut Cursor::new(&b, 0, "selection", s)).unwrap_err();
+    assert_eq!(e.kind(), "corrupt");
+    // one rank-0 point (a scalar's) still parses.
+    let mut b = vec![1, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0];
+    b.extend_from_slice(&1u32.to_le_bytes());
+    let sel = Selection::parse(&mut Cursor::new(&b, 0, "selection", s)).unwrap();
+    assert!(matches!(sel, Selection::Points { rank: 0, ref points } if points.len() == 1));
+}
