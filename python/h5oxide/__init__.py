@@ -16,6 +16,7 @@ writes the "compatible" profile (what h5py writes by default); ``libver`` is acc
 recorded only.
 """
 
+import copy
 import io
 import os
 import posixpath
@@ -33,6 +34,7 @@ __all__ = [
     "string_dtype", "vlen_dtype", "enum_dtype", "check_string_dtype", "check_vlen_dtype",
     "check_enum_dtype", "check_ref_dtype", "check_dtype", "special_dtype", "ref_dtype",
     "regionref_dtype", "is_hdf5", "version", "get_config",
+    "VirtualSource", "VirtualLayout", "MultiBlockSlice",
 ]
 
 from . import version  # noqa: E402 - h5py.version's layout
@@ -1002,7 +1004,32 @@ class Group(HLObject, Mapping):
                     rec(s[k], new, k, False)
         rec(src, dst_group, dst_name, True)
 
-    create_virtual_dataset = _read_only
+    def create_virtual_dataset(self, name, layout, fillvalue=None):
+        """Creates a virtual dataset from a :class:`VirtualLayout` (h5py's
+        ``create_virtual_dataset``) and returns it. Sources in this same file are stored as
+        ``"."``, as h5py does."""
+        w = self._w()
+        path = self._abs(name)
+        self._ensure_parent(path)
+        if isinstance(layout.dtype, Datatype):
+            dtype = layout.dtype.dtype
+        else:
+            dtype = numpy.dtype(layout.dtype)
+        fname = self.file.filename
+        if layout._filename is not None and layout._filename != fname:
+            raise Exception(f"{fname!r} != {layout._filename!r}")
+        shape = layout.shape
+        maxshape = layout.maxshape if layout.maxshape is not None else shape
+        maps = [
+            ("." if src_file == fname else src_file, dset, src_sel, vsel)
+            for vsel, src_file, dset, src_sel in layout._maps
+        ]
+        fill = None if fillvalue is None else numpy.array(fillvalue, dtype=dtype)
+        addr = w.create_virtual_dataset(path, dtype, [int(x) for x in shape],
+                                        [None if m is None else int(m) for m in maxshape],
+                                        maps, fill)
+        self._state.changed()
+        return Dataset(None, self._state, addr=addr, name=path)
 
     def __repr__(self):
         if not self._state.open:
@@ -1307,6 +1334,158 @@ def _check_index(args, shape):
         elif arr.size and arr.dtype.kind not in "iu":
             raise TypeError("Indexing arrays must have integer dtypes")
         axis += 1
+
+
+class MultiBlockSlice:
+    """A regular pattern of blocks along one axis (h5py's ``MultiBlockSlice``): ``count``
+    blocks of ``block`` elements, ``stride`` apart, from ``start``. ``count=None`` takes as
+    many blocks as fit the axis."""
+
+    def __init__(self, start=0, stride=1, count=None, block=1):
+        if start < 0 or stride < 1 or block < 1 or (count is not None and count < 1):
+            raise ValueError("Invalid MultiBlockSlice: start >= 0, stride >= 1, count >= 1 "
+                             "and block >= 1 are required")
+        if count is not None and block > stride and count > 1:
+            raise ValueError("Invalid MultiBlockSlice: blocks overlap (block > stride)")
+        self.start, self.stride, self.count, self.block = start, stride, count, block
+
+    def indices(self, length):
+        """``(start, stride, count, block)`` for an axis of ``length`` elements."""
+        count = self.count
+        if count is None:
+            if self.start + self.block > length:
+                raise ValueError("No full blocks fit the axis")
+            count = (length - self.start - self.block) // self.stride + 1
+        if self.start + (count - 1) * self.stride + self.block > length:
+            raise ValueError(f"{self!r} goes beyond an axis of {length} elements")
+        return self.start, self.stride, count, self.block
+
+    def __repr__(self):
+        return (f"MultiBlockSlice(start={self.start}, stride={self.stride}, "
+                f"count={self.count}, block={self.block})")
+
+
+def _vds_select(shape, key):
+    """The selection ``key`` makes in a space of ``shape`` for a virtual dataset mapping: its
+    Python form for the writer (see ``create_virtual_dataset`` of the native module) and the
+    selected shape (axes indexed by an integer dropped), as h5py's ``select``."""
+    shape = tuple(int(x) for x in shape)
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = next(n for n, k in enumerate(key) if k is Ellipsis)
+        if sum(k is Ellipsis for k in key) > 1:
+            raise ValueError("Only one ellipsis may be used.")
+        fill = len(shape) - (len(key) - 1)
+        key = key[:i] + (slice(None),) * fill + key[i + 1:]
+    if len(key) > len(shape):
+        raise ValueError(f"{len(key)} indices for a space of rank {len(shape)}")
+    key = key + (slice(None),) * (len(shape) - len(key))
+    start, stride, count, block, out = [], [], [], [], []
+    for k, n in zip(key, shape):
+        if isinstance(k, MultiBlockSlice):
+            s, st, c, b = k.indices(n)
+            out.append(c * b)
+        elif isinstance(k, slice):
+            s, stop, st = k.indices(n)
+            if st < 1:
+                raise ValueError("Step must be >= 1 (got %d)" % st)
+            c = len(range(s, stop, st))
+            if c == 0:
+                raise ValueError("Zero-length selections are not allowed")
+            b = 1
+            out.append(c)
+        elif isinstance(k, (int, numpy.integer)):
+            k = int(k)
+            if k < 0:
+                k += n
+            if not 0 <= k < n:
+                raise IndexError(f"Index ({k}) out of range for (0-{n - 1})")
+            s, st, c, b = k, 1, 1, 1
+        else:
+            raise TypeError(f"Virtual dataset selections take slices, integers, Ellipsis and "
+                            f"MultiBlockSlice, not {type(k).__name__}")
+        start.append(s)
+        stride.append(st)
+        count.append(c)
+        block.append(b)
+    return ("regular", start, stride, count, block), tuple(out)
+
+
+class VirtualSource:
+    """A source dataset of a virtual dataset (h5py's ``VirtualSource``): a :class:`Dataset`,
+    or a file name with the dataset's ``name`` and ``shape``. Index it once to select part of
+    the source (``vs[0:10, ::2]``)."""
+
+    def __init__(self, path_or_dataset, name=None, shape=None, dtype=None, maxshape=None):
+        if isinstance(path_or_dataset, Dataset):
+            failed = {k: v for k, v in {"name": name, "shape": shape, "dtype": dtype,
+                                        "maxshape": maxshape}.items() if v is not None}
+            if failed:
+                raise TypeError("If a Dataset is passed as the first argument then no other "
+                                f"arguments may be passed.  You passed {failed}")
+            ds = path_or_dataset
+            path, name, shape, dtype, maxshape = (ds.file.filename, ds.name, ds.shape,
+                                                  ds.dtype, ds.maxshape)
+        else:
+            path = path_or_dataset
+            if name is None:
+                raise TypeError("The name parameter is required when specifying a source by "
+                                "path")
+            if shape is None:
+                raise TypeError("The shape parameter is required when specifying a source by "
+                                "path")
+            if isinstance(shape, int):
+                shape = (shape,)
+            if isinstance(maxshape, int):
+                maxshape = (maxshape,)
+        self.path = os.fspath(path)
+        self.name = name
+        self.dtype = dtype
+        self._space_shape = tuple(shape)
+        self.maxshape = tuple(shape) if maxshape is None else tuple(maxshape)
+        self.sel = ("all",)
+        self._shape = tuple(shape)
+        self._all_selected = True
+
+    @property
+    def shape(self):
+        """Shape of the selected part."""
+        return self._shape
+
+    def __getitem__(self, key):
+        if not self._all_selected:
+            raise RuntimeError("VirtualSource objects can only be sliced once.")
+        tmp = copy.copy(self)
+        tmp.sel, tmp._shape = _vds_select(self._space_shape, key)
+        tmp._all_selected = False
+        return tmp
+
+
+class VirtualLayout:
+    """The layout of a virtual dataset being built (h5py's ``VirtualLayout``): assign
+    :class:`VirtualSource` objects to parts of it, then pass it to
+    ``Group.create_virtual_dataset``."""
+
+    def __init__(self, shape, dtype, maxshape=None, filename=None):
+        self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self.dtype = dtype
+        self.maxshape = (maxshape,) if isinstance(maxshape, int) else maxshape
+        self._filename = filename
+        self._maps = []
+
+    def __setitem__(self, key, source):
+        vsel, vshape = _vds_select(self.shape, key)
+        n_v = 1
+        for x in vshape:
+            n_v *= x
+        n_s = 1
+        for x in source.shape:
+            n_s *= x
+        if n_v != n_s:
+            raise ValueError(f"Unable to set virtual mapping (virtual and source space "
+                             f"selections have different numbers of elements: {n_v} vs {n_s})")
+        self._maps.append((vsel, source.path, source.name, source.sel))
 
 
 VDSmap = namedtuple("VDSmap", ("vspace", "file_name", "dset_name", "src_space"))

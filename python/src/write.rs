@@ -13,6 +13,8 @@ use h5oxide::format::datatype::{
     MantissaNorm, StringPad,
 };
 use h5oxide::format::encode::datatype as dt;
+use h5oxide::format::value::Selection;
+use h5oxide::format::vds::VdsMapping;
 use h5oxide::write::{DatasetOptions, Value};
 use h5oxide::{Error, Hyperslab, Object, RwFile};
 use pyo3::exceptions::PyTypeError;
@@ -487,6 +489,42 @@ impl Writer {
         })
     }
 
+    /// Creates a virtual dataset; `mappings` are `(file, dataset, source selection, virtual
+    /// selection)` with selections as [`selection_of`] takes them.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (path, dtype, shape, maxshape, mappings, fill=None))]
+    fn create_virtual_dataset(
+        &self,
+        py: Python<'_>,
+        path: String,
+        dtype: Bound<'_, PyAny>,
+        shape: Vec<u64>,
+        maxshape: Vec<Option<u64>>,
+        mappings: Vec<(String, String, Bound<'_, PyAny>, Bound<'_, PyAny>)>,
+        fill: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let t = datatype_of(py, &dtype)?;
+        let mut o = DatasetOptions::new();
+        if let Some(f) = fill {
+            let v = value_of(py, &f, Some(&dtype))?;
+            o = o.fill_value(v).map_err(to_py_err)?;
+        }
+        let maps = mappings
+            .into_iter()
+            .map(|(file, dataset, src, vsel)| {
+                Ok(VdsMapping {
+                    file,
+                    dataset,
+                    source: selection_of(&src)?,
+                    virtual_sel: selection_of(&vsel)?,
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        self.with(py, move |w| {
+            w.create_virtual_dataset(&path, t, &shape, &maxshape, &maps, &o)
+        })
+    }
+
     /// Commits `dtype` as a named datatype at `path`; returns its address.
     fn commit_datatype(
         &self,
@@ -775,4 +813,34 @@ impl Writer {
     fn move_link(&self, py: Python<'_>, src: String, dst: String) -> PyResult<()> {
         self.with(py, move |w| w.move_link(&src, &dst))
     }
+}
+
+/// A selection from its Python form: `("none",)`, `("all",)`, `("regular", start, stride,
+/// count, block)` (unlimited as 2**64-1), `("points", rank, [[coord, ...], ...])` or
+/// `("blocks", rank, [([start...], [end...]), ...])` (inclusive ends).
+fn selection_of(o: &Bound<'_, PyAny>) -> PyResult<Selection> {
+    let kind: String = o.get_item(0)?.extract()?;
+    Ok(match kind.as_str() {
+        "none" => Selection::None,
+        "all" => Selection::All,
+        "regular" => Selection::Regular {
+            start: o.get_item(1)?.extract()?,
+            stride: o.get_item(2)?.extract()?,
+            count: o.get_item(3)?.extract()?,
+            block: o.get_item(4)?.extract()?,
+        },
+        "points" => Selection::Points {
+            rank: o.get_item(1)?.extract()?,
+            points: o.get_item(2)?.extract()?,
+        },
+        "blocks" => Selection::Blocks {
+            rank: o.get_item(1)?.extract()?,
+            blocks: o.get_item(2)?.extract()?,
+        },
+        k => {
+            return Err(PyTypeError::new_err(format!(
+                "unknown selection kind {k:?}"
+            )))
+        }
+    })
 }

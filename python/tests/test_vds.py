@@ -75,3 +75,72 @@ def test_not_virtual():
         assert not d.is_virtual
         with pytest.raises(RuntimeError):
             d.virtual_sources()
+
+
+def _build_vds(lib, out, src):
+    """The same virtual datasets, written by `lib` (h5py or h5oxide) into `out`."""
+    with lib.File(out, "w") as f:
+        f["local"] = numpy.arange(5, dtype="i4") * -1
+        lay = lib.VirtualLayout(shape=(4, 10), dtype="i4")
+        for i in range(4):
+            lay[i] = lib.VirtualSource(src, "d%d" % i, shape=(10,))
+        f.create_virtual_dataset("vds", lay, fillvalue=-7)
+        lay2 = lib.VirtualLayout(shape=(3, 12), dtype="f8")
+        vs = lib.VirtualSource(src, "m", shape=(4, 6))
+        lay2[0:2, 0:6] = vs[0:2, :]
+        lay2[2, ::2] = vs[3, :]
+        lay2[..., 7:9] = vs[1:, 4:]
+        f.create_virtual_dataset("g/vds2", lay2)
+        lay3 = lib.VirtualLayout(shape=(6,), dtype="i4")
+        lay3[1:6] = lib.VirtualSource(f["local"])
+        f.create_virtual_dataset("same", lay3, fillvalue=3)
+        lay4 = lib.VirtualLayout(shape=(8,), dtype="i4", maxshape=(None,))
+        mbs = lib.MultiBlockSlice(start=1, stride=3, count=3, block=1)
+        lay4[0:6:2] = lib.VirtualSource(src, "d1", shape=(10,))[mbs]
+        f.create_virtual_dataset("mb", lay4)
+
+
+def test_vds_written_like_h5py(tmp_path, monkeypatch):
+    """Virtual datasets h5oxide writes read back through libhdf5 (h5py) exactly like the ones
+    h5py writes: values, extent, fill value and every mapping's selections."""
+    monkeypatch.chdir(tmp_path)
+    with h5py.File("src.h5", "w") as f:
+        for i in range(4):
+            f["d%d" % i] = numpy.arange(10, dtype="i4") + 100 * i
+        f["m"] = numpy.arange(24, dtype="f8").reshape(4, 6)
+    _build_vds(h5py, "ref.h5", "src.h5")
+    _build_vds(h5oxide, "ours.h5", "src.h5")
+    with h5py.File("ref.h5", "r") as fa, h5py.File("ours.h5", "r") as fb:
+        for name in ["vds", "g/vds2", "same", "mb"]:
+            da, db = fa[name], fb[name]
+            assert db.is_virtual
+            assert (db.shape, db.maxshape, db.dtype) == (da.shape, da.maxshape, da.dtype)
+            assert db.fillvalue == da.fillvalue
+            numpy.testing.assert_array_equal(db[()], da[()], err_msg=name)
+            ma, mb = da.virtual_sources(), db.virtual_sources()
+            assert len(mb) == len(ma)
+            for a, b in zip(ma, mb):
+                assert (b.file_name, b.dset_name) == (a.file_name, a.dset_name)
+                assert _space_facts(b.vspace) == _space_facts(a.vspace), name
+                assert b.src_space.get_select_type() == a.src_space.get_select_type()
+                if a.src_space.get_select_type() == 2:
+                    assert _call(b.src_space.get_regular_hyperslab) == _call(
+                        a.src_space.get_regular_hyperslab)
+        assert fb["same"].virtual_sources()[0].file_name == "."
+    # and h5oxide reads its own
+    with h5oxide.File("ours.h5", "r") as f, h5py.File("ref.h5", "r") as r:
+        for name in ["vds", "g/vds2", "same", "mb"]:
+            numpy.testing.assert_array_equal(f[name][()], r[name][()], err_msg=name)
+
+
+def test_vds_layout_errors_like_h5py(tmp_path):
+    for lib in (h5py, h5oxide):
+        lay = lib.VirtualLayout(shape=(4,), dtype="i4")
+        vs = lib.VirtualSource("x.h5", "d", shape=(3,))
+        with pytest.raises(ValueError):
+            lay[0:4] = vs
+        with pytest.raises(RuntimeError):
+            vs[0:2][0:1]
+        with pytest.raises(TypeError):
+            lib.VirtualSource("x.h5", "d")
+        assert vs[1:].shape == (2,) and vs.shape == (3,)

@@ -23,6 +23,18 @@ pub fn encode_contiguous(addr: u64, size: u64) -> Vec<u8> {
     b
 }
 
+/// Encodes a version-4 virtual layout (class 3; spec §IV.A.2.i "Layout: Version 4"): the
+/// mapping block is object `index` of the global heap collection at `heap`
+/// ([`super::vds::encode_mappings`]).
+pub fn encode_virtual(heap: u64, index: u32) -> Vec<u8> {
+    let mut b = Vec::with_capacity(14);
+    b.u8(4);
+    b.u8(3); // layout class: virtual
+    b.u64(heap);
+    b.u32(index);
+    b
+}
+
 /// Encodes a version-3 compact layout holding `data` in the message itself (at most 64 KiB).
 pub fn encode_compact(data: &[u8]) -> Result<Vec<u8>> {
     let mut b = Vec::with_capacity(4 + data.len());

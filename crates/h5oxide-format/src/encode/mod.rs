@@ -40,9 +40,11 @@ pub mod layout;
 pub mod link;
 pub mod local_heap;
 pub mod object_header;
+pub mod selection;
 pub mod shared;
 pub mod superblock;
 pub mod symbol_table;
+pub mod vds;
 
 pub use crate::cursor::UNDEF;
 
