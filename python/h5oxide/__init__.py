@@ -43,6 +43,10 @@ __version__ = version.h5oxide_version
 
 _MODES = ("r", "r+", "w", "w-", "x", "a")
 
+# Plugin filters h5oxide can write (ids as hdf5plugin registers them): bzip2, Blosc, LZ4,
+# Bitshuffle, Zstandard.
+_PLUGIN_ENCODERS = (307, 32001, 32004, 32008, 32015)
+
 
 
 class _Config:
@@ -843,6 +847,7 @@ class Group(HLObject, Mapping):
                 raise ValueError("Dimensionality of shape and maxshape must match")
         gzip = None
         lzf = False
+        plugin = None
         if compression is not None:
             if compression in ("gzip",) or isinstance(compression, int) and \
                     not isinstance(compression, bool) and 0 <= compression <= 9:
@@ -851,6 +856,15 @@ class Group(HLObject, Mapping):
                     gzip = 4
             elif compression == "lzf":
                 lzf = True
+            elif isinstance(compression, int) and not isinstance(compression, bool) and \
+                    compression in _PLUGIN_ENCODERS:
+                # a plugin filter by id (hdf5plugin's ``**hdf5plugin.Zstd()`` etc.)
+                opts = compression_opts
+                if opts is None:
+                    opts = ()
+                elif isinstance(opts, int):
+                    opts = (opts,)
+                plugin = [(int(compression), [int(x) for x in opts])]
             else:
                 raise ValueError(f'Compression filter "{compression}" is unavailable')
         if chunks is True or (chunks is None and (maxshape is not None and maxshape != shape
@@ -877,7 +891,8 @@ class Group(HLObject, Mapping):
                                 maxshape=None if maxshape is None else list(maxshape),
                                 gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
                                 fletcher32=bool(fletcher32), fill=fill,
-                                compact=layout == "compact", track_order=_track(track_order))
+                                compact=layout == "compact", track_order=_track(track_order),
+                                filters=plugin)
         if committed is not None:
             w.share_datatype(addr, committed)
         if direct:

@@ -443,7 +443,7 @@ impl Writer {
 
     /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false))]
+    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false, filters=None))]
     fn create_dataset(
         &self,
         py: Python<'_>,
@@ -460,6 +460,7 @@ impl Writer {
         fill: Option<Bound<'_, PyAny>>,
         compact: bool,
         track_order: bool,
+        filters: Option<Vec<(u16, Vec<u32>)>>,
     ) -> PyResult<u64> {
         let t = datatype_of(py, &dtype)?;
         let mut o = DatasetOptions::new()
@@ -475,6 +476,9 @@ impl Writer {
             o = o.deflate(l);
         }
         o = o.lzf(lzf).shuffle(shuffle).fletcher32(fletcher32);
+        for (id, cd) in filters.unwrap_or_default() {
+            o = o.filter(id, plugin_filter_name(id), &cd);
+        }
         if let Some(f) = fill {
             let v = value_of(py, &f, Some(&dtype))?;
             o = o.fill_value(v).map_err(to_py_err)?;
@@ -843,4 +847,16 @@ fn selection_of(o: &Bound<'_, PyAny>) -> PyResult<Selection> {
             )))
         }
     })
+}
+
+/// The name a plugin filter registers with libhdf5 (stored in the filter pipeline message).
+fn plugin_filter_name(id: u16) -> &'static str {
+    match id {
+        307 => "bzip2",
+        32001 => "blosc",
+        32004 => "HDF5 lz4 filter; see http://www.hdfgroup.org/services/contributions.html",
+        32008 => "bitshuffle; see https://github.com/kiyo-masui/bitshuffle",
+        32015 => "Zstandard compression: http://www.zstd.net",
+        _ => "",
+    }
 }

@@ -792,3 +792,49 @@ def test_replaced_attribute_is_last_created(tmp_path):
         assert list(fb["g"].attrs) == ["b", "c", "a"]
         for n in ("g", "d"):
             assert list(fa[n].attrs) == list(fb[n].attrs)
+
+
+@pytest.mark.parametrize("name", ["zstd", "lz4", "blosc_lz4", "blosc_zstd_bitshuffle",
+                                  "blosc_zlib", "bitshuffle_lz4", "bitshuffle_zstd", "bzip2"])
+def test_plugin_filters_written_like_h5py(tmp_path, name):
+    """``**hdf5plugin.X()`` filters: h5py (with hdf5plugin's libhdf5 plugins) reads our chunks,
+    and the stored filter parameters equal the ones libhdf5 stores for the same call."""
+    import hdf5plugin
+    opts = {
+        "zstd": hdf5plugin.Zstd(clevel=5),
+        "lz4": hdf5plugin.LZ4(nbytes=1024),
+        "blosc_lz4": hdf5plugin.Blosc(),
+        "blosc_zstd_bitshuffle": hdf5plugin.Blosc(cname="zstd", clevel=7,
+                                                  shuffle=hdf5plugin.Blosc.BITSHUFFLE),
+        "blosc_zlib": hdf5plugin.Blosc(cname="zlib", shuffle=hdf5plugin.Blosc.NOSHUFFLE),
+        "bitshuffle_lz4": hdf5plugin.Bitshuffle(),
+        "bitshuffle_zstd": hdf5plugin.Bitshuffle(cname="zstd"),
+        "bzip2": hdf5plugin.BZip2(),
+    }[name]
+    data = {
+        "i4": np.arange(20000, dtype="i4").reshape(200, 100),
+        "f8": np.linspace(0, 1, 30000).reshape(300, 100),
+        "u1": (np.arange(5000) % 7).astype("u1"),
+    }
+    for lib, fn in ((h5py, tmp_path / "ref.h5"), (h5oxide, tmp_path / "ours.h5")):
+        with lib.File(fn, "w") as f:
+            for k, v in data.items():
+                f.create_dataset(k, data=v, chunks=True, shuffle=(k == "f8"), **opts)
+    with h5py.File(tmp_path / "ref.h5", "r") as a, h5py.File(tmp_path / "ours.h5", "r") as b:
+        for k, v in data.items():
+            np.testing.assert_array_equal(b[k][()], v)
+            pa, pb = a[k].id.get_create_plist(), b[k].id.get_create_plist()
+            fa = [pa.get_filter(i)[:3] for i in range(pa.get_nfilters())]
+            fb = [pb.get_filter(i)[:3] for i in range(pb.get_nfilters())]
+            assert fb == fa, k
+            assert b[k].chunks == a[k].chunks
+    with h5oxide.File(tmp_path / "ours.h5", "r") as f:
+        for k, v in data.items():
+            np.testing.assert_array_equal(f[k][()], v)
+
+
+def test_unknown_plugin_filter_is_refused_like_h5py(tmp_path):
+    for lib, fn in ((h5py, tmp_path / "a.h5"), (h5oxide, tmp_path / "b.h5")):
+        with lib.File(fn, "w") as f:
+            with pytest.raises(ValueError):
+                f.create_dataset("x", data=np.arange(10), compression=31999)

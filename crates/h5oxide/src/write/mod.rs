@@ -577,7 +577,11 @@ pub(crate) fn chunking(
             cd_values: vec![4, 261, chunk_bytes.unwrap_or(0) as u32],
         });
     }
-    filters.extend(o.extra_filters.iter().cloned());
+    let chunk_total = chunk_bytes.unwrap_or(0) as u32;
+    filters.extend(o.extra_filters.iter().map(|f| FilterSpec {
+        cd_values: set_local(f.id, &f.cd_values, elem, chunk_total),
+        ..f.clone()
+    }));
     if o.fletcher32 {
         filters.push(FilterSpec {
             id: 3,
@@ -588,6 +592,29 @@ pub(crate) fn chunking(
     }
     value.space = h5oxide_format::messages::dataspace::Dataspace::Simple { dims: shape, max };
     Ok(Some(Chunked { dims, filters }))
+}
+
+/// The client data values a plugin filter stores for a dataset, from the ones the user gave,
+/// as the filter's own `set_local` callback fills them in when libhdf5 creates the dataset:
+/// Blosc (32001) stores its filter and format versions (2, 2), the type size (1 when larger
+/// than 255) and the chunk size in its first four values, keeping the user's level, shuffle
+/// and compressor after them; Bitshuffle (32008) puts its version (0.4) and the element size
+/// before the user's block size and compression. Other filters keep the user's values.
+fn set_local(id: u16, user: &[u32], elem: u64, chunk_bytes: u32) -> Vec<u32> {
+    match id {
+        32001 => {
+            let typesize = if elem > 255 { 1 } else { elem as u32 };
+            let mut cd = vec![2, 2, typesize, chunk_bytes];
+            cd.extend(user.iter().skip(4));
+            cd
+        }
+        32008 => {
+            let mut cd = vec![0, 4, elem as u32];
+            cd.extend_from_slice(user);
+            cd
+        }
+        _ => user.to_vec(),
+    }
 }
 
 /// Chunk dimensions for a dataset of `shape` with `elem`-byte elements, chosen like h5py's
