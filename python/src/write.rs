@@ -15,7 +15,7 @@ use h5oxide::format::datatype::{
 use h5oxide::format::encode::datatype as dt;
 use h5oxide::format::value::Selection;
 use h5oxide::format::vds::VdsMapping;
-use h5oxide::write::{DatasetOptions, Value};
+use h5oxide::write::{DatasetOptions, HeapSlot, Value};
 use h5oxide::{Error, Hyperslab, Object, RwFile};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -227,19 +227,7 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
                     tag: Vec::new(),
                 }
             } else {
-                let names: Vec<String> = dtype.getattr("names")?.extract()?;
-                let mut members = Vec::new();
-                for n in names {
-                    let f = fields.get_item(&n)?;
-                    let fdt = f.get_item(0)?;
-                    let off: u32 = f.get_item(1)?.extract()?;
-                    members.push(CompoundMember {
-                        name: n.into_bytes(),
-                        offset: off,
-                        dtype: datatype_of(py, &fdt)?,
-                    });
-                }
-                Datatype::Compound { size, members }
+                compound_of(py, dtype)?.0
             }
         }
         _ => {
@@ -249,6 +237,272 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
             )))
         }
     })
+}
+
+/// The size h5py gives a member type in memory: a pointer for a variable-length string,
+/// `hvl_t` (16 bytes) for a sequence, the nested layout's size for a compound.
+fn memory_size(t: &Datatype) -> PyResult<u32> {
+    Ok(match t {
+        Datatype::VarLenString { .. } => 8,
+        Datatype::VarLenSequence { .. } => 16,
+        Datatype::Array { base, .. } if base.has_variable_parts() => {
+            return Err(PyTypeError::new_err(
+                "h5oxide: arrays of variable-length types are not supported yet",
+            ))
+        }
+        t => t.size(),
+    })
+}
+
+/// A NumPy structured dtype as the compound type h5py's files hold, and its size in memory.
+///
+/// h5py lays the members out in order of their NumPy offsets, each at its NumPy offset or
+/// right after the previous member's HDF5 memory type, whichever is later (so members whose
+/// HDF5 type is larger than NumPy's, like `hvl_t` sequences, do not overlap), and the size is
+/// at least NumPy's item size. libhdf5 then converts that memory type to the file's: each
+/// variable-length member grows to its 16-byte file form, the members after it move by as
+/// much, and the members are stored in offset order.
+fn compound_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<(Datatype, u32)> {
+    let itemsize: u32 = dtype.getattr("itemsize")?.extract()?;
+    let names: Vec<String> = dtype.getattr("names")?.extract()?;
+    let fields = dtype.getattr("fields")?;
+    let mut entries = Vec::with_capacity(names.len());
+    for (i, n) in names.iter().enumerate() {
+        let f = fields.get_item(n)?;
+        let fdt = f.get_item(0)?;
+        let off: u32 = f.get_item(1)?.extract()?;
+        let nested = fdt.getattr("subdtype")?.is_none() && !fdt.getattr("fields")?.is_none();
+        let (t, mem) = if nested {
+            compound_of(py, &fdt)?
+        } else {
+            let t = datatype_of(py, &fdt)?;
+            let m = memory_size(&t)?;
+            (t, m)
+        };
+        entries.push((off, i, n.clone(), t, mem));
+    }
+    entries.sort_by_key(|e| (e.0, e.1));
+    let mut running = 0u32;
+    let mut placed = Vec::with_capacity(entries.len());
+    for (np_off, i, name, t, mem) in entries {
+        let at = running.max(np_off);
+        running = at
+            .checked_add(mem)
+            .ok_or_else(|| PyTypeError::new_err("compound type too large"))?;
+        placed.push((i, name, t, at, mem));
+    }
+    let mem_size = running.max(itemsize);
+    let variable = placed.iter().any(|p| p.2.has_variable_parts());
+    let mut delta = 0u32;
+    let mut members = Vec::with_capacity(placed.len());
+    for (i, name, t, at, mem) in placed {
+        let offset = at + delta;
+        if t.has_variable_parts() {
+            delta += t.size().saturating_sub(mem);
+        }
+        members.push((
+            i,
+            CompoundMember {
+                name: name.into_bytes(),
+                offset,
+                dtype: t,
+            },
+        ));
+    }
+    if !variable {
+        // fixed-size members keep NumPy's field order
+        members.sort_by_key(|m| m.0);
+    }
+    let members = members.into_iter().map(|m| m.1).collect();
+    Ok((
+        Datatype::Compound {
+            size: mem_size + delta,
+            members,
+        },
+        mem_size,
+    ))
+}
+
+/// Where one leaf of a compound with variable-length members is, in NumPy's record and in
+/// the file's element, and what it holds.
+struct Leaf {
+    /// Field names from the top record down to this leaf.
+    path: Vec<String>,
+    np_off: usize,
+    disk_off: usize,
+    kind: LeafKind,
+}
+
+enum LeafKind {
+    /// Bytes copied as they are.
+    Fixed(usize),
+    /// A variable-length string (str or bytes objects).
+    Str,
+    /// A variable-length sequence of this NumPy base dtype, `unit` bytes per element.
+    Seq(Py<PyAny>, usize),
+    /// An object reference (an h5oxide `Reference`).
+    Ref,
+}
+
+/// The leaves of compound `t` (from [`compound_of`]) against its NumPy dtype.
+fn leaves_of(
+    py: Python<'_>,
+    dtype: &Bound<'_, PyAny>,
+    t: &Datatype,
+    np_base: usize,
+    disk_base: usize,
+    path: &[String],
+    out: &mut Vec<Leaf>,
+) -> PyResult<()> {
+    let Datatype::Compound { members, .. } = t else {
+        return Err(PyTypeError::new_err("not a compound type"));
+    };
+    let fields = dtype.getattr("fields")?;
+    for m in members {
+        let name = String::from_utf8_lossy(&m.name).into_owned();
+        let f = fields.get_item(&name)?;
+        let fdt = f.get_item(0)?;
+        let np_off = np_base + f.get_item(1)?.extract::<usize>()?;
+        let disk_off = disk_base + m.offset as usize;
+        let mut p = path.to_vec();
+        p.push(name);
+        let kind = match &m.dtype {
+            Datatype::Compound { .. } if !fdt.getattr("fields")?.is_none() => {
+                leaves_of(py, &fdt, &m.dtype, np_off, disk_off, &p, out)?;
+                continue;
+            }
+            Datatype::VarLenString { .. } => LeafKind::Str,
+            Datatype::VarLenSequence { base, .. } => {
+                let base_np = py
+                    .import("numpy")?
+                    .getattr("dtype")?
+                    .call1((fdt.getattr("metadata")?.get_item("vlen")?,))?;
+                LeafKind::Seq(base_np.unbind(), base.size().max(1) as usize)
+            }
+            Datatype::Reference { .. } => LeafKind::Ref,
+            other => LeafKind::Fixed(other.size() as usize),
+        };
+        out.push(Leaf {
+            path: p,
+            np_off,
+            disk_off,
+            kind,
+        });
+    }
+    Ok(())
+}
+
+/// A structured NumPy array whose compound type has variable-length members, as element bytes
+/// in the file's layout with heap slots for the variable-length parts.
+fn mixed_value_of(
+    py: Python<'_>,
+    arr: &Bound<'_, PyAny>,
+    dtype: &Bound<'_, PyAny>,
+    t: Datatype,
+    shape: &[u64],
+) -> PyResult<Value> {
+    let np = py.import("numpy")?;
+    let c = np.call_method1("ascontiguousarray", (arr, dtype))?;
+    let np_size: usize = dtype.getattr("itemsize")?.extract()?;
+    let disk_size = t.size() as usize;
+    let n: usize = c.getattr("size")?.extract()?;
+    let mut leaves = Vec::new();
+    leaves_of(py, dtype, &t, 0, 0, &[], &mut leaves)?;
+    let np_bytes: Vec<u8> = c.call_method0("tobytes")?.extract()?;
+    let total = n
+        .checked_mul(disk_size)
+        .ok_or_else(|| PyTypeError::new_err("array too large"))?;
+    let mut raw = vec![0u8; total];
+    let mut slots = Vec::new();
+    let flat = c.call_method0("ravel")?;
+    for leaf in &leaves {
+        if let LeafKind::Fixed(size) = leaf.kind {
+            for i in 0..n {
+                let from =
+                    np_bytes.get(i * np_size + leaf.np_off..i * np_size + leaf.np_off + size);
+                let to = raw
+                    .get_mut(i * disk_size + leaf.disk_off..i * disk_size + leaf.disk_off + size);
+                if let (Some(from), Some(to)) = (from, to) {
+                    to.copy_from_slice(from);
+                }
+            }
+            continue;
+        }
+        let mut col = flat.clone();
+        for name in &leaf.path {
+            col = col.get_item(name)?;
+        }
+        let objs = col.call_method0("tolist")?;
+        for (i, it) in objs.try_iter()?.enumerate() {
+            let it = it?;
+            let at = i * disk_size + leaf.disk_off;
+            match &leaf.kind {
+                LeafKind::Str => {
+                    let data = if let Ok(s) = it.cast::<PyString>() {
+                        s.extract::<String>()?.into_bytes()
+                    } else if let Ok(b) = it.cast::<PyBytes>() {
+                        b.as_bytes().to_vec()
+                    } else if it.is_none() {
+                        Vec::new()
+                    } else {
+                        return Err(PyTypeError::new_err(format!(
+                            "Can't implicitly convert non-string objects to strings ({})",
+                            it.get_type().name()?
+                        )));
+                    };
+                    let len = u32::try_from(data.len())
+                        .map_err(|_| PyTypeError::new_err("string larger than 4 GiB"))?;
+                    slots.push(HeapSlot {
+                        at,
+                        len,
+                        data,
+                        string: true,
+                    });
+                }
+                LeafKind::Seq(base, unit) => {
+                    let data: Vec<u8> = if it.is_none() {
+                        Vec::new()
+                    } else {
+                        let a = np.call_method1("asarray", (&it, base.bind(py)))?;
+                        let a = np.call_method1(
+                            "ascontiguousarray",
+                            (a.call_method0("ravel")?, base.bind(py)),
+                        )?;
+                        a.call_method0("tobytes")?.extract()?
+                    };
+                    let len = u32::try_from(data.len() / unit)
+                        .map_err(|_| PyTypeError::new_err("sequence larger than 4 GiB"))?;
+                    slots.push(HeapSlot {
+                        at,
+                        len,
+                        data,
+                        string: false,
+                    });
+                }
+                LeafKind::Ref => {
+                    let addr: u64 = if it.is_none() {
+                        0
+                    } else {
+                        let a = it.getattr("_addr").map_err(|_| {
+                            PyTypeError::new_err(
+                                "object references must be h5oxide Reference objects",
+                            )
+                        })?;
+                        if a.is_none() {
+                            0
+                        } else {
+                            a.extract()?
+                        }
+                    };
+                    if let Some(to) = raw.get_mut(at..at + 8) {
+                        to.copy_from_slice(&addr.to_le_bytes());
+                    }
+                }
+                LeafKind::Fixed(_) => {}
+            }
+        }
+    }
+    Value::from_raw_with_slots(t, raw, slots, shape).map_err(to_py_err)
 }
 
 /// Deletes the attribute `name` if it exists.
@@ -349,9 +603,12 @@ pub fn value_of(
         }
         return Value::from_raw(t, raw, &shape).map_err(to_py_err);
     }
+    if matches!(t, Datatype::Compound { .. }) && t.has_variable_parts() {
+        return mixed_value_of(py, arr, &dtype, t, &shape);
+    }
     if t.has_variable_parts() {
         return Err(PyTypeError::new_err(
-            "writing variable-length data inside compound or array types is not supported yet",
+            "writing variable-length data inside array types is not supported yet",
         ));
     }
     let np = py.import("numpy")?;

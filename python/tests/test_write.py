@@ -838,3 +838,62 @@ def test_unknown_plugin_filter_is_refused_like_h5py(tmp_path):
         with lib.File(fn, "w") as f:
             with pytest.raises(ValueError):
                 f.create_dataset("x", data=np.arange(10), compression=31999)
+
+
+def _compound_dtypes():
+    S = h5py.string_dtype()
+    return {
+        "int_str": np.dtype([("a", "i4"), ("s", S)]),
+        "str_between": np.dtype([("a", "i1"), ("s", S), ("b", "f8")]),
+        "padded": np.dtype({"names": ["a", "s"], "formats": ["i4", S], "offsets": [0, 8],
+                            "itemsize": 24}),
+        "seq": np.dtype([("a", "i4"), ("v", h5py.vlen_dtype("f4"))]),
+        "aligned": np.dtype([("a", "i1"), ("s", S)], align=True),
+        "nested": np.dtype([("n", [("p", "i2"), ("q", S)]), ("z", "f4"),
+                            ("b", h5py.string_dtype("ascii"))]),
+        "reversed_offsets": np.dtype({"names": ["s", "a"], "formats": [S, "i4"],
+                                      "offsets": [8, 0], "itemsize": 16}),
+    }
+
+
+def _compound_values(dt):
+    a = np.zeros(3, dtype=dt)
+    for i in range(3):
+        for n in dt.names:
+            f = dt.fields[n][0]
+            if f.names:
+                a[n][i] = (i, "in%d" % i)
+            elif h5py.check_string_dtype(f):
+                utf8 = h5py.check_string_dtype(f).encoding == "utf-8"
+                a[n][i] = "" if i == 1 else ("wörld%d" % i if utf8 else b"ab%d" % i)
+            elif h5py.check_vlen_dtype(f) is not None:
+                a[n][i] = np.arange(i, dtype="f4")
+            else:
+                a[n][i] = i * 3 + 1
+    return a
+
+
+def test_compounds_with_variable_length_members_like_h5py(tmp_path):
+    """Compounds holding variable-length strings and sequences (also nested, padded, aligned
+    and with offsets out of name order): the file's compound layout is the one libhdf5 makes
+    from h5py's memory type, so h5py sees the same datatype and values as in its own file."""
+    dts = _compound_dtypes()
+    for lib, fn in ((h5py, tmp_path / "ref.h5"), (h5oxide, tmp_path / "ours.h5")):
+        with lib.File(fn, "w") as f:
+            for k, dt in dts.items():
+                f.create_dataset(k, data=_compound_values(dt))
+                f.attrs[k] = _compound_values(dt)[:2]
+            d = f.create_dataset("later", (4,), dtype=dts["str_between"])
+            d[1:3] = _compound_values(dts["str_between"])[:2]
+    assert_same_tree(tmp_path / "ref.h5", tmp_path / "ours.h5")
+    with h5py.File(tmp_path / "ref.h5", "r") as a, h5py.File(tmp_path / "ours.h5", "r") as b:
+        for k in list(dts) + ["later"]:
+            assert b[k].dtype == a[k].dtype, k
+            ta, tb = a[k].id.get_type(), b[k].id.get_type()
+            assert tb.get_size() == ta.get_size(), k
+            assert [tb.get_member_offset(i) for i in range(tb.get_nmembers())] == \
+                [ta.get_member_offset(i) for i in range(ta.get_nmembers())], k
+            assert str(b[k][()].tolist()) == str(a[k][()].tolist()), k
+    with h5oxide.File(tmp_path / "ours.h5", "r") as f, h5py.File(tmp_path / "ref.h5", "r") as r:
+        for k in list(dts) + ["later"]:
+            assert str(f[k][()].tolist()) == str(r[k][()].tolist()), k

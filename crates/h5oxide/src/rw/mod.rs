@@ -605,7 +605,13 @@ impl RwFile {
                     let len = u32::try_from(it.len() / v.element_unit()).map_err(|_| {
                         Error::Invalid("variable-length element larger than 4 GiB".into())
                     })?;
-                    let (addr, index) = if it.is_empty() {
+                    // libhdf5 stores an empty string as a zero-length heap object and an
+                    // empty sequence as a null reference
+                    let string = matches!(
+                        v.dtype,
+                        h5oxide_format::datatype::Datatype::VarLenString { .. }
+                    );
+                    let (addr, index) = if it.is_empty() && !string {
                         (0, 0)
                     } else {
                         self.gheap_put(it)?
@@ -616,6 +622,9 @@ impl RwFile {
                 }
                 Ok(std::borrow::Cow::Owned(out))
             }
+            Elements::Mixed { raw, slots } => Ok(std::borrow::Cow::Owned(
+                crate::write::value::fill_slots(raw, slots, |d| self.gheap_put(d))?,
+            )),
         }
     }
 

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use h5oxide_format::encode::filter_pipeline::FilterSpec;
 use h5oxide_format::{Error, Result};
 
-pub use value::{H5Write, IntoValue, Value};
+pub use value::{H5Write, HeapSlot, IntoValue, Value};
 
 /// Which on-disk structures the writer produces, like h5py's `libver` bounds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -375,7 +375,12 @@ impl GroupWriter {
                 }
             }
         };
-        if options.compact && matches!(value.elements, value::Elements::VarLen(_)) {
+        if options.compact
+            && matches!(
+                value.elements,
+                value::Elements::VarLen(_) | value::Elements::Mixed { .. }
+            )
+        {
             return Err(Error::unsupported(
                 "compact storage of variable-length data",
             ));

@@ -214,6 +214,11 @@ impl Serializer {
                 }
                 Ok(Cow::Owned(out))
             }
+            Elements::Mixed { raw, slots } => {
+                Ok(Cow::Owned(super::value::fill_slots(raw, slots, |d| {
+                    self.gheap_put(d)
+                })?))
+            }
         }
     }
 

@@ -94,6 +94,56 @@ pub(crate) enum Elements {
     Raw(Vec<u8>),
     /// Variable-length elements (strings), one byte vector each; stored in the global heap.
     VarLen(Vec<Vec<u8>>),
+    /// Fixed-size elements as stored, whose variable-length parts (members of compounds) are
+    /// 16-byte slots filled in when the heap objects are written.
+    Mixed {
+        /// Element bytes, the slots zeroed.
+        raw: Vec<u8>,
+        /// The variable-length parts.
+        slots: Vec<HeapSlot>,
+    },
+}
+
+/// A variable-length part of an element of [`Elements::Mixed`]: the 16-byte slot at byte
+/// `at` of the raw elements gets `len` (elements of a sequence, bytes of a string) and the
+/// heap object holding `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeapSlot {
+    /// Byte position of the slot in the raw elements.
+    pub at: usize,
+    /// The stored length: base elements of a sequence, bytes of a string.
+    pub len: u32,
+    /// The bytes of the heap object.
+    pub data: Vec<u8>,
+    /// Whether this is a string: an empty string is still a (zero-length) heap object, an
+    /// empty sequence a null reference, as libhdf5 writes them.
+    pub string: bool,
+}
+
+/// Fills the slots of mixed elements: each non-empty part goes to a heap object through
+/// `put` (which returns its collection address and index); an empty sequence is length 0
+/// with a null heap address, an empty string a zero-length heap object, as libhdf5 writes
+/// them.
+pub(crate) fn fill_slots(
+    raw: &[u8],
+    slots: &[HeapSlot],
+    mut put: impl FnMut(&[u8]) -> Result<(u64, u32)>,
+) -> Result<Vec<u8>> {
+    let mut out = raw.to_vec();
+    for s in slots {
+        let (addr, index) = if s.data.is_empty() && !s.string {
+            (0, 0)
+        } else {
+            put(&s.data)?
+        };
+        let slot = out
+            .get_mut(s.at..s.at.saturating_add(16))
+            .ok_or_else(|| Error::Invalid(format!("heap slot at byte {} is outside", s.at)))?;
+        slot[..4].copy_from_slice(&s.len.to_le_bytes());
+        slot[4..12].copy_from_slice(&addr.to_le_bytes());
+        slot[12..].copy_from_slice(&index.to_le_bytes());
+    }
+    Ok(out)
 }
 
 /// Data to write as a dataset or an attribute: datatype, dataspace and elements.
@@ -170,6 +220,37 @@ impl Value {
             dtype,
             space: space_for(shape),
             elements: Elements::Raw(raw),
+        })
+    }
+
+    /// Element bytes of `dtype` as stored, with variable-length parts inside them (a compound
+    /// with variable-length string or sequence members): `raw` holds every element, `slots`
+    /// the parts that go to the global heap (their 16-byte slots in `raw` are overwritten).
+    pub fn from_raw_with_slots(
+        dtype: Datatype,
+        raw: Vec<u8>,
+        slots: Vec<HeapSlot>,
+        shape: &[u64],
+    ) -> Result<Value> {
+        let n = count(shape)?;
+        if n.checked_mul(dtype.size() as u64) != Some(raw.len() as u64) {
+            return Err(Error::Invalid(format!(
+                "{} bytes do not hold shape {shape:?} of {}-byte elements",
+                raw.len(),
+                dtype.size()
+            )));
+        }
+        if let Some(s) = slots.iter().find(|s| s.at.saturating_add(16) > raw.len()) {
+            return Err(Error::Invalid(format!(
+                "heap slot at byte {} is outside the {} element bytes",
+                s.at,
+                raw.len()
+            )));
+        }
+        Ok(Value {
+            dtype,
+            space: space_for(shape),
+            elements: Elements::Mixed { raw, slots },
         })
     }
 
@@ -294,6 +375,7 @@ impl Value {
         let n = match &self.elements {
             Elements::Raw(r) => r.len() / (self.dtype.size().max(1) as usize),
             Elements::VarLen(v) => v.len(),
+            Elements::Mixed { raw, .. } => raw.len() / (self.dtype.size().max(1) as usize),
         };
         check_count(shape, n)?;
         self.space = space_for(shape);
