@@ -803,9 +803,8 @@ class Group(HLObject, Mapping):
         if name is None:
             raise NotImplementedError("h5oxide: anonymous datasets are not supported")
         path = self._abs(name)
-        if scaleoffset is not None or external is not None:
-            raise NotImplementedError("h5oxide: scaleoffset and external storage are not "
-                                      "written yet")
+        if external is not None:
+            raise NotImplementedError("h5oxide: external storage is not written yet")
         layout = kwds.pop("layout", None)
         kwds.pop("allow_unknown_filter", None)
         kwds.pop("dcpl", None)
@@ -855,7 +854,19 @@ class Group(HLObject, Mapping):
                 if gzip is None:
                     gzip = 4
             elif compression == "lzf":
+                if compression_opts is not None:
+                    raise ValueError("LZF compression filter accepts no options")
                 lzf = True
+            elif compression == "szip":
+                opts = ("nn", 8) if compression_opts is None else compression_opts
+                err = "SZIP options must be a 2-tuple ('ec'|'nn', even integer 0-32)"
+                try:
+                    szmethod, szpix = opts
+                except TypeError as exc:
+                    raise TypeError(err) from exc
+                if szmethod not in ("ec", "nn") or not (0 < szpix <= 32 and szpix % 2 == 0):
+                    raise ValueError(err)
+                plugin = [(4, [4 if szmethod == "ec" else 32, int(szpix)])]
             elif isinstance(compression, int) and not isinstance(compression, bool) and \
                     compression in _PLUGIN_ENCODERS:
                 # a plugin filter by id (hdf5plugin's ``**hdf5plugin.Zstd()`` etc.)
@@ -867,9 +878,27 @@ class Group(HLObject, Mapping):
                 plugin = [(int(compression), [int(x) for x in opts])]
             else:
                 raise ValueError(f'Compression filter "{compression}" is unavailable')
+        so = None
+        if scaleoffset is not None:
+            # h5py's checks and choices: D-scale digits for floats, minimum bits for integers
+            if scaleoffset < 0:
+                raise ValueError("scale factor must be >= 0")
+            if dt.kind == "f":
+                if scaleoffset is True:
+                    raise ValueError("integer scaleoffset must be provided for floating point "
+                                     "types")
+                so = (0, int(scaleoffset))
+            elif dt.kind in "ui":
+                so = (2, 0 if scaleoffset is True else int(scaleoffset))
+            else:
+                raise TypeError("scale/offset filter only supported for integer and "
+                                "floating-point types")
+            if fletcher32:
+                raise ValueError("fletcher32 cannot be used with potentially lossy scale/offset "
+                                 "filter")
         if chunks is True or (chunks is None and (maxshape is not None and maxshape != shape
                                                    or compression is not None or shuffle
-                                                   or fletcher32)):
+                                                   or fletcher32 or so is not None)):
             chunks = _guess_chunk(shape, maxshape, dt.itemsize)
         elif chunks is False:
             chunks = None
@@ -892,7 +921,7 @@ class Group(HLObject, Mapping):
                                 gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
                                 fletcher32=bool(fletcher32), fill=fill,
                                 compact=layout == "compact", track_order=_track(track_order),
-                                filters=plugin)
+                                filters=plugin, scaleoffset=so)
         if committed is not None:
             w.share_datatype(addr, committed)
         if direct:

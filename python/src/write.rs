@@ -700,7 +700,7 @@ impl Writer {
 
     /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false, filters=None))]
+    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false, filters=None, scaleoffset=None))]
     fn create_dataset(
         &self,
         py: Python<'_>,
@@ -718,6 +718,7 @@ impl Writer {
         compact: bool,
         track_order: bool,
         filters: Option<Vec<(u16, Vec<u32>)>>,
+        scaleoffset: Option<(u32, u32)>,
     ) -> PyResult<u64> {
         let t = datatype_of(py, &dtype)?;
         let mut o = DatasetOptions::new()
@@ -733,6 +734,9 @@ impl Writer {
             o = o.deflate(l);
         }
         o = o.lzf(lzf).shuffle(shuffle).fletcher32(fletcher32);
+        if let Some((kind, factor)) = scaleoffset {
+            o = o.scaleoffset(kind, factor);
+        }
         for (id, cd) in filters.unwrap_or_default() {
             o = o.filter(id, plugin_filter_name(id), &cd);
         }
@@ -1109,6 +1113,7 @@ fn selection_of(o: &Bound<'_, PyAny>) -> PyResult<Selection> {
 /// The name a plugin filter registers with libhdf5 (stored in the filter pipeline message).
 fn plugin_filter_name(id: u16) -> &'static str {
     match id {
+        4 => "szip",
         307 => "bzip2",
         32001 => "blosc",
         32004 => "HDF5 lz4 filter; see http://www.hdfgroup.org/services/contributions.html",

@@ -897,3 +897,59 @@ def test_compounds_with_variable_length_members_like_h5py(tmp_path):
     with h5oxide.File(tmp_path / "ours.h5", "r") as f, h5py.File(tmp_path / "ref.h5", "r") as r:
         for k in list(dts) + ["later"]:
             assert str(f[k][()].tolist()) == str(r[k][()].tolist()), k
+
+
+SO_SZIP_CASES = {
+    "so_int_auto": dict(data=np.arange(1000, dtype="i4").reshape(100, 10) - 300, scaleoffset=True),
+    "so_u2_big_endian": dict(data=np.arange(1000, dtype=">u2"), scaleoffset=4, chunks=(100,)),
+    "so_i8_fill": dict(data=np.arange(1000, dtype="i8") * 3, scaleoffset=0, fillvalue=-5,
+                       chunks=(64,)),
+    "so_f4": dict(data=np.linspace(-1, 1, 1000, dtype="f4"), scaleoffset=3),
+    "so_f8_fill_gzip": dict(data=np.linspace(0, 100, 1000), scaleoffset=2, fillvalue=-2.2,
+                            shuffle=True, compression="gzip"),
+    "szip_i4": dict(data=np.arange(1000, dtype="i4").reshape(100, 10), compression="szip"),
+    "szip_f8_ec": dict(data=np.linspace(0, 1, 2000).reshape(40, 50), compression="szip",
+                       compression_opts=("ec", 16)),
+    "szip_short_rows": dict(data=np.arange(60, dtype="i2").reshape(20, 3), compression="szip",
+                            compression_opts=("nn", 4)),
+    "szip_f4_big_endian": dict(data=np.arange(500, dtype=">f4"), compression="szip",
+                               chunks=(100,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SO_SZIP_CASES))
+def test_scaleoffset_and_szip_written_like_h5py(tmp_path, name):
+    """h5py's ``scaleoffset=`` and ``compression="szip"``: the stored filter parameters equal
+    the ones libhdf5's set_local stores, and libhdf5 decodes our chunks to what it decodes
+    from its own (scale-offset: the same lossy values; szip: the data)."""
+    kw = SO_SZIP_CASES[name]
+    for lib, fn in ((h5py, tmp_path / "ref.h5"), (h5oxide, tmp_path / "ours.h5")):
+        with lib.File(fn, "w") as f:
+            f.create_dataset("d", **kw)
+    with h5py.File(tmp_path / "ref.h5", "r") as a, h5py.File(tmp_path / "ours.h5", "r") as b:
+        pa, pb = a["d"].id.get_create_plist(), b["d"].id.get_create_plist()
+        assert [pb.get_filter(i)[:3] for i in range(pb.get_nfilters())] == \
+            [pa.get_filter(i)[:3] for i in range(pa.get_nfilters())]
+        assert b["d"].chunks == a["d"].chunks
+        np.testing.assert_array_equal(b["d"][()], a["d"][()])
+        assert b["d"].scaleoffset == a["d"].scaleoffset
+        assert b["d"].compression_opts == a["d"].compression_opts
+        ref = a["d"][()]
+    with h5oxide.File(tmp_path / "ours.h5", "r") as f:
+        np.testing.assert_array_equal(f["d"][()], ref)
+
+
+def test_scaleoffset_arguments_checked_like_h5py(tmp_path):
+    for lib, fn in ((h5py, tmp_path / "a.h5"), (h5oxide, tmp_path / "b.h5")):
+        with lib.File(fn, "w") as f:
+            with pytest.raises(ValueError):
+                f.create_dataset("a", data=np.linspace(0, 1, 10), scaleoffset=True)
+            with pytest.raises(TypeError):
+                f.create_dataset("b", data=np.array([b"a"]), scaleoffset=2)
+            with pytest.raises(ValueError):
+                f.create_dataset("c", data=np.arange(3), scaleoffset=-1)
+            with pytest.raises(ValueError):
+                f.create_dataset("d", data=np.arange(3), scaleoffset=1, fletcher32=True)
+            with pytest.raises(ValueError):
+                f.create_dataset("e", data=np.arange(3), compression="szip",
+                                 compression_opts=("nn", 3))

@@ -45,6 +45,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use h5oxide_format::datatype::Datatype;
 use h5oxide_format::encode::filter_pipeline::FilterSpec;
 use h5oxide_format::{Error, Result};
 
@@ -516,6 +517,7 @@ pub(crate) fn chunking(
         || o.deflate.is_some()
         || o.lzf
         || o.fletcher32
+        || o.scaleoffset.is_some()
         || !o.extra_filters.is_empty();
     if !wants_chunks {
         return Ok(None);
@@ -555,6 +557,21 @@ pub(crate) fn chunking(
         return bad(format!("chunks {dims:?} exceed 4 GiB"));
     }
     let mut filters = Vec::new();
+    let fill = match &o.fill_value {
+        Some(Value {
+            elements: value::Elements::Raw(raw),
+            ..
+        }) => Some(raw.as_slice()),
+        _ => None,
+    };
+    if let Some((kind, factor)) = o.scaleoffset {
+        filters.push(FilterSpec {
+            id: 6,
+            name: "scaleoffset".into(),
+            optional: true,
+            cd_values: set_local(path, 6, &[kind, factor], value.dtype(), &dims, fill)?,
+        });
+    }
     if o.shuffle {
         filters.push(FilterSpec {
             id: 2,
@@ -582,11 +599,12 @@ pub(crate) fn chunking(
             cd_values: vec![4, 261, chunk_bytes.unwrap_or(0) as u32],
         });
     }
-    let chunk_total = chunk_bytes.unwrap_or(0) as u32;
-    filters.extend(o.extra_filters.iter().map(|f| FilterSpec {
-        cd_values: set_local(f.id, &f.cd_values, elem, chunk_total),
-        ..f.clone()
-    }));
+    for f in &o.extra_filters {
+        filters.push(FilterSpec {
+            cd_values: set_local(path, f.id, &f.cd_values, value.dtype(), &dims, fill)?,
+            ..f.clone()
+        });
+    }
     if o.fletcher32 {
         filters.push(FilterSpec {
             id: 3,
@@ -599,16 +617,107 @@ pub(crate) fn chunking(
     Ok(Some(Chunked { dims, filters }))
 }
 
-/// The client data values a plugin filter stores for a dataset, from the ones the user gave,
-/// as the filter's own `set_local` callback fills them in when libhdf5 creates the dataset:
-/// Blosc (32001) stores its filter and format versions (2, 2), the type size (1 when larger
-/// than 255) and the chunk size in its first four values, keeping the user's level, shuffle
-/// and compressor after them; Bitshuffle (32008) puts its version (0.4) and the element size
-/// before the user's block size and compression. Other filters keep the user's values.
-fn set_local(id: u16, user: &[u32], elem: u64, chunk_bytes: u32) -> Vec<u32> {
-    match id {
+/// The client data values a filter stores for a dataset, from the ones the user gave, as the
+/// filter's `set_local` callback fills them in when libhdf5 creates the dataset:
+///
+/// * scale-offset (6): scale type and factor, then the chunk's element count, class (0
+///   integer, 1 float), size, sign, byte order (0 little-endian), whether a fill value is
+///   defined (always: the default one is) and the fill value's bytes packed four per value —
+///   20 values;
+/// * szip (4): the user's option mask (4 entropy coding, 32 nearest neighbour) with the bits
+///   `H5Pset_szip` and `set_local` add — "allow K13" (1), raw data (128) and the byte order
+///   (8 little-endian, 16 big-endian) —, pixels per block, bits per pixel (the precision, rounded up
+///   to 32 or 64 above 24) and pixels per scanline (from the chunk's last dimension, at most
+///   128 blocks);
+/// * Blosc (32001): its filter and format versions (2, 2), the type size (1 when larger than
+///   255) and the chunk size in bytes before the user's level, shuffle and compressor;
+/// * Bitshuffle (32008): its version (0.4) and the element size before the user's block size
+///   and compression.
+///
+/// Other filters keep the user's values.
+fn set_local(
+    path: &str,
+    id: u16,
+    user: &[u32],
+    dtype: &Datatype,
+    chunk: &[u64],
+    fill: Option<&[u8]>,
+) -> Result<Vec<u32>> {
+    use h5oxide_format::datatype::ByteOrder;
+    let elem = u64::from(dtype.size());
+    let nelmts = chunk.iter().product::<u64>();
+    let (order, precision, class, signed) = match dtype {
+        Datatype::FixedPoint(f) => (f.order, u32::from(f.precision), 0, f.signed),
+        Datatype::Float(f) => (f.order, u32::from(f.precision), 1, false),
+        _ => (ByteOrder::LittleEndian, 8 * dtype.size(), 2, false),
+    };
+    let big = u32::from(order == ByteOrder::BigEndian);
+    let bad = |m: String| Err(Error::Invalid(format!("{path}: {m}")));
+    Ok(match id {
+        6 => {
+            if class == 2 {
+                return bad(
+                    "the scale-offset filter needs an integer or floating-point type".into(),
+                );
+            }
+            let mut cd = vec![0u32; 20];
+            cd[0] = user.first().copied().unwrap_or(2);
+            cd[1] = user.get(1).copied().unwrap_or(0);
+            cd[2] = u32::try_from(nelmts).unwrap_or(u32::MAX);
+            cd[3] = class;
+            cd[4] = elem as u32;
+            cd[5] = u32::from(signed);
+            cd[6] = big;
+            cd[7] = 1; // fill value defined (the default one counts)
+            let zeros = vec![0u8; elem as usize];
+            let f = fill.unwrap_or(&zeros);
+            for (k, four) in f.chunks(4).enumerate().take(12) {
+                let mut b = [0u8; 4];
+                b[..four.len()].copy_from_slice(four);
+                cd[8 + k] = u32::from_le_bytes(b);
+            }
+            cd
+        }
+        4 => {
+            let mask = user.first().copied().unwrap_or(0);
+            let ppb = user.get(1).copied().unwrap_or(0);
+            if ppb == 0 || ppb % 2 != 0 || ppb > 32 {
+                return bad(format!(
+                    "szip pixels per block {ppb} (an even number up to 32)"
+                ));
+            }
+            if class == 2 {
+                return bad("the szip filter needs an integer or floating-point type".into());
+            }
+            let bpp = match precision {
+                p if p > 24 && p <= 32 => 32,
+                p if p > 32 => 64,
+                p => p,
+            };
+            let last = chunk.last().copied().unwrap_or(1);
+            let ppb64 = u64::from(ppb);
+            let scanline = if last < ppb64 {
+                if nelmts < ppb64 {
+                    return bad(format!(
+                        "szip pixels per block {ppb} exceed the {nelmts} elements of a chunk"
+                    ));
+                }
+                (ppb64 * 128).min(nelmts)
+            } else if last <= 4096 {
+                (ppb64 * 128).min(last)
+            } else {
+                ppb64 * 128
+            };
+            vec![
+                mask | 1 | 128 | if big == 1 { 16 } else { 8 },
+                ppb,
+                bpp,
+                scanline as u32,
+            ]
+        }
         32001 => {
             let typesize = if elem > 255 { 1 } else { elem as u32 };
+            let chunk_bytes = nelmts.saturating_mul(elem).min(u64::from(u32::MAX)) as u32;
             let mut cd = vec![2, 2, typesize, chunk_bytes];
             cd.extend(user.iter().skip(4));
             cd
@@ -619,7 +728,7 @@ fn set_local(id: u16, user: &[u32], elem: u64, chunk_bytes: u32) -> Vec<u32> {
             cd
         }
         _ => user.to_vec(),
-    }
+    })
 }
 
 /// Chunk dimensions for a dataset of `shape` with `elem`-byte elements, chosen like h5py's
@@ -658,6 +767,7 @@ pub struct DatasetOptions {
     pub(crate) chunks: Option<Vec<u64>>,
     pub(crate) maxshape: Option<Vec<Option<u64>>>,
     pub(crate) shuffle: bool,
+    pub(crate) scaleoffset: Option<(u32, u32)>,
     pub(crate) deflate: Option<u32>,
     pub(crate) lzf: bool,
     pub(crate) fletcher32: bool,
@@ -724,6 +834,16 @@ impl DatasetOptions {
     /// Implies chunked storage.
     pub fn fletcher32(mut self, yes: bool) -> Self {
         self.fletcher32 = yes;
+        self
+    }
+
+    /// The scale-offset filter (id 6), first in the pipeline (h5py's `scaleoffset=`):
+    /// `scale_type` 0 for floating-point D-scale with `factor` decimal digits kept, 2 for
+    /// integers with `factor` bits (0: as few as the chunk's values need). Implies chunked
+    /// storage; the other parameters libhdf5's `set_local` stores (chunk elements, class, size,
+    /// sign, byte order, fill value) are filled in from the dataset.
+    pub fn scaleoffset(mut self, scale_type: u32, factor: u32) -> Self {
+        self.scaleoffset = Some((scale_type, factor));
         self
     }
 
