@@ -1170,12 +1170,25 @@ class File(Group):
                     2, f"Unable to synchronously open file (unable to open file: name = "
                     f"'{name}', errno = 2, error message = 'No such file or directory')")
             create = mode in ("w", "w-", "x") or (mode == "a" and not exists)
-            if create and userblock_size:
-                raise NotImplementedError("h5oxide: files with a user block are not written yet")
+            ub = 0
+            if userblock_size is not None:
+                ub = int(userblock_size)
+                if not create:
+                    if mode == "r+":
+                        raise ValueError("User block may only be specified when creating a file")
+                    with open(name, "rb") as fh:
+                        existing = _userblock_size(fh)
+                    if ub != existing:
+                        raise ValueError(f"Requested userblock size ({ub}) does not match that "
+                                         f"of existing file ({existing})")
+                    ub = 0
+                elif ub != 0 and (ub < 512 or ub & (ub - 1)):
+                    raise ValueError("Unable to set user block size (userblock size must be a "
+                                     "power of 2 >= 512)")
             low = libver[0] if isinstance(libver, (tuple, list)) else libver
             latest = low in ("latest", "v108", "v110", "v112", "v114", "v200")
             writer = _h5oxide.Writer(name, "w" if create else "r+", latest,
-                                     _track(track_order) if create else False)
+                                     _track(track_order) if create else False, ub)
             self._filename = fname if fname is not None else name
             self._mode = "r+"
             state = _FileState()

@@ -621,13 +621,14 @@ pub fn value_of(
 impl Writer {
     /// Opens `path` for writing: mode `"r+"` (existing file) or `"w"` (create or truncate).
     #[new]
-    #[pyo3(signature = (path, mode, latest=false, track_order=false))]
+    #[pyo3(signature = (path, mode, latest=false, track_order=false, userblock=0))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         mode: &str,
         latest: bool,
         track_order: bool,
+        userblock: u64,
     ) -> PyResult<Self> {
         let m = mode.to_string();
         let w = py
@@ -638,7 +639,7 @@ impl Writer {
                     } else {
                         h5oxide::write::WriteOptions::new()
                     };
-                    RwFile::create_with(&path, o.track_order(track_order))
+                    RwFile::create_with(&path, o.track_order(track_order).userblock(userblock))
                 }
                 _ => RwFile::open(&path),
             })

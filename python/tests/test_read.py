@@ -630,8 +630,8 @@ def test_userblock_and_driver_like_h5py(tmp_path):
             assert (f.userblock_size, f.driver) == (1024, "fileobj")
         with mod.File(tmp_path / f"core_{mod.__name__}.h5", "w", driver="core") as f:
             assert (f.userblock_size, f.driver) == (0, "core")
-    with pytest.raises(NotImplementedError):
-        h5oxide.File(tmp_path / "new.h5", "w", userblock_size=512)
+    with h5oxide.File(tmp_path / "new.h5", "w", userblock_size=512) as f:
+        assert f.userblock_size == 512
 
 
 def test_is_hdf5_and_version(tmp_path, typed_file):

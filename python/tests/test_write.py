@@ -953,3 +953,45 @@ def test_scaleoffset_arguments_checked_like_h5py(tmp_path):
             with pytest.raises(ValueError):
                 f.create_dataset("e", data=np.arange(3), compression="szip",
                                  compression_opts=("nn", 3))
+
+
+@pytest.mark.parametrize("libver,ub", [(None, 512), ("latest", 1024), (None, 4096)])
+def test_userblock_like_h5py(tmp_path, libver, ub):
+    """``userblock_size``: the superblock sits after the user block, which the user may fill;
+    h5py, h5dump and h5oxide read the file, and changing it in place keeps the user block."""
+    fn = tmp_path / "ub.h5"
+    with h5oxide.File(fn, "w", userblock_size=ub, libver=libver) as f:
+        f["x"] = np.arange(10)
+        f.create_group("g").attrs["a"] = "text"
+        assert f.userblock_size == ub
+    with open(fn, "r+b") as fh:
+        fh.write(b"my user block")
+    with h5oxide.File(fn, "a", userblock_size=ub) as f:
+        f["g/y"] = np.ones(3)
+    with h5py.File(fn, "r") as f:
+        assert f.userblock_size == ub
+        np.testing.assert_array_equal(f["x"][()], np.arange(10))
+        np.testing.assert_array_equal(f["g/y"][()], np.ones(3))
+        assert f["g"].attrs["a"] == "text"
+    with open(fn, "rb") as fh:
+        assert fh.read(13) == b"my user block"
+        fh.seek(ub)
+        assert fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    with h5oxide.File(fn, "r") as f:
+        assert f.userblock_size == ub
+        np.testing.assert_array_equal(f["x"][()], np.arange(10))
+    import subprocess
+    out = subprocess.run(["h5dump", "-d", "/x", str(fn)], capture_output=True, text=True)
+    assert out.returncode == 0 and "(0): 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in out.stdout
+
+
+def test_userblock_arguments_checked_like_h5py(tmp_path):
+    for lib, fn in ((h5py, tmp_path / "a.h5"), (h5oxide, tmp_path / "b.h5")):
+        with pytest.raises(ValueError):
+            lib.File(fn, "w", userblock_size=100)
+        with lib.File(fn, "w", userblock_size=512):
+            pass
+        with pytest.raises(ValueError):
+            lib.File(fn, "a", userblock_size=1024)
+        with pytest.raises(ValueError):
+            lib.File(fn, "r+", userblock_size=512)

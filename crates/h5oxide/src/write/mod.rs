@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 
 use h5oxide_format::datatype::Datatype;
 use h5oxide_format::encode::filter_pipeline::FilterSpec;
-use h5oxide_format::{Error, Result};
+use h5oxide_format::{Error, Result, UNDEF};
 
 pub use value::{H5Write, HeapSlot, IntoValue, Value};
 
@@ -66,6 +66,7 @@ pub enum Profile {
 pub struct WriteOptions {
     profile: Profile,
     track_order: bool,
+    userblock: u64,
 }
 
 impl WriteOptions {
@@ -92,6 +93,56 @@ impl WriteOptions {
         self.track_order = yes;
         self
     }
+
+    /// Reserves a user block of `size` bytes at the start of the file (h5py's
+    /// `userblock_size`): zeros that other programs may overwrite. The superblock follows it
+    /// and records it as the base address, to which every address in the file is relative
+    /// (spec §II.A "Superblock", Base Address). `size` must be 0 (no user block) or a power of
+    /// two of at least 512, as libhdf5 requires.
+    pub fn userblock(mut self, size: u64) -> Self {
+        self.userblock = size;
+        self
+    }
+}
+
+/// Moves a finished file `size` bytes up behind a zeroed user block: its superblock's base
+/// address becomes `size` and its end-of-file address grows by `size` (the stored end of file
+/// is absolute), the checksum of a version 2/3 superblock is recomputed. Every other address is
+/// relative to the base address and stays as it is — byte for byte what libhdf5 writes for
+/// the same file with a user block.
+fn add_userblock(path: &Path, size: u64) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+    let bytes = fs::read(path).map_err(io)?;
+    let version = *bytes
+        .get(8)
+        .ok_or_else(|| Error::Invalid("no superblock".into()))?;
+    let (base_at, eof_at, checksum_at) = match version {
+        0 => (24, 40, None),
+        1 => (28, 44, None),
+        _ => (12, 28, Some(44)),
+    };
+    let mut sb = bytes
+        .get(..checksum_at.map_or(eof_at + 8, |c| c + 4))
+        .ok_or_else(|| Error::Invalid("superblock too short".into()))?
+        .to_vec();
+    let get = |b: &[u8], at: usize| {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(v)
+    };
+    let eof = get(&sb, eof_at);
+    sb[base_at..base_at + 8].copy_from_slice(&size.to_le_bytes());
+    if eof != UNDEF {
+        sb[eof_at..eof_at + 8].copy_from_slice(&(eof + size).to_le_bytes());
+    }
+    if let Some(c) = checksum_at {
+        let sum = h5oxide_format::checksum::lookup3(&sb[..c], 0);
+        sb[c..c + 4].copy_from_slice(&sum.to_le_bytes());
+    }
+    let mut out = vec![0u8; size as usize];
+    out.extend_from_slice(&sb);
+    out.extend_from_slice(&bytes[sb.len()..]);
+    fs::write(path, out).map_err(io)
 }
 
 /// A new HDF5 file being written; its root group is reached through [`FileWriter::root`] or
@@ -101,6 +152,7 @@ pub struct FileWriter {
     file: Option<fs::File>,
     root: GroupWriter,
     profile: Profile,
+    userblock: u64,
 }
 
 impl std::fmt::Debug for FileWriter {
@@ -121,6 +173,12 @@ impl FileWriter {
     /// Creates (or truncates) `path` to be written as `options` say.
     pub fn create_with(path: impl AsRef<Path>, options: WriteOptions) -> Result<FileWriter> {
         let path = path.as_ref().to_path_buf();
+        let ub = options.userblock;
+        if ub != 0 && (ub < 512 || !ub.is_power_of_two()) {
+            return Err(Error::Invalid(format!(
+                "user block size {ub}: must be 0 or a power of two of at least 512"
+            )));
+        }
         let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -136,6 +194,7 @@ impl FileWriter {
                 ..GroupWriter::default()
             },
             profile: options.profile,
+            userblock: ub,
         })
     }
 
@@ -206,7 +265,11 @@ impl FileWriter {
         serialize::write_file(file, &self.root, self.profile).map_err(|e| match e {
             Error::Io(m) => Error::Io(format!("{}: {m}", self.path.display())),
             e => e,
-        })
+        })?;
+        if self.userblock > 0 {
+            add_userblock(&self.path, self.userblock)?;
+        }
+        Ok(())
     }
 }
 
