@@ -608,6 +608,11 @@ class ItemsViewHDF5(ItemsView):
 class Group(HLObject, Mapping):
     """A group: a container of named links to groups, datasets and datatypes."""
 
+    @property
+    def id(self):
+        """The low-level identifier (validity and identity only)."""
+        return GroupID(self)
+
     def _resolve(self, name):
         if isinstance(name, Reference):
             if not name:
@@ -1096,6 +1101,11 @@ class File(Group):
 
     ``name`` is a path (str, bytes or os.PathLike) or a binary file-like object.
     """
+
+    @property
+    def id(self):
+        """The low-level file identifier (:class:`FileID`)."""
+        return FileID(self)
 
     def __init__(self, name, mode="r", driver=None, libver=None, userblock_size=None,
                  swmr=False, rdcc_nslots=None, rdcc_nbytes=None, rdcc_w0=None, track_order=None,
@@ -1656,8 +1666,214 @@ class VirtualSpace:
         return f"<VirtualSpace extent {self._extent} selection {kind}>"
 
 
+StoreInfo = namedtuple("StoreInfo", ("chunk_offset", "filter_mask", "byte_offset", "size"))
+StoreInfo.__doc__ = "A stored chunk (h5py's ``h5d.StoreInfo``); byte offsets are absolute."
+
+
+class _ObjectID:
+    """The part of h5py's low-level object identifiers (``obj.id``) that high-level code
+    uses: validity, and the object's address as ``id.id``-like identity."""
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    @property
+    def valid(self):
+        return self._obj._state.open
+
+    def __bool__(self):
+        return self.valid
+
+    def __eq__(self, other):
+        return isinstance(other, _ObjectID) and other._obj._state is self._obj._state and \
+            other._obj._addr == self._obj._addr
+
+    def __hash__(self):
+        return hash((id(self._obj._state), self._obj._addr))
+
+
+class GroupID(_ObjectID):
+    """h5py's ``h5g.GroupID``, as far as h5oxide supports the low-level API."""
+
+
+class FileID(GroupID):
+    """h5py's ``h5f.FileID``, as far as h5oxide supports the low-level API."""
+
+    def get_filesize(self):
+        """Size of the file in bytes (after writing what is pending)."""
+        f = self._obj
+        if f._state.writer is not None:
+            f._state.writer.flush()
+        path = f._backing[2] if f._backing else f.filename
+        return os.path.getsize(path)
+
+    def get_intent(self):
+        """1 (``h5f.ACC_RDWR``) when open for writing, else 0 (``ACC_RDONLY``)."""
+        return 0 if self._obj._state.writer is None else 1
+
+
+class PropDCID:
+    """The dataset creation properties h5py's ``DatasetID.get_create_plist()`` gives and
+    readers use (layout, chunk shape, filters)."""
+
+    def __init__(self, node):
+        self._node = node
+
+    def get_layout(self):
+        """0 compact, 1 contiguous, 2 chunked, 3 virtual (``h5d.COMPACT`` ...)."""
+        return self._node.layout_class
+
+    def get_chunk(self):
+        c = self._node.chunks
+        if c is None:
+            raise ValueError("Not a chunked storage layout")
+        return tuple(c)
+
+    def get_nfilters(self):
+        return len(self._node.filter_details)
+
+    def get_filter(self, filter_idx):
+        """``(filter id, flags, client data values, name)``."""
+        details = self._node.filter_details
+        if not 0 <= filter_idx < len(details):
+            raise ValueError(f"Filter number {filter_idx} is invalid")
+        fid, flags, cd, name = details[filter_idx]
+        return fid, flags, tuple(cd), bytes(name)
+
+    def get_filter_by_id(self, filter_code):
+        """``(flags, client data values, name)`` of the filter, or None if absent."""
+        for fid, flags, cd, name in self._node.filter_details:
+            if fid == filter_code:
+                return flags, tuple(cd), bytes(name)
+        return None
+
+    def all_filters_avail(self):
+        return all(h5z.filter_avail(f[0]) for f in self._node.filter_details)
+
+
+class DatasetID(_ObjectID):
+    """h5py's ``h5d.DatasetID`` for what kerchunk-style indexers and direct chunk I/O use:
+    storage offsets and sizes, chunk records, raw chunk reads and writes, creation
+    properties."""
+
+    @property
+    def shape(self):
+        return self._obj.shape
+
+    @property
+    def rank(self):
+        return self._obj.ndim
+
+    def get_offset(self):
+        """Absolute file offset of contiguous data, or None."""
+        return self._obj._n().data_offset()
+
+    def get_storage_size(self):
+        return self._obj._n().storage_size()
+
+    def get_create_plist(self):
+        return PropDCID(self._obj._n())
+
+    def _chunks(self):
+        ds = self._obj
+        key = (ds._state.changes, ds._state.gen)
+        c = ds.__dict__.get("_stored_chunks")
+        if c is None or c[0] != key:
+            c = (key, ds._n().stored_chunks())
+            ds._stored_chunks = c
+        return c[1]
+
+    def get_num_chunks(self, filter_space=None):
+        return len(self._chunks())
+
+    def get_chunk_info(self, index, space=None):
+        chunks = self._chunks()
+        if not 0 <= index < len(chunks):
+            raise ValueError(f"Chunk index {index} is out of range ({len(chunks)} chunks)")
+        off, mask, addr, size = chunks[index]
+        return StoreInfo(tuple(off), mask, addr, size)
+
+    def get_chunk_info_by_coord(self, chunk_offset):
+        want = tuple(int(x) for x in chunk_offset)
+        for off, mask, addr, size in self._chunks():
+            if tuple(off) == want:
+                return StoreInfo(want, mask, addr, size)
+        return StoreInfo(None, 0, None, 0)
+
+    def chunk_iter(self, callback):
+        """Calls ``callback(StoreInfo)`` for every allocated chunk, in chunk offset order."""
+        for off, mask, addr, size in self._chunks():
+            callback(StoreInfo(tuple(off), mask, addr, size))
+
+    def read_direct_chunk(self, offsets, dxpl=None, out=None):
+        """``(filter_mask, bytes)`` of the stored (filtered) chunk at ``offsets``."""
+        r = self._obj._n().read_chunk_raw([int(x) for x in offsets])
+        if r is None:
+            raise OSError(f"Unable to synchronously read raw data chunk (chunk at {tuple(offsets)}"
+                          " is not allocated)")
+        mask, data = r
+        if out is not None:
+            view = memoryview(out).cast("B")
+            if len(view) < len(data):
+                raise ValueError("Output buffer is too small for the chunk")
+            view[:len(data)] = data
+            return mask, out
+        return mask, data
+
+    def write_direct_chunk(self, offsets, data, filter_mask=0x00000000, dxpl=None):
+        """Stores ``data`` (already filtered) as the chunk at ``offsets``."""
+        ds = self._obj
+        w = ds._w()
+        raw = bytes(memoryview(data).cast("B")) if not isinstance(data, bytes) else data
+        w.write_chunk_raw(ds._addr, [int(x) for x in offsets], int(filter_mask), raw)
+        ds._state.changed()
+
+
+class _H5Z:
+    """h5py's ``h5z`` constants and ``filter_avail`` (filters h5oxide decodes)."""
+    FILTER_DEFLATE, FILTER_SHUFFLE, FILTER_FLETCHER32, FILTER_SZIP, FILTER_NBIT = 1, 2, 3, 4, 5
+    FILTER_SCALEOFFSET, FILTER_LZF = 6, 32000
+    FLAG_MANDATORY, FLAG_OPTIONAL = 0, 1
+    SO_FLOAT_DSCALE, SO_FLOAT_ESCALE, SO_INT = 0, 1, 2
+    SO_INT_MINBITS_DEFAULT = 0
+    _DECODED = (1, 2, 3, 4, 5, 6, 307, 32000, 32001, 32004, 32008, 32015, 32026)
+
+    @staticmethod
+    def filter_avail(filter_code):
+        return filter_code in _H5Z._DECODED
+
+
+class _H5S:
+    """h5py's ``h5s`` constants."""
+    UNLIMITED = 2**64 - 1
+    SCALAR, SIMPLE, NULL = 0, 1, 2
+    SEL_NONE, SEL_POINTS, SEL_HYPERSLABS, SEL_ALL = 0, 1, 2, 3
+
+
+class _H5D:
+    """h5py's ``h5d`` layout constants."""
+    COMPACT, CONTIGUOUS, CHUNKED, VIRTUAL = 0, 1, 2, 3
+
+
+h5z, h5s, h5d = _H5Z(), _H5S(), _H5D()
+
+
 class Dataset(HLObject):
     """A dataset: an n-dimensional array of one dtype."""
+
+    @property
+    def id(self):
+        """The low-level identifier (:class:`DatasetID`: storage and chunk access)."""
+        return DatasetID(self)
+
+    def flush(self):
+        """Writes pending changes to the file (h5py's SWMR ``Dataset.flush``)."""
+        if self._state.writer is not None:
+            self._state.writer.flush()
+
+    def refresh(self):
+        """h5py's SWMR ``Dataset.refresh``. A no-op: h5oxide does not follow another
+        process's appends to a file it has open (open it again to see them)."""
 
     def _winfo(self):
         """``(shape, maxshape, chunks, dtype)`` from the writer (no flush), or None when the

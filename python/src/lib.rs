@@ -15,7 +15,10 @@ use pyo3::exceptions::{
     PyFileNotFoundError, PyKeyError, PyOSError, PyPermissionError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyList, PySlice, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyList, PySlice, PyTuple};
+
+/// `(filter id, flags, client data values, name)` of one filter of a pipeline.
+type FilterDetail = (u16, u16, Vec<u32>, Vec<u8>);
 
 mod convert;
 mod dtype;
@@ -553,6 +556,76 @@ impl Node {
                 (m.file.clone(), m.dataset.clone(), vspace, sspace)
             })
             .collect())
+    }
+
+    /// The filter pipeline in full: `(id, flags, client data, name)` per filter.
+    #[getter]
+    fn filter_details(&self) -> PyResult<Vec<FilterDetail>> {
+        Ok(self
+            .dataset()?
+            .info()
+            .pipeline
+            .as_ref()
+            .map(|p| {
+                p.filters
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.id,
+                            f.flags,
+                            f.cd_values.clone(),
+                            f.name.clone().unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Layout class: 0 compact, 1 contiguous, 2 chunked, 3 virtual (h5py's `h5d` values).
+    #[getter]
+    fn layout_class(&self) -> PyResult<u8> {
+        use h5oxide::format::messages::layout::DataLayout;
+        Ok(match self.dataset()?.info().layout {
+            DataLayout::Compact { .. } => 0,
+            DataLayout::Contiguous { .. } => 1,
+            DataLayout::Chunked(_) => 2,
+            DataLayout::Virtual { .. } => 3,
+        })
+    }
+
+    /// Absolute file offset of contiguous data (`None` when not contiguous or not allocated).
+    fn data_offset(&self) -> PyResult<Option<u64>> {
+        Ok(self.dataset()?.data_offset())
+    }
+
+    /// Bytes allocated for the data.
+    fn storage_size(&self, py: Python<'_>) -> PyResult<u64> {
+        let d = self.dataset()?.clone();
+        py.detach(move || d.storage_size()).map_err(to_py_err)
+    }
+
+    /// The allocated chunks as `(offset, filter mask, absolute address, size)`, by offset.
+    #[allow(clippy::type_complexity)]
+    fn stored_chunks(&self, py: Python<'_>) -> PyResult<Vec<(Vec<u64>, u32, u64, u64)>> {
+        let d = self.dataset()?.clone();
+        let r = py.detach(move || d.stored_chunks()).map_err(to_py_err)?;
+        Ok(r.into_iter()
+            .map(|c| (c.offset, c.filter_mask, c.address, c.size))
+            .collect())
+    }
+
+    /// The stored (filtered) bytes of the chunk at `offset` and its filter mask, or `None`.
+    fn read_chunk_raw<'py>(
+        &self,
+        py: Python<'py>,
+        offset: Vec<u64>,
+    ) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
+        let d = self.dataset()?.clone();
+        let r = py
+            .detach(move || d.read_chunk_raw(&offset))
+            .map_err(to_py_err)?;
+        Ok(r.map(|(m, b)| (m, PyBytes::new(py, &b))))
     }
 
     /// Chunk shape of a chunked dataset, else `None`.

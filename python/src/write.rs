@@ -888,6 +888,21 @@ impl Writer {
         self.with(py, move |w| w.write_value(addr, &sel, &v))
     }
 
+    /// Stores already-filtered `data` as the chunk at `offset` with `filter_mask`
+    /// (`write_direct_chunk`).
+    fn write_chunk_raw(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+        offset: Vec<u64>,
+        filter_mask: u32,
+        data: Vec<u8>,
+    ) -> PyResult<()> {
+        self.with(py, move |w| {
+            w.write_chunk_raw(addr, &offset, filter_mask, &data)
+        })
+    }
+
     /// Writes raw bytes (the elements as stored, row-major over the selection, from a
     /// contiguous `uint8` view of the caller's array: no copy) into the hyperslab.
     fn write_bytes(

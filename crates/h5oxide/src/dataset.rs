@@ -10,7 +10,7 @@ use h5oxide_format::messages::filter_pipeline::FilterPipeline;
 use h5oxide_format::messages::layout::DataLayout;
 use h5oxide_format::object_header::{msg, Message, ObjectHeader};
 use h5oxide_format::vds::VdsMapping;
-use h5oxide_format::{Ctx, Error, Result, UNDEF};
+use h5oxide_format::{Ctx, Error, Result, Source, UNDEF};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::attribute::{attributes_of, Attribute};
@@ -641,5 +641,118 @@ impl Dataset {
     pub fn read_strings(&self) -> Result<Vec<String>> {
         let raw = self.read_raw()?;
         crate::strings::read_strings(&self.file, &self.info.dtype, &raw)
+    }
+}
+
+/// Where a dataset's bytes are stored, as libhdf5's `H5Dget_offset`, `H5Dget_storage_size`,
+/// `H5Dget_chunk_info` and `H5Dread_chunk` report them (h5py's `DatasetID.get_offset`,
+/// `get_storage_size`, `get_num_chunks`, `get_chunk_info` and `read_direct_chunk`; what
+/// kerchunk-style indexers and direct chunk readers use). File offsets are absolute: a user
+/// block's size is included.
+impl Dataset {
+    /// The file offset of contiguous data; `None` for other layouts, external storage and
+    /// data not allocated yet.
+    pub fn data_offset(&self) -> Option<u64> {
+        match &self.info.layout {
+            DataLayout::Contiguous { address, .. }
+                if *address != UNDEF && self.info.external.is_none() =>
+            {
+                address.checked_add(self.file.src.base)
+            }
+            _ => None,
+        }
+    }
+
+    /// Bytes allocated in the file for the data (stored, filtered sizes for chunks; 0 when
+    /// nothing is allocated, and for virtual datasets).
+    pub fn storage_size(&self) -> Result<u64> {
+        Ok(match &self.info.layout {
+            DataLayout::Compact { data } => data.len() as u64,
+            DataLayout::Contiguous { address, size } => {
+                if self.info.external.is_some() {
+                    self.info.num_bytes().unwrap_or(0)
+                } else if *address == UNDEF {
+                    0
+                } else {
+                    *size
+                }
+            }
+            DataLayout::Chunked(_) => self
+                .stored_chunks()?
+                .iter()
+                .fold(0u64, |a, r| a.saturating_add(r.size)),
+            DataLayout::Virtual { .. } => 0,
+        })
+    }
+
+    /// The allocated chunks of a chunked dataset in libhdf5's order (by chunk offset), each with
+    /// its offset, filter mask, absolute file address and stored size; empty for other
+    /// layouts.
+    pub fn stored_chunks(&self) -> Result<Vec<h5oxide_format::chunk_index::ChunkRecord>> {
+        let DataLayout::Chunked(c) = &self.info.layout else {
+            return Ok(Vec::new());
+        };
+        let filtered = self
+            .info
+            .pipeline
+            .as_ref()
+            .is_some_and(|p| !p.filters.is_empty());
+        let max = crate::read::max_dims(&self.info);
+        let mut chunks = crate::chunked::chunk_summary(
+            &self.file.ctx(),
+            c,
+            self.info.space.dims(),
+            &max,
+            filtered,
+        )?
+        .chunk_info;
+        let base = self.file.src.base;
+        for r in &mut chunks {
+            r.address = r.address.saturating_add(base);
+        }
+        Ok(chunks)
+    }
+
+    /// The stored bytes of the chunk whose first element is at `offset`, as they are in the
+    /// file (filtered), with its filter mask; `None` when that chunk is not allocated.
+    pub fn read_chunk_raw(&self, offset: &[u64]) -> Result<Option<(u32, Vec<u8>)>> {
+        let DataLayout::Chunked(c) = &self.info.layout else {
+            return Err(Error::Invalid(format!(
+                "{}: not a chunked dataset",
+                self.name
+            )));
+        };
+        let dims = &c.chunk_dims;
+        if offset.len() != dims.len()
+            || offset.iter().zip(dims).any(|(&o, &d)| d == 0 || o % d != 0)
+        {
+            return Err(Error::Invalid(format!(
+                "{}: chunk offset {offset:?} is not on the chunk grid {dims:?}",
+                self.name
+            )));
+        }
+        let base = self.file.src.base;
+        let Some(r) = self
+            .stored_chunks()?
+            .into_iter()
+            .find(|r| r.offset == offset)
+        else {
+            return Ok(None);
+        };
+        let rel = r.address.saturating_sub(base);
+        let size = usize::try_from(r.size).map_err(|_| Error::Invalid("chunk too large".into()))?;
+        if rel
+            .checked_add(r.size)
+            .is_none_or(|end| end > self.file.src.size())
+        {
+            return Err(Error::corrupt(
+                "chunk",
+                rel,
+                format!("{} bytes past the end of the file", r.size),
+            ));
+        }
+        let mut buf = vec![0u8; size];
+        self.file.src.read_into(rel, &mut buf)?;
+        Ok(Some((r.filter_mask, buf)))
     }
 }

@@ -615,6 +615,72 @@ impl RwFile {
         }
     }
 
+    /// Stores `bytes` as the chunk of the dataset at `addr` whose first element is at `offset`
+    /// (on the chunk grid, inside the current extent), exactly as given: already filtered,
+    /// with `filter_mask` saying which filters of the pipeline were not applied (bit *i* for
+    /// filter *i*). h5py's `DatasetID.write_direct_chunk`, libhdf5's `H5Dwrite_chunk`.
+    pub fn write_chunk_raw(
+        &mut self,
+        addr: u64,
+        offset: &[u64],
+        filter_mask: u32,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let spec = self.dataset_spec(addr)?;
+        let c = spec
+            .layout
+            .chunked()
+            .ok_or_else(|| Error::Invalid(format!("dataset at {addr:#x} is not chunked")))?
+            .clone();
+        if offset.len() != spec.dims.len()
+            || offset.len() != c.chunk_dims.len()
+            || offset
+                .iter()
+                .zip(&c.chunk_dims)
+                .zip(&spec.dims)
+                .any(|((&o, &cd), &d)| cd == 0 || o % cd != 0 || o >= d)
+        {
+            return Err(Error::Invalid(format!(
+                "chunk offset {offset:?} is not on the chunk grid {:?} inside the extent {:?}",
+                c.chunk_dims, spec.dims
+            )));
+        }
+        if bytes.is_empty() {
+            return Err(Error::Invalid("a stored chunk cannot be empty".into()));
+        }
+        self.touch();
+        self.chunk_state(addr, &spec)?;
+        let ex = {
+            let st = self
+                .chunks
+                .get_mut(&addr)
+                .ok_or_else(|| Error::Invalid("chunks".into()))?;
+            if st.cache.remove(offset).is_some() {
+                st.cache_bytes = st.cache_bytes.saturating_sub(
+                    c.chunk_elements().unwrap_or(0) as usize * spec.dtype.size() as usize,
+                );
+            }
+            st.map.get(offset).copied()
+        };
+        let len = bytes.len() as u64;
+        let at = match ex {
+            Some((a, size, _)) if size == len => a,
+            Some((a, size, _)) => {
+                self.release(a, size);
+                self.alloc(len)?
+            }
+            None => self.alloc(len)?,
+        };
+        self.write_at(at, bytes)?;
+        let st = self
+            .chunks
+            .get_mut(&addr)
+            .ok_or_else(|| Error::Invalid("chunks".into()))?;
+        st.map.insert(offset.to_vec(), (at, len, filter_mask));
+        st.dirty = true;
+        Ok(())
+    }
+
     /// Writes a [`Value`] (variable-length strings go to the global heap) into `sel`.
     pub fn write_value(&mut self, addr: u64, sel: &Hyperslab, value: &Value) -> Result<()> {
         let bytes = self.element_bytes(value)?;
