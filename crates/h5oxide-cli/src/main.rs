@@ -1,10 +1,14 @@
 //! The `h5oxide` command line tool.
 //!
 //! * `h5oxide ls [-r] PATH` — list the objects of a file.
+//! * `h5oxide check FILE` — read everything in a file and report what cannot be read
+//!   (exit 0: all read, 1: problems, 2: not an HDF5 file we can open); see [`check`].
 //! * `h5oxide dump --canonical FILE` — print the canonical JSON description of a file
 //!   (`../shared/tools/CANONICAL.md`) and exit 0 when it is `"ok": true`, 1 when the file
 //!   was rejected (`"ok": false`). The corpus test (`tests/corpus.rs`) relies on this
 //!   contract: any other exit status, a signal or a panic counts as a crash.
+
+mod check;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -28,6 +32,12 @@ enum Command {
         recursive: bool,
         /// The HDF5 file (optionally `FILE/path/in/file`).
         path: PathBuf,
+    },
+    /// Read everything in a file (every link, attribute and dataset value) and report what
+    /// cannot be read.
+    Check {
+        /// The HDF5 file.
+        file: PathBuf,
     },
     /// Describe a file.
     Dump {
@@ -169,6 +179,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Ls { recursive, path } => list(&path, recursive),
+        Command::Check { file } => check::check(&file),
         Command::Dump { canonical, file } => {
             if !canonical {
                 eprintln!("h5oxide dump: only --canonical is supported");

@@ -731,7 +731,6 @@ impl Dataset {
                 self.name
             )));
         }
-        let base = self.file.src.base;
         let Some(r) = self
             .stored_chunks()?
             .into_iter()
@@ -739,20 +738,60 @@ impl Dataset {
         else {
             return Ok(None);
         };
-        let rel = r.address.saturating_sub(base);
-        let size = usize::try_from(r.size).map_err(|_| Error::Invalid("chunk too large".into()))?;
+        Ok(Some((r.filter_mask, self.stored_chunk_bytes(&r)?)))
+    }
+
+    /// The stored (filtered) bytes of a chunk [`Dataset::stored_chunks`] listed.
+    pub fn stored_chunk_bytes(
+        &self,
+        chunk: &h5oxide_format::chunk_index::ChunkRecord,
+    ) -> Result<Vec<u8>> {
+        let rel = chunk.address.saturating_sub(self.file.src.base);
+        let size =
+            usize::try_from(chunk.size).map_err(|_| Error::Invalid("chunk too large".into()))?;
         if rel
-            .checked_add(r.size)
+            .checked_add(chunk.size)
             .is_none_or(|end| end > self.file.src.size())
         {
             return Err(Error::corrupt(
                 "chunk",
                 rel,
-                format!("{} bytes past the end of the file", r.size),
+                format!("{} bytes past the end of the file", chunk.size),
             ));
         }
         let mut buf = vec![0u8; size];
         self.file.src.read_into(rel, &mut buf)?;
-        Ok(Some((r.filter_mask, buf)))
+        Ok(buf)
+    }
+
+    /// The decoded bytes (filters undone, the whole chunk) of a chunk
+    /// [`Dataset::stored_chunks`] listed.
+    pub fn decode_stored_chunk(
+        &self,
+        chunk: &h5oxide_format::chunk_index::ChunkRecord,
+    ) -> Result<Vec<u8>> {
+        let DataLayout::Chunked(c) = &self.info.layout else {
+            return Err(Error::Invalid(format!(
+                "{}: not a chunked dataset",
+                self.name
+            )));
+        };
+        let limit = self.file.limits.max_data_bytes;
+        let chunk_bytes = c
+            .chunk_bytes()
+            .filter(|&b| b <= limit)
+            .ok_or(Error::Limit {
+                what: "chunk",
+                requested: c.chunk_bytes().unwrap_or(u64::MAX),
+                limit,
+            })?;
+        let raw = self.stored_chunk_bytes(chunk)?;
+        crate::chunked::decode_chunk(
+            raw,
+            self.info.pipeline.as_ref(),
+            &self.file.registry,
+            chunk.filter_mask,
+            chunk_bytes as usize,
+        )
     }
 }

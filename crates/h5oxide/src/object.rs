@@ -75,6 +75,15 @@ impl Object {
         }
     }
 
+    /// Address of the object's header (its identity in the file).
+    pub fn addr(&self) -> u64 {
+        match self {
+            Object::Group(g) => g.addr(),
+            Object::Dataset(d) => d.addr(),
+            Object::Datatype(t) => t.addr,
+        }
+    }
+
     /// The object's kind.
     pub fn kind(&self) -> ObjectKind {
         match self {
