@@ -2560,8 +2560,13 @@ class _AsStr(_Wrapper):
         if isinstance(data, numpy.bytes_):
             return bytes(data).decode(self.encoding, self.errors)
         arr = numpy.asarray(data)
-        out = numpy.empty(arr.shape, dtype=object)
         enc, err = self.encoding, self.errors
+        if arr.dtype.kind == "O" and enc.replace("-", "").replace("_", "").lower() == "utf8" \
+                and err == "strict":
+            fast = _h5oxide.utf8_strings(arr.reshape(-1))
+            if fast is not None:
+                return fast.reshape(arr.shape)
+        out = numpy.empty(arr.shape, dtype=object)
         # One pass over a list (indexing an object array element by element costs more than
         # the decoding itself).
         out.reshape(-1)[:] = [bytes(b).decode(enc, err) for b in arr.reshape(-1).tolist()]

@@ -254,6 +254,28 @@ pub fn to_numpy<'py>(
             .call_method1("reshape", (shape_t,));
     }
 
+    if matches!(dt, Datatype::VarLenString { .. }) && mode == Mode::Dataset {
+        // h5py 3 gives `bytes` for each variable-length string of a dataset: read them all
+        // into one buffer, then make the objects.
+        let f = file.clone();
+        let (buf, ends) = py
+            .detach(move || Decoder::new(f.ctx()).vlen_strings(&raw, n, size))
+            .map_err(to_py_err)?;
+        let mut objs: Vec<Py<PyAny>> = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for &end in &ends {
+            objs.push(
+                PyBytes::new(py, buf.get(start..end).unwrap_or(&[]))
+                    .into_any()
+                    .unbind(),
+            );
+            start = end;
+        }
+        return PyArray1::from_vec(py, objs)
+            .call_method1("view", (&dtype,))?
+            .call_method1("reshape", (shape_t,));
+    }
+
     // General path: decode to values, then build Python objects.
     let f = file.clone();
     let d = dt.clone();

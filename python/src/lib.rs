@@ -950,11 +950,34 @@ fn node_at(py: Python<'_>, token: &FileToken, addr: u64, name: String) -> PyResu
 }
 
 /// The native module.
+/// UTF-8 `str` objects from a flat sequence of `bytes` (what `asstr()` makes with its default
+/// encoding and `strict` errors), or `None` when an item is not `bytes` or not valid UTF-8 (the
+/// caller then decodes in Python and raises what Python raises).
+#[pyfunction]
+fn utf8_strings<'py>(
+    py: Python<'py>,
+    items: Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let mut out: Vec<Py<PyAny>> = Vec::new();
+    for it in items.try_iter()? {
+        let it = it?;
+        let Ok(b) = it.cast::<PyBytes>() else {
+            return Ok(None);
+        };
+        let Ok(s) = std::str::from_utf8(b.as_bytes()) else {
+            return Ok(None);
+        };
+        out.push(pyo3::types::PyString::new(py, s).into_any().unbind());
+    }
+    Ok(Some(numpy::PyArray1::from_vec(py, out).into_any()))
+}
+
 #[pymodule]
 fn _h5oxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Node>()?;
     m.add_class::<FileToken>()?;
     m.add_function(wrap_pyfunction!(open, m)?)?;
+    m.add_function(wrap_pyfunction!(utf8_strings, m)?)?;
     m.add_function(wrap_pyfunction!(deref_addr, m)?)?;
     m.add_function(wrap_pyfunction!(open_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(node_at, m)?)?;

@@ -860,6 +860,40 @@ impl<'a> Decoder<'a> {
         Ok(self.heap.object(&self.ctx, id)?.into_owned())
     }
 
+    /// The `n` variable-length strings whose 16-byte heap references are in `raw` (`size`
+    /// bytes per element), appended to one buffer: returns the buffer and each string's end
+    /// in it. Strings stop at their first NUL, as [`Decoder::decode`] reads them; a null
+    /// reference is an empty string. One allocation for all strings instead of one each.
+    pub fn vlen_strings(
+        &mut self,
+        raw: &[u8],
+        n: usize,
+        size: usize,
+    ) -> Result<(Vec<u8>, Vec<usize>)> {
+        let mut buf = Vec::new();
+        let mut ends = Vec::with_capacity(n.min(raw.len() / size.max(1)));
+        for i in 0..n {
+            let el = raw.get(i * size..(i + 1) * size).ok_or_else(|| {
+                Error::Invalid("variable-length string elements too short".into())
+            })?;
+            let (len, id) = self.vlen_header(el)?;
+            if !(id.is_null() || len == 0) {
+                let obj = self.heap.object(&self.ctx, id)?;
+                let s = obj.get(..len as usize).ok_or_else(|| {
+                    Error::corrupt(
+                        "variable-length string",
+                        id.collection,
+                        "string longer than its heap object",
+                    )
+                })?;
+                let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+                buf.extend_from_slice(s.get(..end).unwrap_or(s));
+            }
+            ends.push(buf.len());
+        }
+        Ok((buf, ends))
+    }
+
     /// Decodes one element; `bytes` must hold at least `dtype.size()` bytes.
     pub fn decode(&mut self, dtype: &Datatype, bytes: &[u8]) -> Result<Value> {
         let size = dtype.size() as usize;
