@@ -287,7 +287,6 @@ impl Serializer {
             let addr = if data.is_empty() {
                 UNDEF
             } else {
-                let data = data.into_owned();
                 self.alloc(&data)?
             };
             (
