@@ -123,13 +123,16 @@ class Reference:
 
 
 class RegionReference(Reference):
-    """A dataset region reference (the dataset it points to, and a selection description)."""
+    """A dataset region reference: the dataset it points to (``f[ref]``) and a selection in it
+    (``dset[ref]`` reads the selected elements). Made by ``dset.regionref[...]``."""
 
     typecode = 1
 
-    def __init__(self, token=None, addr=None, selection=None):
+    def __init__(self, token=None, addr=None, sel=None):
         super().__init__(token, addr)
-        self._selection = selection
+        # the selection in the writer's form: ("all",), ("regular", start, stride, count,
+        # block), ("points", rank, points), ("blocks", rank, blocks) or ("none",)
+        self._sel = sel
 
     def __repr__(self):
         return f"<HDF5 region reference{'' if self else ' (null)'}>"
@@ -1666,6 +1669,67 @@ class VirtualSpace:
         return f"<VirtualSpace extent {self._extent} selection {kind}>"
 
 
+def _region_selection(shape, args):
+    """The selection ``dset.regionref[args]`` makes, as h5py makes it: a boolean mask selects
+    points; slices, integers, ``...`` and :class:`MultiBlockSlice` a regular hyperslab; index
+    lists (increasing) a union of blocks."""
+    if isinstance(args, numpy.ndarray) and args.dtype == bool:
+        if args.shape != tuple(shape):
+            raise TypeError("Boolean indexing array has incompatible shape")
+        return ("points", len(shape), numpy.argwhere(args).tolist())
+    key = args if isinstance(args, tuple) else (args,)
+    if not any(isinstance(k, (list, numpy.ndarray)) for k in key):
+        return _vds_select(shape, args)[0]
+    if any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (len(shape) - len(key) + 1) + key[i + 1:]
+    key = key + (slice(None),) * (len(shape) - len(key))
+    runs = []
+    for k, n in zip(key, shape):
+        if isinstance(k, slice):
+            idx = list(range(*k.indices(n)))
+        elif isinstance(k, (list, numpy.ndarray)):
+            idx = [int(x) for x in numpy.asarray(k).reshape(-1)]
+            if any(b <= a for a, b in zip(idx, idx[1:])):
+                raise TypeError("Indexing elements must be in increasing order")
+        else:
+            idx = [int(k) + (n if int(k) < 0 else 0)]
+        if not idx or idx[0] < 0 or idx[-1] >= n:
+            raise IndexError(f"Index out of range for an axis of {n}")
+        r = []
+        for x in idx:
+            if r and r[-1][1] == x - 1:
+                r[-1][1] = x
+            else:
+                r.append([x, x])
+        runs.append(r)
+    blocks = [((), ())]
+    for r in runs:
+        blocks = [(s0 + (a,), e0 + (b,)) for s0, e0 in blocks for a, b in r]
+    return ("blocks", len(shape), [(list(s0), list(e0)) for s0, e0 in blocks])
+
+
+class _RegionProxy:
+    """``dset.regionref``: indexing it makes a region reference to the selected part."""
+
+    def __init__(self, dset):
+        self._dset = dset
+
+    def __getitem__(self, args):
+        d = self._dset
+        shape = d.shape
+        if shape is None:
+            raise TypeError("Region references of empty datasets are not supported")
+        whole = args is Ellipsis or (isinstance(args, tuple) and len(args) <= 1
+                                     and all(a is Ellipsis for a in args))
+        if shape == () or whole:
+            sel = ("all",)  # h5py selects "all" for these, a hyperslab for explicit slices
+        else:
+            sel = _region_selection(shape, args)
+        n = d._n()
+        return RegionReference(n.token, n.addr, sel)
+
+
 StoreInfo = namedtuple("StoreInfo", ("chunk_offset", "filter_mask", "byte_offset", "size"))
 StoreInfo.__doc__ = "A stored chunk (h5py's ``h5d.StoreInfo``); byte offsets are absolute."
 
@@ -2093,7 +2157,60 @@ class Dataset(HLObject):
                 return None
         return start, count, step, keep
 
+    @property
+    def regionref(self):
+        """``dset.regionref[selection]`` makes a :class:`RegionReference` to that part of the
+        dataset (slices, integers, ``...`` and :class:`MultiBlockSlice`)."""
+        return _RegionProxy(self)
+
+    def _read_region(self, ref):
+        """The elements a region reference selects, shaped as h5py shapes them: the dataset's
+        shape for "all", ``count * block`` per axis for a regular hyperslab, the distinct
+        coordinates per axis for a rectangular union of blocks, else 1-D (points: in stored
+        order; blocks: row-major)."""
+        sel = ref._sel
+        if not ref or sel is None:
+            raise ValueError("Invalid region reference")
+        kind = sel[0]
+        if kind == "all":
+            return self[()]
+        if kind == "none":
+            return numpy.empty((0,), dtype=self.dtype)
+        if kind == "regular":
+            _, start, stride, count, block = sel
+            idx = [numpy.add.outer(s + st * numpy.arange(c), numpy.arange(b)).reshape(-1)
+                   for s, st, c, b in zip(start, stride, count, block)]
+            lo = [int(i.min()) for i in idx]
+            box = self[tuple(slice(l, int(i.max()) + 1) for l, i in zip(lo, idx))]
+            return numpy.asarray(box[numpy.ix_(*[i - l for i, l in zip(idx, lo)])])
+        if kind == "points":
+            pts = numpy.asarray(sel[2], dtype=numpy.int64).reshape(len(sel[2]), -1)
+            if len(pts) == 0:
+                return numpy.empty((0,), dtype=self.dtype)
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            box = self[tuple(slice(int(a), int(b) + 1) for a, b in zip(lo, hi))]
+            return box[tuple((pts - lo).T)]
+        blocks = sel[2]
+        if not blocks:
+            return numpy.empty((0,), dtype=self.dtype)
+        rank = len(blocks[0][0])
+        lo = [min(b[0][d] for b in blocks) for d in range(rank)]
+        hi = [max(b[1][d] for b in blocks) for d in range(rank)]
+        box = self[tuple(slice(a, b + 1) for a, b in zip(lo, hi))]
+        mask = numpy.zeros(box.shape, dtype=bool)
+        for s0, e0 in blocks:
+            mask[tuple(slice(a - l, b - l + 1) for a, b, l in zip(s0, e0, lo))] = True
+        out = box[mask]
+        shape = tuple(int(mask.any(axis=tuple(x for x in range(rank) if x != d)).sum())
+                      for d in range(rank))
+        n = 1
+        for x in shape:
+            n *= x
+        return out.reshape(shape) if n == out.size else out
+
     def __getitem__(self, args, new_dtype=None):
+        if isinstance(args, RegionReference):
+            return self._read_region(args)
         if new_dtype is None and self._state.writer is None:
             # Basic indexes of plain numeric datasets are handled by the engine in one call.
             out = self._n().getitem(args)
@@ -2653,7 +2770,8 @@ def _as_array(data, dtype=None):
         arr = numpy.empty(numpy.shape(data) if not isinstance(data, Reference) else (),
                           dtype=object)
         arr[...] = data if not isinstance(data, Reference) else [data][0]
-        return arr, ref_dtype
+        region = all(isinstance(x, RegionReference) for x in arr.reshape(-1))
+        return arr, regionref_dtype if region else ref_dtype
     if type(data) is bytes:  # like h5py's guess_dtype: variable-length ASCII
         arr = numpy.empty((), dtype=object)
         arr[()] = data

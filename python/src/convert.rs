@@ -421,7 +421,7 @@ fn value_to_py<'py>(
             };
             match r {
                 None => cls.call1((token, None::<u64>, py.None())),
-                Some(r) => cls.call1((token, Some(r.target), format!("{:?}", r.selection))),
+                Some(r) => cls.call1((token, Some(r.target), selection_py(py, &r.selection)?)),
             }
         }
         (dt, v) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
@@ -503,4 +503,38 @@ pub fn numpy_scalar<'py>(
         Some(t) => Ok(Some(t.bind(py).call1((value,))?)),
         None => Ok(None),
     }
+}
+
+/// A selection in the form the writer takes back (`("all",)`, `("regular", start, stride,
+/// count, block)`, `("points", rank, points)`, `("blocks", rank, [(start, end), ...])`,
+/// `("none",)`), for region references read from a file.
+fn selection_py<'py>(
+    py: Python<'py>,
+    sel: &h5oxide::format::value::Selection,
+) -> PyResult<Bound<'py, PyAny>> {
+    use h5oxide::format::value::Selection;
+    Ok(match sel {
+        Selection::None => ("none",).into_pyobject(py)?.into_any(),
+        Selection::All => ("all",).into_pyobject(py)?.into_any(),
+        Selection::Points { rank, points } => ("points", *rank, points.clone())
+            .into_pyobject(py)?
+            .into_any(),
+        Selection::Regular {
+            start,
+            stride,
+            count,
+            block,
+        } => (
+            "regular",
+            start.clone(),
+            stride.clone(),
+            count.clone(),
+            block.clone(),
+        )
+            .into_pyobject(py)?
+            .into_any(),
+        Selection::Blocks { rank, blocks } => ("blocks", *rank, blocks.clone())
+            .into_pyobject(py)?
+            .into_any(),
+    })
 }

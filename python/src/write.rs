@@ -15,7 +15,7 @@ use h5oxide::format::datatype::{
 use h5oxide::format::encode::datatype as dt;
 use h5oxide::format::value::Selection;
 use h5oxide::format::vds::VdsMapping;
-use h5oxide::write::{DatasetOptions, HeapSlot, Value};
+use h5oxide::write::{DatasetOptions, HeapSlot, SlotKind, Value};
 use h5oxide::{Error, Hyperslab, Object, RwFile};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -188,9 +188,10 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
                         kind: h5oxide::format::datatype::ReferenceKind::Object,
                     });
                 }
-                return Err(PyTypeError::new_err(
-                    "h5oxide: writing region references is not supported yet",
-                ));
+                return Ok(Datatype::Reference {
+                    size: 12,
+                    kind: h5oxide::format::datatype::ReferenceKind::Region,
+                });
             }
             let vlen = meta_get("vlen");
             let builtins = py.import("builtins")?;
@@ -342,6 +343,8 @@ enum LeafKind {
     Seq(Py<PyAny>, usize),
     /// An object reference (an h5oxide `Reference`).
     Ref,
+    /// A dataset region reference (an h5oxide `RegionReference`).
+    Region,
 }
 
 /// The leaves of compound `t` (from [`compound_of`]) against its NumPy dtype.
@@ -379,6 +382,10 @@ fn leaves_of(
                     .call1((fdt.getattr("metadata")?.get_item("vlen")?,))?;
                 LeafKind::Seq(base_np.unbind(), base.size().max(1) as usize)
             }
+            Datatype::Reference {
+                kind: h5oxide::format::datatype::ReferenceKind::Region,
+                ..
+            } => LeafKind::Region,
             Datatype::Reference { .. } => LeafKind::Ref,
             other => LeafKind::Fixed(other.size() as usize),
         };
@@ -456,7 +463,7 @@ fn mixed_value_of(
                         at,
                         len,
                         data,
-                        string: true,
+                        kind: SlotKind::String,
                     });
                 }
                 LeafKind::Seq(base, unit) => {
@@ -476,7 +483,7 @@ fn mixed_value_of(
                         at,
                         len,
                         data,
-                        string: false,
+                        kind: SlotKind::Sequence,
                     });
                 }
                 LeafKind::Ref => {
@@ -497,6 +504,14 @@ fn mixed_value_of(
                     if let Some(to) = raw.get_mut(at..at + 8) {
                         to.copy_from_slice(&addr.to_le_bytes());
                     }
+                }
+                LeafKind::Region => {
+                    slots.push(HeapSlot {
+                        at,
+                        len: 0,
+                        data: region_object(&it)?,
+                        kind: SlotKind::Region,
+                    });
                 }
                 LeafKind::Fixed(_) => {}
             }
@@ -581,6 +596,26 @@ pub fn value_of(
             items.push(raw);
         }
         return Value::vlen_sequences((**base).clone(), items, &shape).map_err(to_py_err);
+    }
+    if let Datatype::Reference {
+        kind: h5oxide::format::datatype::ReferenceKind::Region,
+        ..
+    } = &t
+    {
+        let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+        let mut raw = Vec::new();
+        let mut slots = Vec::new();
+        for it in flat.try_iter()? {
+            let it = it?;
+            slots.push(HeapSlot {
+                at: raw.len(),
+                len: 0,
+                data: region_object(&it)?,
+                kind: SlotKind::Region,
+            });
+            raw.extend_from_slice(&[0u8; 12]);
+        }
+        return Value::from_raw_with_slots(t, raw, slots, &shape).map_err(to_py_err);
     }
     if matches!(t, Datatype::Reference { .. }) {
         let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
@@ -1137,4 +1172,31 @@ fn plugin_filter_name(id: u16) -> &'static str {
         32015 => "Zstandard compression: http://www.zstd.net",
         _ => "",
     }
+}
+
+/// The global heap object of a dataset region reference: the dataset's header address, then
+/// its selection serialized (spec Appendix D); empty for `None` or a null reference.
+fn region_object(it: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if it.is_none() {
+        return Ok(Vec::new());
+    }
+    let addr = it.getattr("_addr").map_err(|_| {
+        PyTypeError::new_err("region references must be h5oxide RegionReference objects")
+    })?;
+    if addr.is_none() {
+        return Ok(Vec::new());
+    }
+    let addr: u64 = addr.extract()?;
+    let sel = it.getattr("_sel")?;
+    if sel.is_none() {
+        return Err(PyTypeError::new_err(
+            "this region reference has no selection h5oxide can write",
+        ));
+    }
+    let sel = selection_of(&sel)?;
+    let mut out = addr.to_le_bytes().to_vec();
+    out.extend_from_slice(
+        &h5oxide::format::encode::selection::encode(&sel).map_err(crate::to_py_err)?,
+    );
+    Ok(out)
 }

@@ -325,6 +325,12 @@ fn encode_into(dt: &Datatype, b: &mut Vec<u8>) -> Result<()> {
             size,
             kind: ReferenceKind::Object,
         } => header(b, 7, [0, 0, 0], *size),
+        // a dataset region reference (type 1): 12 bytes, a global heap id whose object holds
+        // the dataset's address and a serialized selection
+        Datatype::Reference {
+            size,
+            kind: ReferenceKind::Region,
+        } => header(b, 7, [1, 0, 0], *size),
         other => {
             return Err(Error::unsupported(format!(
                 "writing datatype class {}",

@@ -49,7 +49,7 @@ use h5oxide_format::datatype::Datatype;
 use h5oxide_format::encode::filter_pipeline::FilterSpec;
 use h5oxide_format::{Error, Result, UNDEF};
 
-pub use value::{H5Write, HeapSlot, IntoValue, Value};
+pub use value::{H5Write, HeapSlot, IntoValue, SlotKind, Value};
 
 /// Which on-disk structures the writer produces, like h5py's `libver` bounds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -104,26 +104,48 @@ pub(crate) enum Elements {
     },
 }
 
-/// A variable-length part of an element of [`Elements::Mixed`]: the 16-byte slot at byte
-/// `at` of the raw elements gets `len` (elements of a sequence, bytes of a string) and the
-/// heap object holding `data`.
+/// A part of an element of [`Elements::Mixed`] stored in the global heap: the slot at byte
+/// `at` of the raw elements gets a reference to the heap object holding `data`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeapSlot {
     /// Byte position of the slot in the raw elements.
     pub at: usize,
-    /// The stored length: base elements of a sequence, bytes of a string.
+    /// The stored length: base elements of a sequence, bytes of a string (unused for region
+    /// references).
     pub len: u32,
     /// The bytes of the heap object.
     pub data: Vec<u8>,
-    /// Whether this is a string: an empty string is still a (zero-length) heap object, an
-    /// empty sequence a null reference, as libhdf5 writes them.
-    pub string: bool,
+    /// What the slot holds.
+    pub kind: SlotKind,
+}
+
+/// What a [`HeapSlot`] holds, which decides its size and how an empty one is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotKind {
+    /// A variable-length sequence (16 bytes: length, heap id); empty = length 0, null heap id.
+    Sequence,
+    /// A variable-length string (16 bytes); empty = length 0 and a zero-length heap object,
+    /// as libhdf5 writes it.
+    String,
+    /// A dataset region reference (12 bytes: heap id; the object holds the dataset's address
+    /// and a serialized selection); empty data = a null reference (all zeros).
+    Region,
+}
+
+impl SlotKind {
+    /// Bytes the slot takes in the element.
+    pub fn size(self) -> usize {
+        match self {
+            SlotKind::Region => 12,
+            _ => 16,
+        }
+    }
 }
 
 /// Fills the slots of mixed elements: each non-empty part goes to a heap object through
 /// `put` (which returns its collection address and index); an empty sequence is length 0
-/// with a null heap address, an empty string a zero-length heap object, as libhdf5 writes
-/// them.
+/// with a null heap address, an empty string a zero-length heap object, an empty region
+/// reference all zeros, as libhdf5 writes them.
 pub(crate) fn fill_slots(
     raw: &[u8],
     slots: &[HeapSlot],
@@ -131,17 +153,23 @@ pub(crate) fn fill_slots(
 ) -> Result<Vec<u8>> {
     let mut out = raw.to_vec();
     for s in slots {
-        let (addr, index) = if s.data.is_empty() && !s.string {
+        let (addr, index) = if s.data.is_empty() && s.kind != SlotKind::String {
             (0, 0)
         } else {
             put(&s.data)?
         };
         let slot = out
-            .get_mut(s.at..s.at.saturating_add(16))
+            .get_mut(s.at..s.at.saturating_add(s.kind.size()))
             .ok_or_else(|| Error::Invalid(format!("heap slot at byte {} is outside", s.at)))?;
-        slot[..4].copy_from_slice(&s.len.to_le_bytes());
-        slot[4..12].copy_from_slice(&addr.to_le_bytes());
-        slot[12..].copy_from_slice(&index.to_le_bytes());
+        let id = match s.kind {
+            SlotKind::Region => slot,
+            _ => {
+                slot[..4].copy_from_slice(&s.len.to_le_bytes());
+                &mut slot[4..]
+            }
+        };
+        id[..8].copy_from_slice(&addr.to_le_bytes());
+        id[8..12].copy_from_slice(&index.to_le_bytes());
     }
     Ok(out)
 }
@@ -240,7 +268,10 @@ impl Value {
                 dtype.size()
             )));
         }
-        if let Some(s) = slots.iter().find(|s| s.at.saturating_add(16) > raw.len()) {
+        if let Some(s) = slots
+            .iter()
+            .find(|s| s.at.saturating_add(s.kind.size()) > raw.len())
+        {
             return Err(Error::Invalid(format!(
                 "heap slot at byte {} is outside the {} element bytes",
                 s.at,
