@@ -24,9 +24,12 @@
 //! or extensible array, v2 B-tree, single chunk, implicit) is converted to a v1 B-tree index
 //! when its chunks change, which every libhdf5 since 1.8 reads. Chunk B-tree nodes take the
 //! size the file's chunk K gives them (superblock v1 or the superblock extension's B-tree 'K'
-//! message). Not supported yet (typed [`Error::Unsupported`]): dense link or attribute
-//! storage (fractal heaps) — including adding a link or attribute beyond the maximum compact
-//! count, where libhdf5 would switch to it —, shared (SOHM) attributes, files whose offsets or
+//! message). Dense storage (a fractal heap indexed by v2 B-trees, rebuilt at flush) is written
+//! for the links of new-style groups ([`dense`]) and for the attributes of version-2 headers
+//! that track them with an Attribute Info message. Not supported yet (typed
+//! [`Error::Unsupported`]): other cases where libhdf5 would switch to dense attribute storage
+//! (beyond the compact maximum in a version-2 header without Attribute Info, an attribute too
+//! large for a header message), shared (SOHM) attributes, files whose offsets or
 //! lengths are not 8 bytes, symbol-table groups in files with non-default group K values,
 //! metadata cache images, SWMR-flagged files, external-link creation in a symbol-table group,
 //! and a header whose first chunk is too small to hold a continuation message when its
