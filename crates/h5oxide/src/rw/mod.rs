@@ -25,7 +25,7 @@
 //! when its chunks change, which every libhdf5 since 1.8 reads. Chunk B-tree nodes take the
 //! size the file's chunk K gives them (superblock v1 or the superblock extension's B-tree 'K'
 //! message). Dense storage (a fractal heap indexed by v2 B-trees, rebuilt at flush) is written
-//! for the links of new-style groups ([`dense`]) and for the attributes of version-2 headers
+//! for the links of new-style groups (`rw/dense.rs`) and for the attributes of version-2 headers
 //! that track them with an Attribute Info message. Not supported yet (typed
 //! [`Error::Unsupported`]): other cases where libhdf5 would switch to dense attribute storage
 //! (beyond the compact maximum in a version-2 header without Attribute Info, an attribute too
