@@ -104,8 +104,9 @@ pub(crate) enum Elements {
     },
 }
 
-/// A part of an element (of a value made by [`Value::from_raw_with_slots`]) stored in the global heap: the slot at byte
-/// `at` of the raw elements gets a reference to the heap object holding `data`.
+/// A part of an element (of a value made by [`Value::from_raw_with_slots`]) stored in the
+/// global heap: the slot at byte `at` of the raw elements gets a reference to the heap object
+/// holding `data`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeapSlot {
     /// Byte position of the slot in the raw elements.
