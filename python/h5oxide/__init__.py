@@ -1456,6 +1456,13 @@ def _vds_select(shape, key):
         if isinstance(k, MultiBlockSlice):
             s, st, c, b = k.indices(n)
             out.append(c * b)
+        elif isinstance(k, slice) and k.stop == _H5S.UNLIMITED:
+            # h5py's unlimited selection (``0:h5s.UNLIMITED``): the count is unlimited
+            s, st = (k.start or 0), (k.step or 1)
+            if s < 0 or st < 1:
+                raise ValueError("An unlimited selection needs start >= 0 and step >= 1")
+            c, b = _H5S.UNLIMITED, 1
+            out.append(max(0, len(range(s, n, st))))
         elif isinstance(k, slice):
             s, stop, st = k.indices(n)
             if st < 1:
@@ -1546,6 +1553,11 @@ class VirtualLayout:
 
     def __setitem__(self, key, source):
         vsel, vshape = _vds_select(self.shape, key)
+        unlimited = _H5S.UNLIMITED in vsel[3] or (source.sel[0] == "regular"
+                                                   and _H5S.UNLIMITED in source.sel[3])
+        if unlimited:
+            self._maps.append((vsel, source.path, source.name, source.sel))
+            return
         n_v = 1
         for x in vshape:
             n_v *= x

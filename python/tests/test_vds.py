@@ -144,3 +144,47 @@ def test_vds_layout_errors_like_h5py(tmp_path):
         with pytest.raises(TypeError):
             lib.VirtualSource("x.h5", "d")
         assert vs[1:].shape == (2,) and vs.shape == (3,)
+
+
+def test_unlimited_vds_written_like_h5py(tmp_path, monkeypatch):
+    """``0:h5s.UNLIMITED`` mappings (plain and strided): the virtual dataset grows with its
+    sources in h5py exactly as one h5py wrote, and h5oxide reads it the same."""
+    res = {}
+    for lib in (h5py, h5oxide):
+        d = tmp_path / lib.__name__
+        d.mkdir()
+        monkeypatch.chdir(d)
+        with h5py.File("src.h5", "w") as f:
+            f.create_dataset("data", data=numpy.arange(50).reshape(5, 10), maxshape=(None, 10),
+                             chunks=(1, 10))
+            f.create_dataset("b", data=numpy.arange(7), maxshape=(None,), chunks=(4,))
+        with lib.File("vds.h5", "w") as f:
+            lay = lib.VirtualLayout(shape=(5, 10), maxshape=(None, 10), dtype="i4")
+            vs = lib.VirtualSource("src.h5", "data", shape=(5, 10), maxshape=(None, 10))
+            lay[0:lib.h5s.UNLIMITED, :] = vs[0:lib.h5s.UNLIMITED, :]
+            f.create_virtual_dataset("vds", lay, fillvalue=-1)
+            lay2 = lib.VirtualLayout(shape=(14,), maxshape=(None,), dtype="i8")
+            vs2 = lib.VirtualSource("src.h5", "b", shape=(7,), maxshape=(None,))
+            lay2[0:lib.h5s.UNLIMITED:2] = vs2[0:lib.h5s.UNLIMITED]
+            f.create_virtual_dataset("strided", lay2, fillvalue=-2)
+        out = []
+        for phase in (0, 1):
+            if phase == 1:
+                with h5py.File("src.h5", "a") as f:
+                    f["data"].resize((8, 10))
+                    f["data"][5:] = 99
+                    f["b"].resize((9,))
+                    f["b"][7:] = 77
+            for reader in (h5py, h5oxide):
+                with reader.File("vds.h5", "r") as f:
+                    for n in ("vds", "strided"):
+                        out.append((reader.__name__, n, f[n].shape, f[n][()].tolist()))
+            with h5py.File("vds.h5", "r") as f:
+                for n in ("vds", "strided"):
+                    out.append([(m.file_name, m.dset_name, m.vspace.get_regular_hyperslab(),
+                                 m.src_space.get_regular_hyperslab())
+                                for m in f[n].virtual_sources()])
+        res[lib.__name__] = out
+    assert res["h5oxide"] == res["h5py"]
+    assert [o[2] for o in res["h5py"] if isinstance(o, tuple) and o[1] == "vds"] == \
+        [(5, 10), (5, 10), (8, 10), (8, 10)]
