@@ -1850,14 +1850,17 @@ class DatasetID(_ObjectID):
     def get_create_plist(self):
         return PropDCID(self._obj._n())
 
-    def _chunks(self):
+    def _chunks(self, by_offset=False):
+        """The stored chunks (offset, mask, address, size), listed once per file state, and
+        the same keyed by offset."""
         ds = self._obj
         key = (ds._state.changes, ds._state.gen)
         c = ds.__dict__.get("_stored_chunks")
         if c is None or c[0] != key:
-            c = (key, ds._n().stored_chunks())
+            chunks = ds._n().stored_chunks()
+            c = (key, chunks, {tuple(r[0]): r for r in chunks})
             ds._stored_chunks = c
-        return c[1]
+        return c[2] if by_offset else c[1]
 
     def get_num_chunks(self, filter_space=None):
         return len(self._chunks())
@@ -1871,10 +1874,10 @@ class DatasetID(_ObjectID):
 
     def get_chunk_info_by_coord(self, chunk_offset):
         want = tuple(int(x) for x in chunk_offset)
-        for off, mask, addr, size in self._chunks():
-            if tuple(off) == want:
-                return StoreInfo(want, mask, addr, size)
-        return StoreInfo(None, 0, None, 0)
+        r = self._chunks(by_offset=True).get(want)
+        if r is None:
+            return StoreInfo(None, 0, None, 0)
+        return StoreInfo(want, r[1], r[2], r[3])
 
     def chunk_iter(self, callback):
         """Calls ``callback(StoreInfo)`` for every allocated chunk, in chunk offset order."""
@@ -1883,11 +1886,12 @@ class DatasetID(_ObjectID):
 
     def read_direct_chunk(self, offsets, dxpl=None, out=None):
         """``(filter_mask, bytes)`` of the stored (filtered) chunk at ``offsets``."""
-        r = self._obj._n().read_chunk_raw([int(x) for x in offsets])
+        r = self._chunks(by_offset=True).get(tuple(int(x) for x in offsets))
         if r is None:
             raise OSError(f"Unable to synchronously read raw data chunk (chunk at {tuple(offsets)}"
                           " is not allocated)")
-        mask, data = r
+        off, mask, addr, size = r
+        data = self._obj._n().stored_chunk_bytes(off, mask, addr, size)
         if out is not None:
             view = memoryview(out).cast("B")
             if len(view) < len(data):

@@ -502,17 +502,10 @@ impl Node {
     #[getter]
     fn filters(&self) -> PyResult<Vec<(u16, Vec<u32>)>> {
         Ok(self
-            .dataset()?
-            .info()
-            .pipeline
-            .as_ref()
-            .map(|p| {
-                p.filters
-                    .iter()
-                    .map(|f| (f.id, f.cd_values.clone()))
-                    .collect()
-            })
-            .unwrap_or_default())
+            .filter_details()?
+            .into_iter()
+            .map(|(id, _, cd, _)| (id, cd))
+            .collect())
     }
 
     /// True for a virtual dataset.
@@ -615,17 +608,26 @@ impl Node {
             .collect())
     }
 
-    /// The stored (filtered) bytes of the chunk at `offset` and its filter mask, or `None`.
-    fn read_chunk_raw<'py>(
+    /// The stored (filtered) bytes of a chunk `stored_chunks` listed, given as that record.
+    fn stored_chunk_bytes<'py>(
         &self,
         py: Python<'py>,
         offset: Vec<u64>,
-    ) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
+        filter_mask: u32,
+        address: u64,
+        size: u64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let d = self.dataset()?.clone();
-        let r = py
-            .detach(move || d.read_chunk_raw(&offset))
+        let rec = h5oxide::format::chunk_index::ChunkRecord {
+            offset,
+            address,
+            size,
+            filter_mask,
+        };
+        let b = py
+            .detach(move || d.stored_chunk_bytes(&rec))
             .map_err(to_py_err)?;
-        Ok(r.map(|(m, b)| (m, PyBytes::new(py, &b))))
+        Ok(PyBytes::new(py, &b))
     }
 
     /// Chunk shape of a chunked dataset, else `None`.

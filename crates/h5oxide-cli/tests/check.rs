@@ -1,22 +1,12 @@
 //! `h5oxide check`: every shared-corpus file (good and bad) is read through without a crash
 //! or hang, clean files report no problem, and the problems it reports are the real ones.
 
+mod common;
+
+use common::shared_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn shared_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("H5OXIDE_SHARED") {
-        return Some(PathBuf::from(p));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root = root.canonicalize().unwrap_or(root);
-    let mut candidates = vec![root.join("../shared")];
-    candidates.extend(root.ancestors().skip(1).map(|a| a.join("shared")));
-    candidates
-        .into_iter()
-        .find(|c| c.join("corpus/MANIFEST.tsv").is_file())
-}
 
 /// Runs `h5oxide check FILE` under a 1 GiB address-space limit and a 60 s timeout.
 fn check(file: &Path) -> (Output, Duration) {

@@ -63,11 +63,13 @@
 //! * `H5OXIDE_CORPUS_BIN` — run this program instead of the `h5oxide` built with the test
 //!   (called as `PROGRAM dump --canonical FILE`).
 
+mod common;
+use common::shared_dir;
 use h5oxide::canonical::compare::compare;
 use h5oxide::canonical::json::Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -121,26 +123,6 @@ fn env_num(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
         Err(_) => default,
     }
-}
-
-/// The `shared` folder, if it can be found.
-fn shared_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("H5OXIDE_SHARED") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.join("corpus/MANIFEST.tsv").is_file(),
-            "H5OXIDE_SHARED={} has no corpus/MANIFEST.tsv",
-            p.display()
-        );
-        return Some(p);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root = root.canonicalize().unwrap_or(root);
-    let mut candidates = vec![root.join("../shared")];
-    candidates.extend(root.ancestors().skip(1).map(|a| a.join("shared")));
-    candidates
-        .into_iter()
-        .find(|c| c.join("corpus/MANIFEST.tsv").is_file())
 }
 
 fn skipped(what: &str) {

@@ -101,7 +101,7 @@ pub enum Selection {
 
 /// Normalizes one dimension of a regular hyperslab as libhdf5 does: a contiguous pattern
 /// (stride = block) becomes one block, and a single block has stride 1.
-fn normalize_dim(start: u64, stride: u64, count: u64, block: u64) -> [u64; 4] {
+pub(crate) fn normalize_dim(start: u64, stride: u64, count: u64, block: u64) -> [u64; 4] {
     if stride == block && count != UNDEF {
         let b = if block == 1 {
             count
@@ -876,22 +876,29 @@ impl<'a> Decoder<'a> {
             let el = raw.get(i * size..(i + 1) * size).ok_or_else(|| {
                 Error::Invalid("variable-length string elements too short".into())
             })?;
-            let (len, id) = self.vlen_header(el)?;
-            if !(id.is_null() || len == 0) {
-                let obj = self.heap.object(&self.ctx, id)?;
-                let s = obj.get(..len as usize).ok_or_else(|| {
-                    Error::corrupt(
-                        "variable-length string",
-                        id.collection,
-                        "string longer than its heap object",
-                    )
-                })?;
-                let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-                buf.extend_from_slice(s.get(..end).unwrap_or(s));
-            }
+            self.with_vlen_string(el, |s| buf.extend_from_slice(s))?;
             ends.push(buf.len());
         }
         Ok((buf, ends))
+    }
+
+    /// Calls `f` with the variable-length string whose 16-byte heap reference is `bytes`: its
+    /// bytes up to the first NUL, empty for a null reference or length 0.
+    fn with_vlen_string<R>(&mut self, bytes: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let (len, id) = self.vlen_header(bytes)?;
+        if id.is_null() || len == 0 {
+            return Ok(f(&[]));
+        }
+        let obj = self.heap.object(&self.ctx, id)?;
+        let s = obj.get(..len as usize).ok_or_else(|| {
+            Error::corrupt(
+                "variable-length string",
+                id.collection,
+                "string longer than its heap object",
+            )
+        })?;
+        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+        Ok(f(s.get(..end).unwrap_or(s)))
     }
 
     /// Decodes one element; `bytes` must hold at least `dtype.size()` bytes.
@@ -968,20 +975,7 @@ impl<'a> Decoder<'a> {
                 })
             }
             Datatype::VarLenString { .. } => {
-                let (len, id) = self.vlen_header(bytes)?;
-                if id.is_null() || len == 0 {
-                    return Ok(Value::String(Vec::new()));
-                }
-                let obj = self.heap.object(&self.ctx, id)?;
-                let s = obj.get(..len as usize).ok_or_else(|| {
-                    Error::corrupt(
-                        "variable-length string",
-                        id.collection,
-                        "string longer than its heap object",
-                    )
-                })?;
-                let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-                Ok(Value::String(s.get(..end).unwrap_or(s).to_vec()))
+                self.with_vlen_string(bytes, |s| Value::String(s.to_vec()))
             }
             Datatype::VarLenSequence { base, .. } => {
                 let (len, id) = self.vlen_header(bytes)?;

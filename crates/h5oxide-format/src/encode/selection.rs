@@ -13,7 +13,7 @@
 //!   else version 3 with an encode size of 8.
 
 use super::{to_u32, Put};
-use crate::value::Selection;
+use crate::value::{normalize_dim, Selection};
 use crate::{Error, Result, UNDEF};
 
 /// Selection type values (Appendix D).
@@ -91,13 +91,26 @@ pub fn encode(sel: &Selection) -> Result<Vec<u8>> {
             b.u32(rank as u32);
             for d in 0..rank {
                 let (s, st, c, bl) = (start[d], stride[d], count[d], block[d]);
-                if st == 0 || c == 0 || bl == 0 || (c != UNDEF && c > 1 && bl != UNDEF && st < bl) {
+                let end = (c != UNDEF && bl != UNDEF).then(|| {
+                    (c - 1)
+                        .checked_mul(st)
+                        .and_then(|x| x.checked_add(s))
+                        .and_then(|x| x.checked_add(bl))
+                });
+                if st == 0
+                    || c == 0
+                    || bl == 0
+                    || (c != UNDEF && c > 1 && bl != UNDEF && st < bl)
+                    || end == Some(None)
+                {
                     return Err(Error::Invalid(format!(
                         "regular hyperslab dimension {d}: start {s}, stride {st}, count {c}, \
-                         block {bl} (blocks must not be empty or overlap)"
+                         block {bl} (blocks must not be empty, overlap or end past 2^64)"
                     )));
                 }
-                for v in normalize(s, st, c, bl) {
+                // as libhdf5 stores it: a contiguous pattern as one block, a single block with
+                // stride 1 (the reader's normalisation)
+                for v in normalize_dim(s, st, c, bl) {
                     b.u64(v);
                 }
             }
@@ -157,21 +170,6 @@ fn check_rank(rank: u32) -> Result<()> {
         return Err(Error::Invalid(format!("selection of rank {rank}")));
     }
     Ok(())
-}
-
-/// One dimension as libhdf5 stores it (the reader's normalisation, repeated here so that what
-/// we write is byte for byte what libhdf5 writes for the same `H5Sselect_hyperslab` call).
-fn normalize(start: u64, stride: u64, count: u64, block: u64) -> [u64; 4] {
-    if count == 1 {
-        [start, 1, 1, block]
-    } else if stride == block && count != UNDEF && block != UNDEF {
-        match block.checked_mul(count) {
-            Some(b) => [start, 1, 1, b],
-            None => [start, stride, count, block],
-        }
-    } else {
-        [start, stride, count, block]
-    }
 }
 
 #[cfg(test)]

@@ -266,34 +266,8 @@ impl RwFile {
                 )));
             }
         }
-        let (parent, name) = self.parent_of(path)?;
-        if self.group_state(parent)?.get(name.as_bytes()).is_some() {
-            return Err(Error::Invalid(format!(
-                "unable to create dataset (name already exists): {path}"
-            )));
-        }
-        let probe = Target::Hard {
-            addr: UNDEF,
-            cache: None,
-        };
-        self.check_add_link(parent, name, &probe)?;
-        let elem = dtype.size();
-        if elem == 0 {
-            return Err(Error::Invalid(format!("{path}: zero-size datatype")));
-        }
-        let fill = match &options.fill_value {
-            None => Fill::Default,
-            Some(f) => match &f.elements {
-                Elements::Raw(raw) if f.dtype == dtype && raw.len() == elem as usize => {
-                    Fill::Value(raw.clone())
-                }
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "{path}: the fill value must be one element of the dataset's type"
-                    )))
-                }
-            },
-        };
+        let (parent, name, fill) = self.new_dataset_checks(path, &dtype, options)?;
+        let fill = fill.map_or(Fill::Default, Fill::Value);
         let block = vds_enc::encode_mappings(mappings)?;
         let (heap, index) = self.gheap_put(&block)?;
         let space = Dataspace::Simple {
@@ -388,15 +362,16 @@ impl RwFile {
         Ok(())
     }
 
-    fn create_dataset_in(
+    /// What every new dataset at `path` is checked for before anything is written: no link
+    /// of that name yet, a link the parent group can take, a non-empty datatype, and a fill
+    /// value (when given) of one element of that type. Returns the parent group, the link
+    /// name and the fill value's bytes.
+    fn new_dataset_checks<'p>(
         &mut self,
-        path: &str,
-        dtype: Datatype,
-        space: Dataspace,
+        path: &'p str,
+        dtype: &Datatype,
         options: &DatasetOptions,
-    ) -> Result<u64> {
-        let shape = space.dims().to_vec();
-        let shape = &shape[..];
+    ) -> Result<(u64, &'p str, Option<Vec<u8>>)> {
         let (parent, name) = self.parent_of(path)?;
         if self.group_state(parent)?.get(name.as_bytes()).is_some() {
             return Err(Error::Invalid(format!(
@@ -412,6 +387,33 @@ impl RwFile {
         if elem == 0 {
             return Err(Error::Invalid(format!("{path}: zero-size datatype")));
         }
+        let fill = match &options.fill_value {
+            None => None,
+            Some(f) => match &f.elements {
+                Elements::Raw(raw) if f.dtype == *dtype && raw.len() == elem as usize => {
+                    Some(raw.clone())
+                }
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "{path}: the fill value must be one element of the dataset's type"
+                    )))
+                }
+            },
+        };
+        Ok((parent, name, fill))
+    }
+
+    fn create_dataset_in(
+        &mut self,
+        path: &str,
+        dtype: Datatype,
+        space: Dataspace,
+        options: &DatasetOptions,
+    ) -> Result<u64> {
+        let shape = space.dims().to_vec();
+        let shape = &shape[..];
+        let (parent, name, fill) = self.new_dataset_checks(path, &dtype, options)?;
+        let elem = dtype.size();
         let null = space == Dataspace::Null;
         let mut value = Value {
             dtype: dtype.clone(),
@@ -422,19 +424,6 @@ impl RwFile {
             None
         } else {
             crate::write::chunking(path, &mut value, options)?
-        };
-        let fill = match &options.fill_value {
-            None => None,
-            Some(f) => match &f.elements {
-                Elements::Raw(raw) if f.dtype == dtype && raw.len() == elem as usize => {
-                    Some(raw.clone())
-                }
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "{path}: the fill value must be one element of the dataset's type"
-                    )))
-                }
-            },
         };
         let n: u64 = if null { 0 } else { shape.iter().product() };
         let (alloc_time, layout_body, pipeline) = if let Some(c) = &chunked {
