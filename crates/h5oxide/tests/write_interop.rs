@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use h5oxide::format::datatype::{CharSet, StringPad};
-use h5oxide::write::{DatasetOptions, FileWriter, Value};
+use h5oxide::write::{DatasetOptions, FileWriter, Profile, Value, WriteOptions};
 use h5oxide::Error;
 use ndarray::{Array, Array2, Array3, IxDyn};
 
@@ -777,5 +777,93 @@ fn utf8_and_mixed_case_member_names() -> R {
     );
     h5dump(&p, &[]);
     canonical_matches_oracle(&p);
+    Ok(())
+}
+
+#[test]
+fn data_written_at_creation_reads_back_exactly() -> R {
+    // Contiguous plain numbers from slices, vectors and standard-layout arrays go to the file
+    // when their dataset is created (before the metadata, behind any user block); other data
+    // (non-standard layouts, booleans, scalars, chunked) is kept until close. Both kinds, in
+    // nested groups, both profiles, with and without a user block, read back exactly in h5py.
+    for (profile, ub) in [
+        (Profile::Compatible, 0),
+        (Profile::Compatible, 512),
+        (Profile::Latest, 0),
+        (Profile::Latest, 4096),
+    ] {
+        let p = out_path(&format!("at_creation_{profile:?}_{ub}.h5"));
+        let mut f =
+            FileWriter::create_with(&p, WriteOptions::new().profile(profile).userblock(ub))?;
+        let x: Vec<f64> = (0..10_000).map(|i| i as f64 * 0.25 - 7.0).collect();
+        let d = f.create_dataset("x", &x[..])?;
+        assert!(d.value().is_none(), "written at creation");
+        d.set_attr("units", "m")?;
+        f.create_dataset(
+            "a/b/v",
+            (0..1000i32).map(|i| i * 3 - 500).collect::<Vec<_>>(),
+        )?;
+        let cube = Array3::from_shape_fn((4, 5, 6), |(i, j, k)| (i * 100 + j * 10 + k) as u16);
+        let g = f.create_group("g")?;
+        g.create_dataset("cube", &cube)?;
+        let t = g.create_dataset("cube_t", cube.t())?;
+        assert!(t.value().is_some(), "a transposed view is copied");
+        g.create_dataset("flags", &[true, false, true][..])?;
+        g.create_dataset("empty", Vec::<f32>::new())?;
+        g.create_dataset("scalar", 42i64)?;
+        let filled = DatasetOptions::new().fill_value(-1.5f32)?;
+        g.create_dataset_with("filled", &[1.0f32, 2.0, 3.0][..], filled)?;
+        let y: Vec<f32> = (0..50_000).map(|i| (i % 977) as f32).collect();
+        let opts = DatasetOptions::new()
+            .chunks(&[1000])
+            .shuffle(true)
+            .deflate(4);
+        f.create_dataset_with("z", &y[..], opts)?;
+        f.close()?;
+
+        h5py_check(
+            &p,
+            &format!(
+                "assert f.id.get_create_plist().get_userblock() == {ub}\n\
+                 assert np.array_equal(f['x'][()], np.arange(10000) * 0.25 - 7.0)\n\
+                 assert f['x'].attrs['units'] == 'm'\n\
+                 assert f['a/b/v'].dtype == np.dtype('<i4')\n\
+                 assert np.array_equal(f['a/b/v'][()], np.arange(1000) * 3 - 500)\n\
+                 c = np.fromfunction(lambda i, j, k: i * 100 + j * 10 + k, (4, 5, 6)).astype('<u2')\n\
+                 assert f['g/cube'].dtype == np.dtype('<u2')\n\
+                 assert np.array_equal(f['g/cube'][()], c)\n\
+                 assert np.array_equal(f['g/cube_t'][()], c.T)\n\
+                 assert f['g/flags'][()].tolist() == [True, False, True]\n\
+                 assert f['g/empty'].shape == (0,) and f['g/empty'].dtype == np.dtype('<f4')\n\
+                 assert f['g/scalar'][()] == 42\n\
+                 assert f['g/filled'].fillvalue == -1.5\n\
+                 assert f['g/filled'][()].tolist() == [1.0, 2.0, 3.0]\n\
+                 z = f['z']\n\
+                 assert z.chunks == (1000,) and z.compression == 'gzip' and z.shuffle\n\
+                 assert np.array_equal(z[()], (np.arange(50000) % 977).astype('<f4'))"
+            ),
+        );
+        h5dump(&p, &[]);
+        canonical_matches_oracle(&p);
+        let file = h5oxide::File::open(&p)?;
+        assert_eq!(
+            file.dataset("x")?
+                .read::<f64>()?
+                .into_raw_vec_and_offset()
+                .0,
+            x
+        );
+        assert_eq!(
+            file.dataset("g/cube")?.read::<u16>()?,
+            cube.clone().into_dyn()
+        );
+        assert_eq!(
+            file.dataset("z")?
+                .read::<f32>()?
+                .into_raw_vec_and_offset()
+                .0,
+            y
+        );
+    }
     Ok(())
 }

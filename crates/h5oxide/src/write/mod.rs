@@ -22,10 +22,12 @@
 //! array, extensible array (one unlimited dimension) or v2 B-tree (several). Creation order can
 //! be tracked and indexed (h5py's `track_order=True`).
 //!
-//! Design: nothing is written before close, so allocation is a bump allocator over a file that
-//! is laid out in one pass (children before the structures pointing to them, the superblock
-//! last). An `r+` mode can reuse the same tree: load the existing objects as nodes that keep
-//! their addresses, and let the allocator start at the old end of file.
+//! Design: the metadata is written at close, so allocation is a bump allocator over a file
+//! that is laid out in one pass (children before the structures pointing to them, the
+//! superblock last). The elements of a contiguous dataset of plain numbers given as a slice,
+//! vector or standard-layout array are written when the dataset is created, straight from the
+//! caller's memory, right after the superblock (as h5py writes them at creation); everything
+//! else is kept until close. (Changing existing files, `r+`, is [`crate::rw::RwFile`].)
 //!
 //! ```no_run
 //! use h5oxide::write::FileWriter;
@@ -43,12 +45,16 @@ pub(crate) mod value;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use h5oxide_format::datatype::Datatype;
 use h5oxide_format::encode::filter_pipeline::FilterSpec;
 use h5oxide_format::{Error, Result, UNDEF};
 
+#[doc(hidden)]
+pub use value::StoredView;
 pub use value::{H5Write, HeapSlot, IntoValue, SlotKind, Value};
 
 /// Which on-disk structures the writer produces, like h5py's `libver` bounds.
@@ -105,26 +111,21 @@ impl WriteOptions {
     }
 }
 
-/// Moves a finished file `size` bytes up behind a zeroed user block: its superblock's base
-/// address becomes `size` and its end-of-file address grows by `size` (the stored end of file
-/// is absolute), the checksum of a version 2/3 superblock is recomputed. Every other address is
-/// relative to the base address and stays as it is — byte for byte what libhdf5 writes for
-/// the same file with a user block.
-fn add_userblock(path: &Path, size: u64) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
-    let bytes = fs::read(path).map_err(io)?;
-    let version = *bytes
-        .get(8)
-        .ok_or_else(|| Error::Invalid("no superblock".into()))?;
+/// Gives a file written behind a user block of `size` bytes (left zero) its superblock's
+/// base address `size`; the end-of-file address grows by `size` (the stored end of file is
+/// absolute) and the checksum of a version 2/3 superblock is recomputed. Every other address is
+/// relative to the base address — byte for byte what libhdf5 writes for the same file with a
+/// user block.
+fn patch_userblock(file: &mut fs::File, size: u64) -> Result<()> {
+    let mut sb = [0u8; SUPERBLOCK_MAX];
+    file.seek(SeekFrom::Start(size))?;
+    file.read_exact(&mut sb)?;
+    let version = sb[8];
     let (base_at, eof_at, checksum_at) = match version {
         0 => (24, 40, None),
         1 => (28, 44, None),
         _ => (12, 28, Some(44)),
     };
-    let mut sb = bytes
-        .get(..checksum_at.map_or(eof_at + 8, |c| c + 4))
-        .ok_or_else(|| Error::Invalid("superblock too short".into()))?
-        .to_vec();
     let get = |b: &[u8], at: usize| {
         let mut v = [0u8; 8];
         v.copy_from_slice(&b[at..at + 8]);
@@ -135,21 +136,79 @@ fn add_userblock(path: &Path, size: u64) -> Result<()> {
     if eof != UNDEF {
         sb[eof_at..eof_at + 8].copy_from_slice(&(eof + size).to_le_bytes());
     }
-    if let Some(c) = checksum_at {
-        let sum = h5oxide_format::checksum::lookup3(&sb[..c], 0);
-        sb[c..c + 4].copy_from_slice(&sum.to_le_bytes());
+    let len = match checksum_at {
+        Some(c) => {
+            let sum = h5oxide_format::checksum::lookup3(&sb[..c], 0);
+            sb[c..c + 4].copy_from_slice(&sum.to_le_bytes());
+            c + 4
+        }
+        None => eof_at + 8,
+    };
+    file.seek(SeekFrom::Start(size))?;
+    file.write_all(&sb[..len])?;
+    Ok(())
+}
+
+/// Bytes read back to patch a superblock for a user block: the base address, end-of-file
+/// address and (version 2/3) checksum lie in the first 48 bytes of every version.
+const SUPERBLOCK_MAX: usize = 48;
+
+/// Where the elements of contiguous datasets go when the datasets are created: the region
+/// after the superblock, before the metadata written at close. Shared by every group of one
+/// [`FileWriter`].
+#[derive(Clone)]
+pub(crate) struct DataSink(Arc<Mutex<SinkState>>);
+
+struct SinkState {
+    /// `None` once the file has been closed.
+    file: Option<fs::File>,
+    /// The base address (user block size): file offset of relative address 0.
+    base: u64,
+    /// The end of the written data, relative to the base address.
+    end: u64,
+}
+
+impl std::fmt::Debug for DataSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataSink")
     }
-    let mut out = vec![0u8; size as usize];
-    out.extend_from_slice(&sb);
-    out.extend_from_slice(&bytes[sb.len()..]);
-    fs::write(path, out).map_err(io)
+}
+
+impl PartialEq for DataSink {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl DataSink {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, SinkState>> {
+        self.0
+            .lock()
+            .map_err(|_| Error::Io("an earlier write to the file panicked".into()))
+    }
+
+    /// Writes `bytes` at the next 8-aligned address of the data region; returns the address.
+    fn put(&self, bytes: &[u8]) -> Result<u64> {
+        let mut st = self.lock()?;
+        let addr = st.end.next_multiple_of(8);
+        let at = st.base + addr;
+        let file = st
+            .file
+            .as_mut()
+            .ok_or_else(|| Error::Invalid("the file is closed".into()))?;
+        file.seek(SeekFrom::Start(at))?;
+        file.write_all(bytes)?;
+        st.end = addr + bytes.len() as u64;
+        Ok(addr)
+    }
 }
 
 /// A new HDF5 file being written; its root group is reached through [`FileWriter::root`] or
 /// the path-taking shortcuts.
 pub struct FileWriter {
     path: PathBuf,
-    file: Option<fs::File>,
+    /// The open file, shared with the groups for the data written at creation.
+    sink: DataSink,
     root: GroupWriter,
     profile: Profile,
     userblock: u64,
@@ -164,8 +223,9 @@ impl std::fmt::Debug for FileWriter {
 }
 
 impl FileWriter {
-    /// Creates (or truncates) `path`, like h5py's mode `"w"`. Nothing but the empty file is
-    /// written until [`FileWriter::close`].
+    /// Creates (or truncates) `path`, like h5py's mode `"w"`. Until [`FileWriter::close`]
+    /// only the elements of contiguous datasets of plain numbers are written (when each is
+    /// created); the file is not valid HDF5 before it is closed.
     pub fn create(path: impl AsRef<Path>) -> Result<FileWriter> {
         Self::create_with(path, WriteOptions::default())
     }
@@ -186,13 +246,19 @@ impl FileWriter {
             .truncate(true)
             .open(&path)
             .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+        let sink = DataSink(Arc::new(Mutex::new(SinkState {
+            file: Some(file),
+            base: ub,
+            end: serialize::superblock_size(options.profile),
+        })));
         Ok(FileWriter {
             path,
-            file: Some(file),
             root: GroupWriter {
                 track_order: options.track_order,
+                sink: Some(sink.clone()),
                 ..GroupWriter::default()
             },
+            sink,
             profile: options.profile,
             userblock: ub,
         })
@@ -259,15 +325,21 @@ impl FileWriter {
     }
 
     fn finish(&mut self) -> Result<()> {
-        let Some(file) = self.file.take() else {
-            return Ok(());
+        let (file, start) = {
+            let mut st = self.sink.lock()?;
+            match st.file.take() {
+                Some(f) => (f, st.end),
+                None => return Ok(()),
+            }
         };
-        serialize::write_file(file, &self.root, self.profile).map_err(|e| match e {
+        let with_path = |e| match e {
             Error::Io(m) => Error::Io(format!("{}: {m}", self.path.display())),
             e => e,
-        })?;
+        };
+        let mut file = serialize::write_file(file, &self.root, self.profile, self.userblock, start)
+            .map_err(with_path)?;
         if self.userblock > 0 {
-            add_userblock(&self.path, self.userblock)?;
+            patch_userblock(&mut file, self.userblock).map_err(with_path)?;
         }
         Ok(())
     }
@@ -306,6 +378,8 @@ pub struct GroupWriter {
     pub(crate) attrs: Attrs,
     /// Track and index the creation order of links and attributes.
     pub(crate) track_order: bool,
+    /// The file of the [`FileWriter`] the group belongs to, for data written at creation.
+    pub(crate) sink: Option<DataSink>,
 }
 
 /// Attributes in creation order.
@@ -349,7 +423,8 @@ impl GroupWriter {
     /// returns it. Fails when the name is taken.
     pub fn create_group(&mut self, path: &str) -> Result<&mut GroupWriter> {
         let (parent, name) = self.parent_for_new(path)?;
-        match parent.insert(name, Member::Group(GroupWriter::default())) {
+        let g = parent.new_child();
+        match parent.insert(name, Member::Group(g)) {
             Member::Group(g) => Ok(g),
             _ => Err(Error::Invalid(format!("{path}: not a group"))),
         }
@@ -398,6 +473,14 @@ impl GroupWriter {
         self.track_order = yes;
     }
 
+    /// A new empty group to become a member of this one (writing to the same file).
+    fn new_child(&self) -> GroupWriter {
+        GroupWriter {
+            sink: self.sink.clone(),
+            ..GroupWriter::default()
+        }
+    }
+
     /// Adds (or returns the existing) member `name`, recording its creation index.
     fn insert(&mut self, name: &str, m: Member) -> &mut Member {
         if !self.members.contains_key(name) {
@@ -417,28 +500,50 @@ impl GroupWriter {
     }
 
     /// Creates a dataset at `path` holding `data`, stored as `options` say, and returns it.
+    ///
+    /// Contiguous plain numbers given as a slice, vector or standard-layout array are written
+    /// to the file now, straight from `data`; everything else is kept until the file is closed.
     pub fn create_dataset_with(
         &mut self,
         path: &str,
         data: impl IntoValue,
         options: DatasetOptions,
     ) -> Result<&mut DatasetWriter> {
-        let value = data.into_value()?;
-        let fill = match &options.fill_value {
-            None => None,
-            Some(f) => {
-                let ok = f.dtype == value.dtype
-                    && f.space == h5oxide_format::messages::dataspace::Dataspace::Scalar;
-                match (&f.elements, ok) {
-                    (value::Elements::Raw(raw), true) => Some(raw.clone()),
-                    _ => {
-                        return Err(Error::Invalid(format!(
-                            "{path}: the fill value must be one element of the dataset's type"
-                        )))
-                    }
+        if let (Some(sink), false) = (&self.sink, options.compact) {
+            if let Some(view) = data.stored_view() {
+                let mut value = Value {
+                    dtype: view.dtype,
+                    space: value::space_for(&view.shape),
+                    elements: value::Elements::Raw(Vec::new()),
+                };
+                let fill = fill_bytes(path, &value, &options)?;
+                if chunking(path, &mut value, &options)?.is_none() {
+                    let sink = sink.clone();
+                    let (parent, name) = self.parent_for_new(path)?;
+                    let len = view.bytes.len() as u64;
+                    let addr = if len == 0 {
+                        UNDEF
+                    } else {
+                        sink.put(view.bytes)?
+                    };
+                    let d = DatasetWriter {
+                        value,
+                        attrs: Attrs::default(),
+                        compact: false,
+                        fill,
+                        chunked: None,
+                        track_order: options.track_order,
+                        stored: Some((addr, len)),
+                    };
+                    return match parent.insert(name, Member::Dataset(d)) {
+                        Member::Dataset(d) => Ok(d),
+                        _ => Err(Error::Invalid(format!("{path}: not a dataset"))),
+                    };
                 }
             }
-        };
+        }
+        let value = data.into_value()?;
+        let fill = fill_bytes(path, &value, &options)?;
         if options.compact
             && matches!(
                 value.elements,
@@ -461,6 +566,7 @@ impl GroupWriter {
                 fill,
                 chunked,
                 track_order: options.track_order,
+                stored: None,
             }),
         ) {
             Member::Dataset(d) => Ok(d),
@@ -513,7 +619,8 @@ impl GroupWriter {
         };
         let mut g = self;
         for p in dirs {
-            g = match g.insert(p, Member::Group(GroupWriter::default())) {
+            let child = g.new_child();
+            g = match g.insert(p, Member::Group(child)) {
                 Member::Group(child) => child,
                 _ => return Err(Error::Invalid(format!("{path}: {p} is not a group"))),
             };
@@ -538,6 +645,9 @@ pub struct DatasetWriter {
     pub(crate) chunked: Option<Chunked>,
     /// Track and index the creation order of attributes.
     pub(crate) track_order: bool,
+    /// Contiguous data already written when the dataset was created: its address and size
+    /// (then `value` keeps no elements).
+    pub(crate) stored: Option<(u64, u64)>,
 }
 
 /// Chunk dimensions and filter pipeline of a chunked dataset.
@@ -545,6 +655,21 @@ pub struct DatasetWriter {
 pub(crate) struct Chunked {
     pub(crate) dims: Vec<u64>,
     pub(crate) filters: Vec<FilterSpec>,
+}
+
+/// The user fill value of `options` as stored, checked to be one element of `value`'s type.
+fn fill_bytes(path: &str, value: &Value, options: &DatasetOptions) -> Result<Option<Vec<u8>>> {
+    let Some(f) = &options.fill_value else {
+        return Ok(None);
+    };
+    let ok =
+        f.dtype == value.dtype && f.space == h5oxide_format::messages::dataspace::Dataspace::Scalar;
+    match (&f.elements, ok) {
+        (value::Elements::Raw(raw), true) => Ok(Some(raw.clone())),
+        _ => Err(Error::Invalid(format!(
+            "{path}: the fill value must be one element of the dataset's type"
+        ))),
+    }
 }
 
 /// Validates the storage options and applies the maximum shape to `value`'s dataspace;
@@ -942,8 +1067,9 @@ impl DatasetWriter {
         self.track_order = yes;
     }
 
-    /// The dataset's value.
-    pub fn value(&self) -> &Value {
-        &self.value
+    /// The dataset's value; `None` when its elements went to the file when the dataset was
+    /// created (contiguous plain numbers from a slice, vector or array).
+    pub fn value(&self) -> Option<&Value> {
+        self.stored.is_none().then_some(&self.value)
     }
 }

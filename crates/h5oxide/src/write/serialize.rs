@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::fs;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
+use rayon::prelude::*;
+
 use h5oxide_filters::Registry;
 use h5oxide_format::checksum::lookup3;
 use h5oxide_format::datatype::CharSet;
@@ -63,28 +65,49 @@ struct PendingHeap {
 
 struct Serializer {
     out: BufWriter<fs::File>,
+    /// Where the next byte goes, relative to the base address.
     pos: u64,
+    /// The base address: the size of the user block.
+    base: u64,
     gheap: Option<PendingHeap>,
     profile: Profile,
 }
 
-/// Writes `root` and everything below it to `file` (empty, freshly truncated).
-pub(crate) fn write_file(file: fs::File, root: &GroupWriter, profile: Profile) -> Result<()> {
+/// Size of the superblock the profile writes at (relative) address 0.
+pub(crate) fn superblock_size(profile: Profile) -> u64 {
+    match profile {
+        Profile::Latest => SUPERBLOCK_V3_SIZE as u64,
+        Profile::Compatible => SUPERBLOCK_V0_SIZE as u64,
+    }
+}
+
+/// Writes `root` and everything below it to `file` at base address `base` (the user block
+/// size): the superblock at relative address 0, the metadata and remaining data from `start`
+/// (at least the superblock's end; the bytes between hold the data written when their datasets
+/// were created). Returns the file, flushed.
+pub(crate) fn write_file(
+    mut file: fs::File,
+    root: &GroupWriter,
+    profile: Profile,
+    base: u64,
+    start: u64,
+) -> Result<fs::File> {
+    let start = start.max(superblock_size(profile));
+    file.seek(SeekFrom::Start(base + start))?;
     let mut s = Serializer {
         out: BufWriter::with_capacity(1 << 20, file),
-        pos: 0,
+        pos: start,
+        base,
         gheap: None,
         profile,
     };
     if profile == Profile::Latest {
-        s.write(&[0; SUPERBLOCK_V3_SIZE])?;
         let header = s.group_latest(root)?;
         s.flush_gheap()?;
         let eof = s.pos;
         s.write_at(0, &superblock::encode_v3(header, eof))?;
         return s.finish();
     }
-    s.write(&[0; SUPERBLOCK_V0_SIZE])?;
     // A root group tracking creation order is a new-style group (version-2 header) even in
     // the compatible profile, as libhdf5 writes it for h5py's `File(..., track_order=True)`;
     // its superblock entry caches nothing.
@@ -125,11 +148,10 @@ fn even_runs(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
 impl Serializer {
     /// Flushes the file: written to the OS, not fsynced (libhdf5 does not fsync on close
     /// either).
-    fn finish(self) -> Result<()> {
+    fn finish(self) -> Result<fs::File> {
         self.out
             .into_inner()
-            .map_err(|e| Error::Io(e.error().to_string()))?;
-        Ok(())
+            .map_err(|e| Error::Io(e.error().to_string()))
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
@@ -155,9 +177,9 @@ impl Serializer {
     }
 
     fn write_at(&mut self, addr: u64, bytes: &[u8]) -> Result<()> {
-        self.out.seek(SeekFrom::Start(addr))?;
+        self.out.seek(SeekFrom::Start(self.base + addr))?;
         self.out.write_all(bytes)?;
-        self.out.seek(SeekFrom::Start(self.pos))?;
+        self.out.seek(SeekFrom::Start(self.base + self.pos))?;
         Ok(())
     }
 
@@ -254,7 +276,12 @@ impl Serializer {
         let v = &d.value;
         let data = self.element_bytes(v)?;
         let mut pipeline = None;
-        let (alloc_time, layout) = if let Some(c) = &d.chunked {
+        let (alloc_time, layout) = if let Some((addr, size)) = d.stored {
+            (
+                fill_value::ALLOC_LATE,
+                layout::encode_contiguous(addr, size),
+            )
+        } else if let Some(c) = &d.chunked {
             let elem = v.dtype.size();
             let fill = d.fill.clone().unwrap_or_else(|| vec![0; elem as usize]);
             let chunks = self.write_chunks(&data, v.shape(), elem as usize, c, &fill)?;
@@ -375,31 +402,56 @@ impl Serializer {
             .collect();
         let n_chunks: u64 = grid.iter().product();
         let registry = Registry::default();
-        let mut items = Vec::new();
-        let mut origin = vec![0u64; rank];
-        for ci in 0..n_chunks {
+        let origin_of = |ci: u64| {
+            let mut origin = vec![0u64; rank];
             let mut rem = ci;
             for d in (0..rank).rev() {
                 origin[d] = (rem % grid[d]) * c.dims[d];
                 rem /= grid[d];
             }
-            let mut buf = extract_chunk(data, shape, elem, &origin, &c.dims, fill)?;
+            origin
+        };
+        let encode = |origin: &[u64]| -> Result<Vec<u8>> {
+            let mut buf = extract_chunk(data, shape, elem, origin, &c.dims, fill)?;
             for f in &c.filters {
                 let filter = registry
                     .get(f.id)
                     .ok_or_else(|| Error::unsupported(format!("filter {}", f.id)))?;
                 buf = filter.encode(&buf, &f.cd_values)?;
             }
-            let size = buf.len() as u64;
-            let address = self.alloc(&buf)?;
-            items.push((
-                origin.clone(),
-                ChunkEntry {
-                    address,
-                    size,
-                    filter_mask: 0,
-                },
-            ));
+            Ok(buf)
+        };
+        // Chunks are extracted and filtered in parallel, a few per thread at a time (at most
+        // about 64 MiB of chunks held), and written in row-major order.
+        let chunk_bytes = c.dims.iter().product::<u64>().saturating_mul(elem as u64);
+        let batch = (64 << 20) / chunk_bytes.max(1);
+        let batch = batch.clamp(1, 4 * rayon::current_num_threads() as u64);
+        let mut items = Vec::new();
+        let mut first = 0;
+        while first < n_chunks {
+            let last = n_chunks.min(first + batch);
+            let encoded: Vec<Result<(Vec<u64>, Vec<u8>)>> = (first..last)
+                .into_par_iter()
+                .map(|ci| {
+                    let origin = origin_of(ci);
+                    let buf = encode(&origin)?;
+                    Ok((origin, buf))
+                })
+                .collect();
+            for e in encoded {
+                let (origin, buf) = e?;
+                let size = buf.len() as u64;
+                let address = self.alloc(&buf)?;
+                items.push((
+                    origin,
+                    ChunkEntry {
+                        address,
+                        size,
+                        filter_mask: 0,
+                    },
+                ));
+            }
+            first = last;
         }
         Ok(items)
     }

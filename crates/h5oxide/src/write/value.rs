@@ -15,11 +15,34 @@ use ndarray::{ArrayBase, Data, Dimension};
 use num_complex::Complex;
 
 /// A Rust number that is written as an HDF5 element.
-pub trait H5Write: Copy {
+pub trait H5Write: Copy + 'static {
     /// The HDF5 datatype this number is stored as.
     fn h5_dtype() -> Datatype;
     /// Appends the element's little-endian bytes.
     fn put_le(&self, out: &mut Vec<u8>);
+    /// The bytes of `data` as stored, when the elements' bytes in memory already are exactly
+    /// that (plain integers and floats on a little-endian machine); `None` otherwise. Lets the
+    /// writer copy (or write) the elements without converting them one by one.
+    #[doc(hidden)]
+    fn stored_bytes(data: &[Self]) -> Option<&[u8]>
+    where
+        Self: Sized,
+    {
+        let _ = data;
+        None
+    }
+}
+
+/// The stored bytes of plain numbers (no padding, every bit pattern valid): their memory on a
+/// little-endian machine.
+#[cfg(target_endian = "little")]
+fn plain_bytes<T: bytemuck::Pod>(data: &[T]) -> Option<&[u8]> {
+    Some(bytemuck::cast_slice(data))
+}
+
+#[cfg(not(target_endian = "little"))]
+fn plain_bytes<T: bytemuck::Pod>(_data: &[T]) -> Option<&[u8]> {
+    None
 }
 
 macro_rules! h5write_int {
@@ -30,6 +53,9 @@ macro_rules! h5write_int {
             }
             fn put_le(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn stored_bytes(data: &[Self]) -> Option<&[u8]> {
+                plain_bytes(data)
             }
         }
     )*};
@@ -43,6 +69,9 @@ impl H5Write for f32 {
     }
     fn put_le(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn stored_bytes(data: &[Self]) -> Option<&[u8]> {
+        plain_bytes(data)
     }
 }
 
@@ -84,6 +113,9 @@ impl H5Write for f64 {
     }
     fn put_le(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn stored_bytes(data: &[Self]) -> Option<&[u8]> {
+        plain_bytes(data)
     }
 }
 
@@ -183,7 +215,7 @@ pub struct Value {
     pub(crate) elements: Elements,
 }
 
-fn space_for(shape: &[u64]) -> Dataspace {
+pub(crate) fn space_for(shape: &[u64]) -> Dataspace {
     if shape.is_empty() {
         Dataspace::Scalar
     } else {
@@ -219,8 +251,13 @@ impl Value {
         check_count(shape, data.len())?;
         let dtype = T::h5_dtype();
         let mut raw = crate::buffer::with_capacity(data.len() * dtype.size() as usize);
-        for v in data {
-            v.put_le(&mut raw);
+        match T::stored_bytes(data) {
+            Some(bytes) => raw.extend_from_slice(bytes),
+            None => {
+                for v in data {
+                    v.put_le(&mut raw);
+                }
+            }
         }
         Ok(Value {
             dtype,
@@ -429,6 +466,41 @@ impl Value {
 pub trait IntoValue {
     /// Converts into a [`Value`].
     fn into_value(self) -> Result<Value>;
+    /// The data as stored, without a copy, when it is a contiguous run of plain numbers
+    /// (see [`H5Write::stored_bytes`]); `None` otherwise. The writer writes such data to the
+    /// file straight from the caller's memory.
+    #[doc(hidden)]
+    fn stored_view(&self) -> Option<StoredView<'_>> {
+        None
+    }
+}
+
+/// Fixed-size elements borrowed as stored: datatype, shape and bytes
+/// ([`IntoValue::stored_view`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct StoredView<'a> {
+    pub(crate) dtype: Datatype,
+    pub(crate) shape: Vec<u64>,
+    pub(crate) bytes: &'a [u8],
+}
+
+fn slice_view<T: H5Write>(data: &[T]) -> Option<StoredView<'_>> {
+    Some(StoredView {
+        dtype: T::h5_dtype(),
+        shape: vec![data.len() as u64],
+        bytes: T::stored_bytes(data)?,
+    })
+}
+
+fn array_view<'a, T: H5Write + 'a, S: Data<Elem = T>, D: Dimension>(
+    a: &'a ArrayBase<S, D>,
+) -> Option<StoredView<'a>> {
+    Some(StoredView {
+        dtype: T::h5_dtype(),
+        shape: a.shape().iter().map(|&d| d as u64).collect(),
+        bytes: T::stored_bytes(a.as_slice()?)?,
+    })
 }
 
 impl IntoValue for Value {
@@ -454,6 +526,9 @@ macro_rules! into_value_num {
             fn into_value(self) -> Result<Value> {
                 Value::from_slice(self, &[self.len() as u64])
             }
+            fn stored_view(&self) -> Option<StoredView<'_>> {
+                slice_view(self)
+            }
         }
         impl<const N: usize> IntoValue for [$t; N] {
             fn into_value(self) -> Result<Value> {
@@ -464,15 +539,24 @@ macro_rules! into_value_num {
             fn into_value(self) -> Result<Value> {
                 Value::from_slice(self, &[N as u64])
             }
+            fn stored_view(&self) -> Option<StoredView<'_>> {
+                slice_view(&self[..])
+            }
         }
         impl IntoValue for Vec<$t> {
             fn into_value(self) -> Result<Value> {
                 Value::from_slice(&self, &[self.len() as u64])
             }
+            fn stored_view(&self) -> Option<StoredView<'_>> {
+                slice_view(self)
+            }
         }
         impl IntoValue for &Vec<$t> {
             fn into_value(self) -> Result<Value> {
                 Value::from_slice(self, &[self.len() as u64])
+            }
+            fn stored_view(&self) -> Option<StoredView<'_>> {
+                slice_view(self)
             }
         }
     )*};
@@ -497,11 +581,17 @@ impl<T: H5Write, S: Data<Elem = T>, D: Dimension> IntoValue for &ArrayBase<S, D>
     fn into_value(self) -> Result<Value> {
         array_value(self)
     }
+    fn stored_view(&self) -> Option<StoredView<'_>> {
+        array_view(self)
+    }
 }
 
 impl<T: H5Write, S: Data<Elem = T>, D: Dimension> IntoValue for ArrayBase<S, D> {
     fn into_value(self) -> Result<Value> {
         array_value(&self)
+    }
+    fn stored_view(&self) -> Option<StoredView<'_>> {
+        array_view(self)
     }
 }
 
@@ -510,8 +600,13 @@ fn array_value<T: H5Write, S: Data<Elem = T>, D: Dimension>(a: &ArrayBase<S, D>)
     let dtype = T::h5_dtype();
     let mut raw = Vec::with_capacity(a.len() * dtype.size() as usize);
     if let Some(s) = a.as_slice() {
-        for v in s {
-            v.put_le(&mut raw);
+        match T::stored_bytes(s) {
+            Some(bytes) => raw.extend_from_slice(bytes),
+            None => {
+                for v in s {
+                    v.put_le(&mut raw);
+                }
+            }
         }
     } else {
         for v in a.iter() {
