@@ -795,7 +795,8 @@ def test_replaced_attribute_is_last_created(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["zstd", "lz4", "blosc_lz4", "blosc_zstd_bitshuffle",
-                                  "blosc_zlib", "bitshuffle_lz4", "bitshuffle_zstd", "bzip2"])
+                                  "blosc_zlib", "blosc_snappy", "bitshuffle_lz4",
+                                  "bitshuffle_zstd", "bzip2"])
 def test_plugin_filters_written_like_h5py(tmp_path, name):
     """``**hdf5plugin.X()`` filters: h5py (with hdf5plugin's libhdf5 plugins) reads our chunks,
     and the stored filter parameters equal the ones libhdf5 stores for the same call."""
@@ -807,6 +808,7 @@ def test_plugin_filters_written_like_h5py(tmp_path, name):
         "blosc_zstd_bitshuffle": hdf5plugin.Blosc(cname="zstd", clevel=7,
                                                   shuffle=hdf5plugin.Blosc.BITSHUFFLE),
         "blosc_zlib": hdf5plugin.Blosc(cname="zlib", shuffle=hdf5plugin.Blosc.NOSHUFFLE),
+        "blosc_snappy": hdf5plugin.Blosc(cname="snappy"),
         "bitshuffle_lz4": hdf5plugin.Bitshuffle(),
         "bitshuffle_zstd": hdf5plugin.Bitshuffle(cname="zstd"),
         "bzip2": hdf5plugin.BZip2(),

@@ -16,12 +16,12 @@
 //! the stream's decoded size. Decoded blocks are then byte- or bit-unshuffled.
 //!
 //! blosclz, the FastLZ-derived default codec, is decoded by our own implementation
-//! ([`blosclz_decompress`]); lz4 our block decoder ([`crate::lz4`]), zlib `libdeflater`, zstd the `zstd` crate.
+//! ([`blosclz_decompress`]); lz4 our block decoder ([`crate::lz4`]), snappy the `snap` crate,
+//! zlib `libdeflater`, zstd the `zstd` crate.
 //!
 //! Reference: c-blosc `README_CHUNK_FORMAT.rst` (<https://github.com/Blosc/c-blosc>).
-//! Known incompatibilities: snappy-compressed chunks give [`Error::Unsupported`].
-//! Encoding ([`compress`]) supports lz4, zlib and zstd; blosclz and snappy requests are
-//! stored uncompressed.
+//! Encoding ([`compress`]) supports lz4, snappy, zlib and zstd; blosclz requests are stored
+//! uncompressed.
 
 use crate::{bytes, check_claimed, corrupt, Error, Filter, Result};
 
@@ -156,7 +156,20 @@ impl Codec {
                 Ok(())
             }
             Codec::Zstd => crate::zstd::decompress_exact(src, out, structure),
-            Codec::Snappy => Err(Error::unsupported("blosc snappy codec")),
+            Codec::Snappy => {
+                let n = snap::raw::decompress_len(src)
+                    .map_err(|_| corrupt(structure, "bad snappy stream header"))?;
+                if n != out.len() {
+                    return Err(corrupt(
+                        structure,
+                        "snappy stream decodes to the wrong size",
+                    ));
+                }
+                snap::raw::Decoder::new()
+                    .decompress(src, out)
+                    .map_err(|_| corrupt(structure, "bad snappy stream"))?;
+                Ok(())
+            }
             Codec::Other(c) => Err(Error::unsupported(format!("blosc codec {c}"))),
         }
     }
@@ -387,8 +400,8 @@ impl Filter for Blosc {
 
 /// Encodes a Blosc1 chunk (format version 2).
 ///
-/// `shuffle`: 0 none, 1 byte, 2 bit; `compressor`: 1 lz4, 2 lz4hc (written as lz4), 4 zlib,
-/// 5 zstd. blosclz (0) and snappy (3) have no encoder here, and level 0 asks for no
+/// `shuffle`: 0 none, 1 byte, 2 bit; `compressor`: 1 lz4, 2 lz4hc (written as lz4), 3 snappy,
+/// 4 zlib, 5 zstd. blosclz (0) has no encoder here, and level 0 asks for no
 /// compression: those chunks are stored uncompressed ("memcpyed"), which every Blosc reader
 /// accepts. Blocks are split into byte streams exactly when c-blosc's forward-compatible rule
 /// says so (type size ≤ 16, at least 128 elements per block, not the last short block), and
@@ -407,6 +420,7 @@ pub fn compress(
     let typesize = typesize.clamp(1, 255);
     let codec_code: u8 = match compressor {
         1 | 2 => 1,
+        3 => 2,
         4 => 3,
         5 => 4,
         _ => 0,
@@ -462,6 +476,9 @@ pub fn compress(
         for stream in shuffled.chunks(shuffled.len().div_ceil(nstreams).max(1)) {
             let c = match codec_code {
                 1 => crate::lz4::block_compress(stream),
+                2 => snap::raw::Encoder::new()
+                    .compress_vec(stream)
+                    .map_err(|e| Error::Invalid(format!("blosc snappy: {e}")))?,
                 3 => crate::deflate::deflate(stream, clevel)?,
                 _ => crate::zstd::compress(stream, clevel as i32)?,
             };
@@ -532,10 +549,13 @@ mod tests {
             })
             .collect();
         for shuffle in [0u32, 1, 2] {
-            for compressor in [1u32, 4, 5] {
+            for compressor in [1u32, 3, 4, 5] {
                 let cd = [2, 2, 4, data.len() as u32, 5, shuffle, compressor];
                 let z = Blosc.encode(&data, &cd).unwrap();
-                assert!(z.len() < data.len(), "{shuffle} {compressor}");
+                // snappy finds no 4-byte match in unshuffled noisy elements
+                if compressor != 3 || shuffle != 0 {
+                    assert!(z.len() < data.len(), "{shuffle} {compressor}");
+                }
                 assert_eq!(Blosc.decode(&z, &cd, data.len()).unwrap(), data);
                 let mut out = vec![0u8; data.len()];
                 assert!(Blosc.decode_to_slice(&z, &cd, &mut out));

@@ -16,7 +16,7 @@
 //! | 6 | [`scaleoffset`] | yes (integer, float D-scale) | yes |
 //! | 307 | [`bzip2`] | yes | yes |
 //! | 32000 | [`lzf`] | yes | yes |
-//! | 32001 | [`blosc`] | yes (blosclz, lz4, zlib, zstd; not snappy) | yes (lz4, zlib, zstd) |
+//! | 32001 | [`blosc`] | yes (blosclz, lz4, snappy, zlib, zstd) | yes (lz4, snappy, zlib, zstd) |
 //! | 32004 | [`lz4`] | yes | yes |
 //! | 32008 | [`bitshuffle`] | yes (none, lz4, zstd) | yes |
 //! | 32015 | [`zstd`] | yes | yes |
