@@ -16,12 +16,13 @@ writes the "compatible" profile (what h5py writes by default); ``libver`` is acc
 recorded only.
 """
 
+import contextlib
 import copy
 import io
 import os
 import posixpath
 from collections import namedtuple
-from collections.abc import ItemsView, KeysView, Mapping, ValuesView
+from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, ValuesView
 
 import numpy
 
@@ -107,6 +108,7 @@ class Reference:
         self._addr = addr
 
     typecode = 0
+    typesize = 8  # bytes of a stored object reference
 
     def __bool__(self):
         return self._addr is not None
@@ -127,6 +129,7 @@ class RegionReference(Reference):
     (``dset[ref]`` reads the selected elements). Made by ``dset.regionref[...]``."""
 
     typecode = 1
+    typesize = 12  # bytes of a stored region reference
 
     def __init__(self, token=None, addr=None, sel=None):
         super().__init__(token, addr)
@@ -262,6 +265,59 @@ def check_ref_dtype(dt):
         return (dt.metadata or {}).get("ref", None)
     except AttributeError:
         return None
+
+
+def opaque_dtype(np_dtype):
+    """A dtype tagged to be stored as HDF5 opaque data (tag ``NUMPY:<dtype.str>``), for NumPy
+    types HDF5 has no equivalent of, e.g. datetimes (h5py's ``opaque_dtype``)."""
+    dt = numpy.dtype(np_dtype)
+    if dt.hasobject:
+        raise TypeError("Cannot store numpy object arrays as opaque data")
+    if dt.names is not None:
+        raise TypeError("Cannot store numpy structured arrays as opaque data")
+    if dt.subdtype is not None:
+        raise TypeError("Cannot store numpy sub-array dtype as opaque data")
+    if dt.itemsize == 0:
+        raise TypeError("dtype for opaque data must have explicit size")
+    return numpy.dtype(dt, metadata={"h5py_opaque": True})
+
+
+def check_opaque_dtype(dt):
+    """True if ``dt`` is tagged to be stored as HDF5 opaque data."""
+    return bool((getattr(dt, "metadata", None) or {}).get("h5py_opaque", False))
+
+
+def complex_compat_dtype(complex_dtype, names=("r", "i")):
+    """The compound of two floats h5py stores complex numbers as, e.g. ``'<c8'`` →
+    ``[('r', '<f4'), ('i', '<f4')]``."""
+    dt = numpy.dtype(complex_dtype)
+    if dt.kind != "c":
+        raise TypeError(f"{dt} is not a complex dtype")
+    part = dt.newbyteorder("=") if dt.byteorder == "|" else dt
+    f = numpy.dtype(f"{part.byteorder if part.byteorder != '=' else ''}f{dt.itemsize // 2}")
+    if dt.byteorder in ("<", ">"):
+        f = f.newbyteorder(dt.byteorder)
+    return numpy.dtype([(names[0], f), (names[1], f)])
+
+
+def check_complex_dtype(dt, names=("r", "i")):
+    """The NumPy complex dtype ``dt`` represents (a complex dtype, or a compound of two equal
+    floats named ``names``, any names with ``names=None``), else None."""
+    dt = numpy.dtype(dt)
+    if dt.kind == "c":
+        return dt
+    if dt.names is None or len(dt.names) != 2:
+        return None
+    if names is not None and tuple(dt.names) != tuple(names):
+        return None
+    (a, oa), (b, ob) = (dt.fields[n][:2] for n in dt.names)
+    if a.kind != "f" or a != b or oa != 0 or ob != a.itemsize or dt.itemsize != 2 * a.itemsize:
+        return None
+    try:
+        c = numpy.dtype(f"c{2 * a.itemsize}")
+    except TypeError:
+        return None
+    return c.newbyteorder(a.byteorder) if a.byteorder in "<>" else c
 
 
 def check_dtype(**kwds):
@@ -477,7 +533,7 @@ def _path(name):
     return name
 
 
-class AttributeManager(Mapping):
+class AttributeManager(MutableMapping):
     """Dictionary-style access to an object's attributes (``obj.attrs``)."""
 
     def __init__(self, parent):
@@ -515,6 +571,14 @@ class AttributeManager(Mapping):
     def items(self):
         """``(name, value)`` pairs."""
         return ItemsViewHDF5(self)
+
+    def get_id(self, name):
+        """The low-level attribute identifier (:class:`AttrID`: name, shape, dtype, storage
+        size, read and write)."""
+        name = _path(name)
+        if name not in self:
+            raise KeyError(f"Can't open attribute (can't locate attribute: '{name}')")
+        return AttrID(self, name)
 
     def get_shape_dtype(self, name):
         """``(shape, dtype)`` of an attribute without reading it (h5oxide extension)."""
@@ -608,7 +672,7 @@ class ItemsViewHDF5(ItemsView):
         return key in self._mapping and val == self._mapping.get(key)
 
 
-class Group(HLObject, Mapping):
+class Group(HLObject, MutableMapping):
     """A group: a container of named links to groups, datasets and datatypes."""
 
     @property
@@ -1056,6 +1120,14 @@ class Group(HLObject, Mapping):
                     rec(s[k], new, k, False)
         rec(src, dst_group, dst_name, True)
 
+    @contextlib.contextmanager
+    def build_virtual_dataset(self, name, shape, dtype, maxshape=None, fillvalue=None):
+        """Context manager giving a :class:`VirtualLayout` to fill with sources; the virtual
+        dataset is created when the block ends (h5py's ``build_virtual_dataset``)."""
+        layout = VirtualLayout(shape, dtype, maxshape, self.file.filename)
+        yield layout
+        self.create_virtual_dataset(name, layout, fillvalue)
+
     def create_virtual_dataset(self, name, layout, fillvalue=None):
         """Creates a virtual dataset from a :class:`VirtualLayout` (h5py's
         ``create_virtual_dataset``) and returns it. Sources in this same file are stored as
@@ -1110,6 +1182,20 @@ class File(Group):
         """The low-level file identifier (:class:`FileID`)."""
         return FileID(self)
 
+    @classmethod
+    def in_memory(cls, file_image=None, **kwargs):
+        """A file that lives in memory only (h5py's ``File.in_memory``): new and empty, or
+        opened read-write from ``file_image`` (bytes or any buffer)."""
+        if file_image is None:
+            return cls(io.BytesIO(), "w", **kwargs)
+        return cls(io.BytesIO(bytes(memoryview(file_image))), "r+", **kwargs)
+
+    @property
+    def meta_block_size(self):
+        """The metadata block size of the file access properties (libhdf5's 2048 unless
+        given)."""
+        return self._meta_block_size
+
     def __init__(self, name, mode="r", driver=None, libver=None, userblock_size=None,
                  swmr=False, rdcc_nslots=None, rdcc_nbytes=None, rdcc_w0=None, track_order=None,
                  fs_strategy=None, fs_persist=False, fs_threshold=1, fs_page_size=None,
@@ -1120,6 +1206,7 @@ class File(Group):
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
         self._libver = libver
+        self._meta_block_size = 2048 if meta_block_size is None else int(meta_block_size)
         self._backing = None
         self._userblock = None
         self._driver = ("fileobj" if hasattr(name, "read") and hasattr(name, "seek")
@@ -1329,6 +1416,11 @@ class File(Group):
 
 class Datatype(HLObject):
     """A committed (named) datatype."""
+
+    @property
+    def id(self):
+        """The low-level type identifier (:class:`TypeID`)."""
+        return TypeID(self)
 
     @property
     def dtype(self):
@@ -1768,6 +1860,18 @@ class _ObjectID:
         return hash((id(self._obj._state), self._obj._addr))
 
 
+class TypeID(_ObjectID):
+    """h5py's ``h5t.TypeID`` of a committed datatype, as far as h5oxide supports the
+    low-level API."""
+
+    @property
+    def dtype(self):
+        return self._obj.dtype
+
+    def committed(self):
+        return True
+
+
 class GroupID(_ObjectID):
     """h5py's ``h5g.GroupID``, as far as h5oxide supports the low-level API."""
 
@@ -1786,6 +1890,60 @@ class FileID(GroupID):
     def get_intent(self):
         """1 (``h5f.ACC_RDWR``) when open for writing, else 0 (``ACC_RDONLY``)."""
         return 0 if self._obj._state.writer is None else 1
+
+
+# libhdf5's names of its predefined filters (files store no name for them)
+_FILTER_NAMES = {1: b"deflate", 2: b"shuffle", 3: b"fletcher32", 4: b"szip", 5: b"nbit",
+                 6: b"scaleoffset"}
+
+
+def _filter_name(fid, name):
+    name = bytes(name)
+    return name if name else _FILTER_NAMES.get(fid, b"")
+
+
+class AttrID:
+    """h5py's ``h5a.AttrID`` (``attrs.get_id(name)``), as far as h5oxide supports the
+    low-level API: name, shape, dtype, storage size, read and write."""
+
+    def __init__(self, attrs, name):
+        self._attrs = attrs
+        self._name = name
+
+    @property
+    def name(self):
+        return self._name.encode()
+
+    def get_name(self):
+        return self.name
+
+    @property
+    def shape(self):
+        shape, _dt = self._attrs.get_shape_dtype(self._name)
+        return () if shape is None else shape
+
+    @property
+    def dtype(self):
+        return self._attrs.get_shape_dtype(self._name)[1]
+
+    @property
+    def valid(self):
+        return self._attrs._parent._state.open
+
+    def get_storage_size(self):
+        """Bytes of the stored value (16 per variable-length element)."""
+        return self._attrs._node().attr_storage_size(self._name)
+
+    def read(self, arr, mtype=None):
+        """Reads the value into the NumPy array ``arr`` (same shape)."""
+        v = self._attrs[self._name]
+        if isinstance(v, Empty):
+            return
+        arr[...] = v
+
+    def write(self, arr, mtype=None):
+        """Writes ``arr`` into the attribute, keeping its type and shape."""
+        self._attrs.modify(self._name, arr)
 
 
 class PropDCID:
@@ -1814,13 +1972,13 @@ class PropDCID:
         if not 0 <= filter_idx < len(details):
             raise ValueError(f"Filter number {filter_idx} is invalid")
         fid, flags, cd, name = details[filter_idx]
-        return fid, flags, tuple(cd), bytes(name)
+        return fid, flags, tuple(cd), _filter_name(fid, name)
 
     def get_filter_by_id(self, filter_code):
         """``(flags, client data values, name)`` of the filter, or None if absent."""
         for fid, flags, cd, name in self._node.filter_details:
             if fid == filter_code:
-                return flags, tuple(cd), bytes(name)
+                return flags, tuple(cd), _filter_name(fid, name)
         return None
 
     def all_filters_avail(self):
@@ -1936,6 +2094,7 @@ class _H5D:
 
 
 h5z, h5s, h5d = _H5Z(), _H5S(), _H5D()
+UNLIMITED = _H5S.UNLIMITED
 
 
 class Dataset(HLObject):
@@ -2032,6 +2191,17 @@ class Dataset(HLObject):
             if i == fid:
                 return cd
         return None
+
+    @property
+    def filter_ids(self):
+        """The ids of the dataset's filters, in the order they are applied when writing."""
+        return tuple(fid for fid, _cd in self._n().filters)
+
+    @property
+    def filter_names(self):
+        """The names of the dataset's filters (as libhdf5 reports them), in write order."""
+        return tuple(_filter_name(fid, name).decode("utf-8", "replace")
+                     for fid, _flags, _cd, name in self._n().filter_details)
 
     @property
     def compression(self):
@@ -2793,7 +2963,7 @@ def _as_array(data, dtype=None):
         arr[()] = data
         return arr, string_dtype("ascii")
     arr = numpy.asarray(data)
-    if arr.dtype.kind == "U":
+    if arr.dtype.kind == "U" and not check_opaque_dtype(arr.dtype):
         out = numpy.empty(arr.shape, dtype=object)
         out[...] = arr.tolist() if arr.shape else str(arr[()])
         return out, string_dtype()

@@ -476,6 +476,17 @@ impl Node {
         Ok((shape, dtype::numpy_dtype(py, a.dtype())?))
     }
 
+    /// Bytes of attribute `name`'s stored value: elements × the stored element size
+    /// (16 per variable-length element); 0 for a null dataspace.
+    fn attr_storage_size(&self, py: Python<'_>, name: &str) -> PyResult<u64> {
+        let a = self.attribute(py, name)?;
+        if matches!(a.space(), Dataspace::Null) {
+            return Ok(0);
+        }
+        let n: u64 = a.shape().iter().map(|&d| d as u64).product();
+        Ok(n.saturating_mul(u64::from(a.dtype().size())))
+    }
+
     /// The dataset's shape; `None` for a null dataspace.
     #[getter]
     fn shape(&self) -> PyResult<Option<Vec<usize>>> {

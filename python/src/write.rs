@@ -108,6 +108,16 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
             meta.get_item(k).ok()
         }
     };
+    if let Some(flag) = meta_get("h5py_opaque") {
+        if flag.is_truthy()? {
+            // h5py's opaque_dtype: an opaque type tagged with the NumPy dtype
+            let s: String = dtype.getattr("str")?.extract()?;
+            return Ok(Datatype::Opaque {
+                size,
+                tag: format!("NUMPY:{s}").into_bytes(),
+            });
+        }
+    }
     let subdtype = dtype.getattr("subdtype")?;
     if !subdtype.is_none() {
         let base = subdtype.get_item(0)?;

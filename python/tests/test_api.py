@@ -1,0 +1,128 @@
+"""Smaller parts of h5py's API, each run with ``h5py`` and with ``h5oxide`` and compared:
+the MutableMapping methods of groups and attributes, ``attrs.get_id``, filter ids and names,
+opaque and complex dtype helpers, ``build_virtual_dataset``, ``File.in_memory``; files
+h5oxide writes are read back by real h5py."""
+
+import h5py
+import numpy as np
+import pytest
+
+import h5oxide
+
+LIBS = [h5py, h5oxide]
+
+
+def _run(lib, fn):
+    out = []
+    with lib.File(fn, "w") as f:
+        f.attrs["s"] = "hello"
+        f.attrs["n"] = np.arange(6).reshape(2, 3)
+        i = f.attrs.get_id("n")
+        a = np.zeros((2, 3), dtype="i8")
+        i.read(a)
+        out.append((i.name, i.shape, i.dtype, i.get_storage_size(), a.tolist(),
+                    f.attrs.get_id("s").get_storage_size(), f.attrs.get_id("s").dtype))
+        with pytest.raises(KeyError):
+            f.attrs.get_id("missing")
+        f.attrs.update({"u": 1, "w": 2})
+        out.append((f.attrs.pop("u"), "u" in f.attrs, f.attrs.setdefault("w", 5),
+                    f.attrs.setdefault("q", 7), sorted(f.attrs)))
+        f.attrs.clear()
+        out.append(len(f.attrs))
+        g = f.create_group("g")
+        g["a"] = 1
+        g.update({"b": np.arange(3)})
+        out.append((sorted(g), g.setdefault("c", 5)))
+        del g["a"]
+        k, v = g.popitem()
+        out.append((sorted(g), k, v[()].tolist() if k == "b" else v[()]))
+        g.clear()
+        out.append(len(g))
+        d = f.create_dataset("x", data=np.arange(1000.0), chunks=(100,), compression="gzip",
+                             shuffle=True, fletcher32=True)
+        e = f.create_dataset("y", data=np.arange(10))
+        out.append((d.filter_ids, d.filter_names, e.filter_ids, e.filter_names))
+        f["T"] = np.dtype("<i4")
+        out.append((f["T"].id.dtype, f["T"].id.committed()))
+        with f.build_virtual_dataset("v", (3,), "i8") as layout:
+            layout[:] = lib.VirtualSource(f["y"])[:3]
+        out.append((f["v"][()].tolist(), f.meta_block_size, lib.UNLIMITED,
+                    d.ref.typesize, d.regionref[0:2].typesize))
+    return out
+
+
+def test_small_api_like_h5py(tmp_path):
+    a = _run(h5py, tmp_path / "a.h5")
+    b = _run(h5oxide, tmp_path / "b.h5")
+    assert a == b
+    with h5py.File(tmp_path / "b.h5", "r") as f:
+        assert f["v"][()].tolist() == [0, 1, 2]
+        assert sorted(f) == ["T", "g", "v", "x", "y"]
+        assert len(f["g"]) == 0 and len(f.attrs) == 0
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_opaque_dtypes_written_like_h5py(tmp_path, lib):
+    t = np.array(["2020-01-01T00:00:00", "2021-06-01T12:30:00"], dtype="M8[ns]")
+    fn = tmp_path / "o.h5"
+    with lib.File(fn, "w") as f:
+        f["t"] = t.astype(lib.opaque_dtype(t.dtype))
+        f["u"] = np.array(["ab", "c"], dtype=lib.opaque_dtype("U2"))
+        f.attrs["ta"] = t.astype(lib.opaque_dtype(t.dtype))
+        f.create_dataset("c", (3,), dtype=lib.opaque_dtype("M8[s]"))
+        with pytest.raises(TypeError):
+            f["dt"] = t  # no HDF5 equivalent without the opaque tag
+    for reader in LIBS:
+        with reader.File(fn, "r") as f:
+            assert f["t"].dtype == np.dtype("<M8[ns]")
+            assert np.array_equal(f["t"][()], t)
+            assert f["u"][()].tolist() == ["ab", "c"]
+            assert np.array_equal(f.attrs["ta"], t)
+            assert f["c"][()].tolist() == [np.datetime64(0, "s")] * 3
+    with h5py.File(fn, "r") as f:
+        assert f["t"].id.get_type().get_tag() == b"NUMPY:<M8[ns]"
+        assert f["u"].id.get_type().get_tag() == b"NUMPY:<U2"
+
+
+def test_dtype_helpers_like_h5py():
+    for x in ["M8[ns]", "V4", "i4", "U3", [("a", "i4")], "(2,)i4", "O", "S"]:
+        try:
+            want = h5py.opaque_dtype(x)
+        except TypeError as e:
+            with pytest.raises(TypeError, match=str(e)[:20]):
+                h5oxide.opaque_dtype(x)
+            continue
+        got = h5oxide.opaque_dtype(x)
+        assert got == want and got.metadata == want.metadata
+        assert h5oxide.check_opaque_dtype(got) and h5py.check_opaque_dtype(got)
+    assert not h5oxide.check_opaque_dtype(np.dtype("V4"))
+    for x in ["c8", "<c16", ">c16", "c32"]:
+        assert h5oxide.complex_compat_dtype(x) == h5py.complex_compat_dtype(x)
+    assert h5oxide.complex_compat_dtype("c8", names=("re", "im")) == \
+        h5py.complex_compat_dtype("c8", names=("re", "im"))
+    for d in [np.dtype("c8"), h5py.complex_compat_dtype("c8"),
+              h5py.complex_compat_dtype(">c16"), np.dtype([("x", "<f4"), ("y", "<f4")]),
+              np.dtype("f8"), np.dtype([("r", "<f4"), ("i", "<f8")]),
+              np.dtype([("r", "<f4")])]:
+        for names in (("r", "i"), None):
+            assert h5oxide.check_complex_dtype(d, names=names) == \
+                h5py.check_complex_dtype(d, names=names), (d, names)
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_in_memory_files(tmp_path, lib):
+    m = lib.File.in_memory()
+    m["x"] = np.arange(3)
+    m.attrs["a"] = 1
+    assert m["x"][()].tolist() == [0, 1, 2]
+    m.close()
+    fn = tmp_path / "img.h5"
+    with h5py.File(fn, "w") as f:
+        f["x"] = np.arange(5.0)
+    img = fn.read_bytes()
+    m = lib.File.in_memory(img)
+    assert m["x"][()].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    m["z"] = 1
+    assert sorted(m) == ["x", "z"]
+    m.close()
+    assert fn.read_bytes() == img  # the image was copied, not written back
