@@ -2618,6 +2618,11 @@ class Dataset(HLObject):
             if len(new) != len(shape):
                 raise TypeError("New shape length (%d) must match dataset rank (%d)"
                                 % (len(new), len(shape)))
+        for n, m in zip(new, self.maxshape):
+            if m is not None and n > m:
+                raise RuntimeError(
+                    "Unable to synchronously change a dataset's dimensions (dimension cannot "
+                    f"exceed the existing maximal size (new: {n} max: {m}))")
         w.resize(self._addr, new)
         info = self._winfo()
         self._changed_keep_info(None if info is None else (list(new),) + tuple(info[1:]))
