@@ -2044,12 +2044,24 @@ class DatasetID(_ObjectID):
 
     def read_direct_chunk(self, offsets, dxpl=None, out=None):
         """``(filter_mask, bytes)`` of the stored (filtered) chunk at ``offsets``."""
-        r = self._chunks(by_offset=True).get(tuple(int(x) for x in offsets))
+        offsets = tuple(int(x) for x in offsets)
+        node = self._obj._n()
+        chunks = node.chunks
+        if chunks is None:
+            raise OSError("Can't read unprocessed chunk data (not a chunked dataset)")
+        if len(offsets) != len(chunks):
+            raise TypeError(f"offsets length ({len(offsets)}) must match dataset rank "
+                            f"({len(chunks)})")
+        if any(o < 0 or o % c for o, c in zip(offsets, chunks)):
+            raise OSError("Can't read unprocessed chunk data (offset doesn't fall on chunks's "
+                          "boundary)")
+        # looked up by true coordinates, as libhdf5's H5Dread_chunk does (get_chunk_info
+        # reports libhdf5's offsets, which differ for some extensible-array indexes)
+        r = node.read_chunk_raw(list(offsets))
         if r is None:
-            raise OSError(f"Unable to synchronously read raw data chunk (chunk at {tuple(offsets)}"
-                          " is not allocated)")
-        off, mask, addr, size = r
-        data = self._obj._n().stored_chunk_bytes(off, mask, addr, size)
+            raise RuntimeError("Can't get storage size of chunk (chunk storage is not "
+                               "allocated)")
+        mask, data = r
         if out is not None:
             view = memoryview(out).cast("B")
             if len(view) < len(data):

@@ -641,6 +641,20 @@ impl Node {
         Ok(PyBytes::new(py, &b))
     }
 
+    /// `(filter mask, stored bytes)` of the chunk at element offset `offset` (true
+    /// coordinates, looked up in the chunk index), or `None` when it is not allocated.
+    fn read_chunk_raw<'py>(
+        &self,
+        py: Python<'py>,
+        offset: Vec<u64>,
+    ) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
+        let d = self.dataset()?.clone();
+        let r = py
+            .detach(move || d.read_chunk_raw(&offset))
+            .map_err(to_py_err)?;
+        Ok(r.map(|(mask, b)| (mask, PyBytes::new(py, &b))))
+    }
+
     /// Chunk shape of a chunked dataset, else `None`.
     #[getter]
     fn chunks(&self) -> PyResult<Option<Vec<u64>>> {

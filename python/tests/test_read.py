@@ -643,3 +643,35 @@ def test_is_hdf5_and_version(tmp_path, typed_file):
     assert h5oxide.version.version_tuple >= (3, 0) and h5oxide.version.version.startswith("3.")
     assert h5oxide.version.hdf5_version_tuple >= (1, 10, 0)
     assert h5oxide.__version__ == h5oxide.version.h5oxide_version
+
+
+@pytest.mark.parametrize("rel", ["hdf5/h5fc_ext1_f.h5", "hdf5/tdset_idx.h5",
+                                 "jhdf/chunked_v4_datasets.hdf5",
+                                 "generated/fill_values_latest.h5"])
+def test_read_direct_chunk_like_h5py(rel):
+    """``id.read_direct_chunk(offset)`` takes true chunk coordinates, as libhdf5's
+    H5Dread_chunk does, also where ``get_chunk_info`` reports other offsets (extensible arrays
+    over a non-first unlimited dimension): every grid position gives h5py's bytes or, like
+    h5py, an error for an unallocated chunk."""
+    import h5py
+    fn = str(CORPUS / rel)
+    with h5py.File(fn, "r") as a, h5oxide.File(fn, "r") as b:
+        names = []
+        a.visititems(lambda n, o: names.append(n)
+                     if isinstance(o, h5py.Dataset) and o.chunks else None)
+        assert names
+        for n in names:
+            da, db = a[n], b[n]
+            grid = [-(-s // c) for s, c in zip(da.shape, da.chunks)]
+            for pos in numpy.ndindex(*grid):
+                off = tuple(p * c for p, c in zip(pos, da.chunks))
+                try:
+                    want = da.id.read_direct_chunk(off)
+                except (OSError, RuntimeError, MemoryError):
+                    # MemoryError: h5py's for a dataset whose chunk index was never created
+                    want = None
+                try:
+                    got = db.id.read_direct_chunk(off)
+                except (OSError, RuntimeError):
+                    got = None
+                assert got == want, (n, off)

@@ -731,13 +731,25 @@ impl Dataset {
                 self.name
             )));
         }
-        let Some(r) = self
-            .stored_chunks()?
-            .into_iter()
-            .find(|r| r.offset == offset)
-        else {
+        let filtered = self
+            .info
+            .pipeline
+            .as_ref()
+            .is_some_and(|p| !p.filters.is_empty());
+        let max = crate::read::max_dims(&self.info);
+        let ctx = self.file.ctx();
+        let index = h5oxide_format::chunk_index::ChunkIndex::open(
+            &ctx,
+            c,
+            self.info.space.dims(),
+            &max,
+            filtered,
+        )?;
+        let scaled: Vec<u64> = offset.iter().zip(dims).map(|(&o, &d)| o / d).collect();
+        let Some(mut r) = index.lookup(&scaled)? else {
             return Ok(None);
         };
+        r.address = r.address.saturating_add(self.file.src.base);
         Ok(Some((r.filter_mask, self.stored_chunk_bytes(&r)?)))
     }
 
