@@ -18,6 +18,7 @@
 pub mod attributes;
 pub mod btree_v1;
 pub mod btree_v2;
+pub mod cache_image;
 pub mod checksum;
 pub mod chunk_index;
 pub mod cursor;

@@ -368,15 +368,12 @@ impl ObjectHeader {
                 chunks.push((caddr, clen));
             }
             _ => {
-                let unknown = kind == msg::BOGUS || kind >= msg::MDC_IMAGE;
+                // The metadata cache image message (superblock extension) is applied by
+                // whoever opens the file (see `cache_image`).
+                let unknown = kind == msg::BOGUS || kind > msg::MDC_IMAGE;
                 if unknown && flags & FLAG_FAIL_IF_UNKNOWN_ALWAYS != 0 {
-                    let what = if kind == msg::MDC_IMAGE {
-                        " (metadata cache image)"
-                    } else {
-                        ""
-                    };
                     return Err(Error::unsupported(format!(
-                        "object header message type {kind:#x}{what} marked fail-if-unknown"
+                        "object header message type {kind:#x} marked fail-if-unknown"
                     )));
                 }
                 if self.messages.len() as u64 >= ctx.limits.max_visits {

@@ -368,7 +368,7 @@ impl File {
             // libhdf5 refuses a normal open of a file still marked open for (SWMR) writing; we
             // read it like a SWMR reader would, which is what h5py's retry does.
         }
-        let src = Based {
+        let mut src = Based {
             inner: storage,
             base: sb.base_address,
             eoa: if sb.eof_address == h5oxide_format::UNDEF {
@@ -376,6 +376,7 @@ impl File {
             } else {
                 sb.eof_address
             },
+            overlay: Vec::new(),
         };
         let phys = src.inner.size();
         if sb.eof_address != h5oxide_format::UNDEF
@@ -391,6 +392,7 @@ impl File {
                 ),
             ));
         }
+        src.overlay = cache_image(&src, &sb, opts.limits)?;
         let registry = opts.registry.clone().unwrap_or_default();
         let inner = FileInner {
             src,
@@ -445,4 +447,42 @@ impl File {
     pub fn inner(&self) -> &Arc<FileInner> {
         &self.inner
     }
+}
+
+/// The entries of the metadata cache image the superblock extension points to (message 0x18),
+/// if any; they replace the file's bytes at their addresses.
+fn cache_image(
+    src: &Based,
+    sb: &Superblock,
+    limits: h5oxide_format::source::Limits,
+) -> Result<Vec<h5oxide_format::cache_image::ImageEntry>> {
+    use h5oxide_format::cache_image::{decode_block, decode_message, MSG_CACHE_IMAGE};
+    let ext = sb.extension_address;
+    if ext == h5oxide_format::UNDEF {
+        return Ok(Vec::new());
+    }
+    let ctx = Ctx {
+        src,
+        sizes: sb.sizes,
+        limits,
+        group_leaf_k: 0,
+        gheap: None,
+    };
+    // An unreadable extension is reported by whatever needs it (shared messages), not here.
+    let Ok(oh) = ObjectHeader::read(&ctx, ext) else {
+        return Ok(Vec::new());
+    };
+    let Some(m) = oh.messages.iter().find(|m| m.kind == MSG_CACHE_IMAGE) else {
+        return Ok(Vec::new());
+    };
+    let (addr, len) = decode_message(&m.data, m.addr, sb.sizes)?;
+    if len > limits.max_metadata_bytes || len > src.size() {
+        return Err(Error::corrupt(
+            "metadata cache image",
+            addr,
+            format!("{len} bytes in a file of {}", src.size()),
+        ));
+    }
+    let block = src.read(addr, len as usize)?;
+    decode_block(&block, addr, sb.sizes)
 }

@@ -156,6 +156,36 @@ pub(crate) struct Based {
     /// End of the allocated address space (the superblock's end-of-file address, relative to
     /// the base); nothing at or past it is read, as libhdf5 refuses such addresses.
     pub eoa: u64,
+    /// Metadata from a metadata cache image, sorted by address and not overlapping: it stands
+    /// for the file's bytes at those addresses (spec-less; see
+    /// [`h5oxide_format::cache_image`]).
+    pub overlay: Vec<h5oxide_format::cache_image::ImageEntry>,
+}
+
+impl Based {
+    /// Copies into `buf` (the bytes at `addr`) what the overlay holds for that range.
+    fn apply_overlay(&self, addr: u64, buf: &mut [u8]) {
+        let end = addr.saturating_add(buf.len() as u64);
+        // first entry ending after `addr`
+        let first = self
+            .overlay
+            .partition_point(|e| e.addr.saturating_add(e.bytes.len() as u64) <= addr);
+        for e in self.overlay.iter().skip(first) {
+            if e.addr >= end {
+                break;
+            }
+            let from = addr.max(e.addr);
+            let to = end.min(e.addr.saturating_add(e.bytes.len() as u64));
+            let (Ok(src), Ok(dst)) = (usize::try_from(from - e.addr), usize::try_from(from - addr))
+            else {
+                continue;
+            };
+            let n = (to - from) as usize;
+            if let (Some(s), Some(d)) = (e.bytes.get(src..src + n), buf.get_mut(dst..dst + n)) {
+                d.copy_from_slice(s);
+            }
+        }
+    }
 }
 
 impl Based {
@@ -182,16 +212,28 @@ impl Based {
 impl Source for Based {
     fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
         let a = self.physical(addr, len as u64)?;
-        self.inner.read(a, len)
+        if self.overlay.is_empty() {
+            return self.inner.read(a, len);
+        }
+        let mut v = self.inner.read(a, len)?.into_owned();
+        self.apply_overlay(addr, &mut v);
+        Ok(Cow::Owned(v))
     }
     fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         let a = self.physical(addr, buf.len() as u64)?;
-        self.inner.read_into(a, buf)
+        self.inner.read_into(a, buf)?;
+        if !self.overlay.is_empty() {
+            self.apply_overlay(addr, buf);
+        }
+        Ok(())
     }
     fn size(&self) -> u64 {
         self.inner.size().saturating_sub(self.base).min(self.eoa)
     }
     fn as_bytes(&self) -> Option<&[u8]> {
+        if !self.overlay.is_empty() {
+            return None; // the file's bytes are not the whole truth
+        }
         self.inner
             .as_bytes()
             .and_then(|b| b.get(usize::try_from(self.base).ok()?..))

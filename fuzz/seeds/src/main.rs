@@ -9,6 +9,7 @@
 //!   such message of every object header reached from the root group, plus v2 headers found by
 //!   their `OHDR` signature.
 //! * `value`: `[sizes][len][datatype][element bytes]` from attribute messages.
+//! * `cache_image`: metadata cache image blocks (`MDCI`) without their checksum;
 //! * `btree_v1`, `btree_v2`, `fractal_heap`, `local_heap`, `global_heap`,
 //!   `symbol_table_node`: `[sizes][addr: u16][target bytes][image]` for every structure found
 //!   by its signature (`TREE`, `BTHD`, `FRHP`, `HEAP`, `GCOL`, `SNOD`) below 64 KiB.
@@ -128,6 +129,22 @@ fn seed_file(out: &mut Out, bytes: &[u8]) {
     let sizes = sb.sizes;
     let image = bytes.get(base..).unwrap_or(&[]);
     let cut = &image[..image.len().min(SMALL)];
+    // `cache_image`: each metadata cache image block, without its checksum (the target
+    // appends one); the block's length field tells where it ends.
+    for (i, w) in image.windows(4).enumerate() {
+        if w != b"MDCI" {
+            continue;
+        }
+        let l = usize::from(sizes.length);
+        let len = image
+            .get(i + 6..i + 6 + l)
+            .map(h5oxide_format::cursor::le_uint)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n >= 4);
+        if let Some(block) = len.and_then(|n| image.get(i..i + n - 4)) {
+            out.put("cache_image", &with_sizes(sizes, block));
+        }
+    }
     for (sig, target) in [
         (&b"TREE"[..], "btree_v1"),
         (b"BTHD", "btree_v2"),

@@ -407,11 +407,6 @@ impl RwFile {
             // structures under it would be wrong.
             let ext = match ObjectHeader::read(&Ctx::new(&io, sb.sizes), sb.extension_address) {
                 Ok(h) => h,
-                Err(Error::Unsupported { feature }) if feature.contains("cache image") => {
-                    return Err(Error::unsupported(
-                        "writing a file with a metadata cache image (superblock extension)",
-                    ))
-                }
                 Err(e) => {
                     return Err(Error::unsupported(format!(
                         "writing a file whose superblock extension cannot be read ({e})"

@@ -47,6 +47,7 @@ pub const TARGETS: &[&str] = &[
     "chunk_index",
     "link_messages",
     "vds_mapping",
+    "cache_image",
     "filter_deflate",
     "filter_shuffle",
     "filter_fletcher32",
@@ -83,6 +84,7 @@ pub fn run(name: &str, data: &[u8]) -> Option<Result<()>> {
         "chunk_index" => chunk_index(data),
         "link_messages" => link_messages(data),
         "vds_mapping" => vds_mapping(data),
+        "cache_image" => cache_image(data),
         _ => filter(filter_id(name)?, data),
     })
 }
@@ -244,6 +246,23 @@ pub fn vds_mapping(data: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A metadata cache image block (`[sizes][block without its checksum]`): the target writes the
+/// block's length field and appends the checksum, so mutations reach the entries; the first
+/// bytes are also decoded as a cache image message.
+pub fn cache_image(data: &[u8]) -> Result<()> {
+    let (s, body) = split_sizes(data)?;
+    let _ = h5oxide_format::cache_image::decode_message(body, 0, s);
+    let mut block = body.to_vec();
+    let total = block.len() as u64 + 4;
+    let l = usize::from(s.length);
+    if let Some(field) = block.get_mut(6..6 + l) {
+        field.copy_from_slice(&total.to_le_bytes()[..l]);
+    }
+    let sum = h5oxide_format::checksum::lookup3(&block, 0);
+    block.extend_from_slice(&sum.to_le_bytes());
+    h5oxide_format::cache_image::decode_block(&block, 0, s).map(|_| ())
 }
 
 /// The Filter Pipeline message.
