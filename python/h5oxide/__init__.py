@@ -78,6 +78,11 @@ def _track(track_order):
 # small value types
 # ---------------------------------------------------------------------------------------------
 
+class _ResizeError(ValueError, RuntimeError):
+    """A resize past the maximum shape (h5py: ValueError over HDF5 1.x, RuntimeError over
+    HDF5 2.0)."""
+
+
 class Empty:
     """An empty (null dataspace) dataset or attribute value: a dtype and no data."""
 
@@ -2632,7 +2637,8 @@ class Dataset(HLObject):
                                 % (len(new), len(shape)))
         for n, m in zip(new, self.maxshape):
             if m is not None and n > m:
-                raise RuntimeError(
+                # h5py raises ValueError over HDF5 1.x, RuntimeError over HDF5 2.0: both catch it
+                raise _ResizeError(
                     "Unable to synchronously change a dataset's dimensions (dimension cannot "
                     f"exceed the existing maximal size (new: {n} max: {m}))")
         w.resize(self._addr, new)
@@ -2874,6 +2880,9 @@ class _AsStr(_Wrapper):
         return numpy.dtype(object)
 
     def __getitem__(self, args):
+        data = self._read_str(args)
+        if data is not None:
+            return data
         data = self._dset[args]
         if isinstance(data, bytes):
             return data.decode(self.encoding, self.errors)
@@ -2891,6 +2900,39 @@ class _AsStr(_Wrapper):
         # the decoding itself).
         out.reshape(-1)[:] = [bytes(b).decode(enc, err) for b in arr.reshape(-1).tolist()]
         return out
+
+
+    def _read_str(self, args):
+        """UTF-8 strings made by the engine straight from the stored bytes, for a dataset of
+        variable-length strings, the default encoding and a basic index; None otherwise (or
+        when a string is not valid UTF-8: the caller's path then raises Python's error)."""
+        d = self._dset
+        enc = self.encoding.replace("-", "").replace("_", "").lower()
+        info = check_string_dtype(d.dtype)
+        if enc != "utf8" or self.errors != "strict" or info is None or info.length is not None \
+                or not d.shape:
+            return None
+        args = args if isinstance(args, tuple) else (args,)
+        if any(isinstance(a, (str, bytes)) for a in args):
+            return None
+        try:
+            slab = d._slab(args)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if slab is None:
+            return None
+        start, count, step, keep = slab
+        if 0 in count:
+            return None
+        if (list(count) == list(d.shape) and all(x == 0 for x in start)
+                and all(x == 1 for x in step)):
+            out = d._n().read(True)
+        else:
+            out = d._n().read_slab(start, count, step, True)
+        out = out.reshape(tuple(count[i] for i in keep))
+        if out.size and not isinstance(out.reshape(-1)[0], str):
+            return None
+        return out if keep else out[()]
 
 
 class _AsType(_Wrapper):

@@ -145,6 +145,11 @@ fn numeric(py: Python<'_>, dt: &Datatype) -> PyResult<bool> {
 pub enum Mode {
     /// Dataset reads: variable-length strings are `bytes` (h5py 3).
     Dataset,
+    /// Dataset reads through `asstr()` (UTF-8, strict): a dataset of variable-length strings
+    /// gives `str` objects made straight from the stored bytes; when one is not valid UTF-8,
+    /// all are `bytes` (as [`Mode::Dataset`]) and the caller decodes them and raises Python's
+    /// error.
+    DatasetStr,
     /// Attribute reads: top-level variable-length strings are `str` (UTF-8, surrogateescape).
     Attribute,
 }
@@ -254,7 +259,9 @@ pub fn to_numpy<'py>(
             .call_method1("reshape", (shape_t,));
     }
 
-    if matches!(dt, Datatype::VarLenString { .. }) && mode == Mode::Dataset {
+    if matches!(dt, Datatype::VarLenString { .. })
+        && matches!(mode, Mode::Dataset | Mode::DatasetStr)
+    {
         // h5py 3 gives `bytes` for each variable-length string of a dataset: read them all
         // into one buffer, then make the objects.
         let f = file.clone();
@@ -262,6 +269,20 @@ pub fn to_numpy<'py>(
             .detach(move || Decoder::new(f.ctx()).vlen_strings(&raw, n, size))
             .map_err(to_py_err)?;
         let mut objs: Vec<Py<PyAny>> = Vec::with_capacity(ends.len());
+        if mode == Mode::DatasetStr {
+            let mut start = 0;
+            for &end in &ends {
+                match std::str::from_utf8(buf.get(start..end).unwrap_or(&[])) {
+                    Ok(s) => objs.push(pyo3::types::PyString::new(py, s).into_any().unbind()),
+                    Err(_) => break,
+                }
+                start = end;
+            }
+            if objs.len() == ends.len() {
+                return PyArray1::from_vec(py, objs).call_method1("reshape", (shape_t,));
+            }
+            objs.clear();
+        }
         let mut start = 0;
         for &end in &ends {
             objs.push(

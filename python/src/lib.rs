@@ -675,29 +675,31 @@ impl Node {
         }
     }
 
-    /// Reads the whole dataset as a NumPy array (shape = dataset shape + sub-array shape).
-    fn read<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Reads the whole dataset as a NumPy array (shape = dataset shape + sub-array shape);
+    /// `as_str`: variable-length strings as `str` ([`Mode::DatasetStr`]).
+    #[pyo3(signature = (as_str=false))]
+    fn read<'py>(&self, py: Python<'py>, as_str: bool) -> PyResult<Bound<'py, PyAny>> {
         let d = self.dataset()?.clone();
         let d2 = d.clone();
         let raw = py.detach(move || d2.read_raw()).map_err(to_py_err)?;
-        convert::to_numpy(
-            py,
-            d.file_inner(),
-            d.dtype(),
-            raw,
-            &d.shape(),
-            Mode::Dataset,
-        )
+        let mode = if as_str {
+            Mode::DatasetStr
+        } else {
+            Mode::Dataset
+        };
+        convert::to_numpy(py, d.file_inner(), d.dtype(), raw, &d.shape(), mode)
     }
 
     /// Reads the hyperslab `start`/`count`/`step` (one block per step) as a NumPy array of
-    /// shape `count`.
+    /// shape `count`; `as_str` as for `read`.
+    #[pyo3(signature = (start, count, step, as_str=false))]
     fn read_slab<'py>(
         &self,
         py: Python<'py>,
         start: Vec<u64>,
         count: Vec<u64>,
         step: Vec<u64>,
+        as_str: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let d = self.dataset()?.clone();
         let d2 = d.clone();
@@ -712,7 +714,12 @@ impl Node {
         let raw = py
             .detach(move || d2.read_hyperslab_raw(&sel))
             .map_err(to_py_err)?;
-        convert::to_numpy(py, d.file_inner(), d.dtype(), raw, &shape, Mode::Dataset)
+        let mode = if as_str {
+            Mode::DatasetStr
+        } else {
+            Mode::Dataset
+        };
+        convert::to_numpy(py, d.file_inner(), d.dtype(), raw, &shape, mode)
     }
 
     /// The fast path of `Dataset.__getitem__` for a dataset of a plain integer or float type

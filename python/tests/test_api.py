@@ -126,3 +126,26 @@ def test_in_memory_files(tmp_path, lib):
     assert sorted(m) == ["x", "z"]
     m.close()
     assert fn.read_bytes() == img  # the image was copied, not written back
+
+
+def test_asstr_like_h5py(tmp_path):
+    """``asstr()`` reads (whole, slices, integers, Ellipsis, lists, other encodings, invalid
+    UTF-8) give what h5py gives; h5oxide makes the ``str`` objects in the engine."""
+    fn = tmp_path / "s.h5"
+    with h5py.File(fn, "w") as f:
+        f["s"] = np.array(["héllo", "b", "", "dd"] * 3, dtype=h5py.string_dtype()).reshape(3, 4)
+        f["one"] = "x"
+        f.create_dataset("bad", (2,), dtype=h5py.string_dtype())
+        f["bad"][0] = b"\xff\xfe"
+    got = []
+    for lib in LIBS:
+        with lib.File(fn, "r") as f:
+            s = f["s"].asstr()
+            r = [s[()].tolist(), s[1].tolist(), s[1, 2], s[:, 1:3].tolist(), s[..., 0].tolist(),
+                 f["one"].asstr()[()], s[0:0].shape, f["s"].asstr("latin-1")[0, 0],
+                 s[[0, 2]].tolist(), type(s[0, 0]).__name__, s[()].dtype]
+            with pytest.raises(UnicodeDecodeError):
+                f["bad"].asstr()[()]
+            r.append(f["bad"].asstr(errors="replace")[()].tolist())
+            got.append(r)
+    assert got[0] == got[1]
