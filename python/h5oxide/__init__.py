@@ -21,6 +21,7 @@ import copy
 import io
 import os
 import posixpath
+import threading
 from collections import namedtuple
 from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, ValuesView
 
@@ -1305,10 +1306,25 @@ class File(Group):
             return
         self._mode = "r"
         if hasattr(name, "read") and hasattr(name, "seek"):
-            name.seek(0)
-            content = bytes(name.read())
-            node = _h5oxide.open_bytes(content)
-            self._userblock = _userblock_size(io.BytesIO(content))
+            # Read lazily, range by range (an fsspec file on object storage downloads only
+            # what is read), serialized by a lock as the object has one position.
+            size = name.seek(0, os.SEEK_END)
+            lock = threading.Lock()
+
+            def readat(offset, length, fh=name, lock=lock):
+                with lock:
+                    fh.seek(offset)
+                    out = fh.read(length)
+                    while out is not None and len(out) < length:
+                        more = fh.read(length - len(out))
+                        if not more:
+                            break
+                        out = bytes(out) + bytes(more)
+                return bytes(out or b"")
+
+            node = _h5oxide.open_reader(readat, size)
+            with lock:
+                self._userblock = _userblock_size(name)
             self._filename = getattr(name, "name", repr(name))
         else:
             if isinstance(name, bytes):

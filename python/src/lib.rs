@@ -963,6 +963,39 @@ fn open_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Node> {
     Ok(Node::new(Object::Group(root)))
 }
 
+/// Opens the HDF5 file of `size` bytes that `readat(offset, length) -> bytes` reads (a Python
+/// file-like object, an fsspec file on object storage, ...) and returns its root group. Reads
+/// go through a cache of 256 KiB blocks (at most 64 MiB), so the small metadata reads become
+/// a few calls; larger reads call `readat` once.
+#[pyfunction]
+fn open_reader(py: Python<'_>, readat: Py<PyAny>, size: u64) -> PyResult<Node> {
+    let fetch = move |at: u64, n: usize| -> std::io::Result<Vec<u8>> {
+        Python::attach(|py| {
+            let r = readat
+                .call1(py, (at, n))
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let b = r
+                .bind(py)
+                .cast::<PyBytes>()
+                .map_err(|_| std::io::Error::other("readat must return bytes"))?;
+            Ok(b.as_bytes().to_vec())
+        })
+    };
+    let src = h5oxide::storage::BlockCache::new(
+        h5oxide::storage::RangeStorage::new(size, fetch),
+        256 << 10,
+        64 << 20,
+    );
+    let root = py
+        .detach(move || {
+            h5oxide::OpenOptions::default()
+                .open_source(src)
+                .and_then(|f| f.root())
+        })
+        .map_err(|e| PyOSError::new_err(format!("Unable to synchronously open file ({e})")))?;
+    Ok(Node::new(Object::Group(root)))
+}
+
 /// The object whose header is at `addr` in the file of `token` (dereferencing a reference).
 #[pyfunction]
 fn deref_addr(py: Python<'_>, token: &FileToken, addr: u64) -> PyResult<Node> {
@@ -1014,6 +1047,7 @@ fn _h5oxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(utf8_strings, m)?)?;
     m.add_function(wrap_pyfunction!(deref_addr, m)?)?;
     m.add_function(wrap_pyfunction!(open_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(open_reader, m)?)?;
     m.add_function(wrap_pyfunction!(node_at, m)?)?;
     m.add_class::<write::Writer>()?;
     Ok(())

@@ -675,3 +675,39 @@ def test_read_direct_chunk_like_h5py(rel):
                 except (OSError, RuntimeError):
                     got = None
                 assert got == want, (n, off)
+
+
+def test_file_objects_are_read_lazily(tmp_path):
+    """A file-like object (here a counting BytesIO, and an fsspec file as object storage gives)
+    is read range by range: a small read of a 37 MB file fetches about a megabyte, and every
+    value equals h5py's."""
+    import fsspec
+    fn = tmp_path / "big.h5"
+    with h5py.File(fn, "w") as f:
+        f["big"] = numpy.arange(4_000_000, dtype="f8")
+        f.create_dataset("ch", data=numpy.arange(4_000_000, dtype="f8"), chunks=(100_000,),
+                         compression="gzip")
+        f["small"] = [1, 2, 3]
+        f.attrs["a"] = "x"
+    data = fn.read_bytes()
+
+    class Counting(io.BytesIO):
+        fetched = 0
+
+        def read(self, k=-1):
+            b = super().read(k)
+            Counting.fetched += len(b)
+            return b
+
+    with h5oxide.File(Counting(data), "r") as f:
+        assert f["small"][()].tolist() == [1, 2, 3] and f.attrs["a"] == "x"
+        assert f["ch"][2_500_000:2_500_003].tolist() == [2_500_000.0, 2_500_001.0, 2_500_002.0]
+        assert Counting.fetched < 2_000_000, Counting.fetched
+        assert numpy.array_equal(f["big"][()], numpy.arange(4_000_000, dtype="f8"))
+        assert f.driver == "fileobj"
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/big.h5", data)
+    with fs.open("/big.h5", "rb") as fh, h5oxide.File(fh, "r") as f, h5py.File(fn, "r") as ref:
+        assert sorted(f) == sorted(ref)
+        for k in ("small", "ch"):
+            assert numpy.array_equal(f[k][()], ref[k][()])

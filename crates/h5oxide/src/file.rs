@@ -74,6 +74,13 @@ impl OpenOptions {
         File::from_source(storage, Some(path.to_path_buf()), self)
     }
 
+    /// Opens the HDF5 file whose bytes `source` gives (an object store, HTTP, any
+    /// [`crate::storage`] backend or your own [`Source`]); wrap a high-latency source in a
+    /// [`crate::storage::BlockCache`].
+    pub fn open_source(&self, source: impl Source + 'static) -> Result<File> {
+        File::from_source(Box::new(source), None, self)
+    }
+
     /// Opens an HDF5 image held in memory.
     pub fn open_bytes(&self, bytes: impl Into<Arc<[u8]>>) -> Result<File> {
         File::from_source(Box::new(MemStorage::new(bytes)), None, self)

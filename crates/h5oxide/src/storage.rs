@@ -5,11 +5,19 @@
 //! (`FileExt::read_exact_at`), [`MemStorage`] serves an in-memory buffer, and [`MmapStorage`]
 //! maps the file (with the huge-page advice of `buffer`, the only `unsafe` of the crate,
 //! documented there).
+//!
+//! For bytes that live elsewhere (object storage, HTTP, a Python file object):
+//! [`ReaderStorage`] reads any `Read + Seek` stream (one read at a time), [`RangeStorage`] any
+//! function that fetches a byte range, and [`BlockCache`] wraps a high-latency source so the many
+//! small metadata reads of a file become a few block fetches. Open them with
+//! [`crate::OpenOptions::open_source`].
 
 use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
 use std::fs;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use h5oxide_format::{Error, Result, Source};
 
@@ -110,6 +118,212 @@ impl Source for MemStorage {
     }
     fn as_bytes(&self) -> Option<&[u8]> {
         Some(&self.data)
+    }
+}
+
+fn out_of_bounds(addr: u64, len: u64, size: u64) -> Error {
+    Error::OutOfBounds {
+        structure: "file",
+        addr,
+        len,
+        size,
+    }
+}
+
+/// Positional reads from a `Read + Seek` stream (an object-store or HTTP client's reader, a
+/// `Cursor`, ...): each read seeks and reads under a lock, so reads are serialized.
+#[derive(Debug)]
+pub struct ReaderStorage<R> {
+    inner: Mutex<R>,
+    len: u64,
+}
+
+impl<R: Read + Seek + Send> ReaderStorage<R> {
+    /// Wraps `reader`; its length is found by seeking to its end.
+    pub fn new(mut reader: R) -> Result<Self> {
+        let len = reader.seek(SeekFrom::End(0))?;
+        Ok(ReaderStorage {
+            inner: Mutex::new(reader),
+            len,
+        })
+    }
+}
+
+impl<R: Read + Seek + Send> Source for ReaderStorage<R> {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        let mut buf = vec![0u8; len];
+        self.read_into(addr, &mut buf)?;
+        Ok(Cow::Owned(buf))
+    }
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        if addr
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > self.len)
+        {
+            return Err(out_of_bounds(addr, buf.len() as u64, self.len));
+        }
+        let mut r = self
+            .inner
+            .lock()
+            .map_err(|_| Error::Io("a read of the stream panicked".into()))?;
+        r.seek(SeekFrom::Start(addr))?;
+        r.read_exact(buf)?;
+        Ok(())
+    }
+    fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// A function that fetches `len` bytes at an offset (one ranged GET of an object store, a
+/// callback into Python, ...).
+pub type RangeFn = dyn Fn(u64, usize) -> std::io::Result<Vec<u8>> + Send + Sync;
+
+/// Reads through a [`RangeFn`] over an object of known size; the function may be called from
+/// several threads at once.
+pub struct RangeStorage {
+    fetch: Box<RangeFn>,
+    len: u64,
+}
+
+impl std::fmt::Debug for RangeStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeStorage")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl RangeStorage {
+    /// An object of `len` bytes whose ranges `fetch` returns.
+    pub fn new(
+        len: u64,
+        fetch: impl Fn(u64, usize) -> std::io::Result<Vec<u8>> + Send + Sync + 'static,
+    ) -> Self {
+        RangeStorage {
+            fetch: Box::new(fetch),
+            len,
+        }
+    }
+}
+
+impl Source for RangeStorage {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        if addr.checked_add(len as u64).is_none_or(|e| e > self.len) {
+            return Err(out_of_bounds(addr, len as u64, self.len));
+        }
+        let v = (self.fetch)(addr, len)?;
+        if v.len() != len {
+            return Err(Error::Io(format!(
+                "a range read at {addr} returned {} of {len} bytes",
+                v.len()
+            )));
+        }
+        Ok(Cow::Owned(v))
+    }
+    fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// A cache of aligned blocks in front of a high-latency source: a read smaller than a block is
+/// served from the blocks it touches (each fetched once, then kept until `capacity` bytes of
+/// blocks are held, oldest dropped first); larger reads go straight to the source.
+pub struct BlockCache<S> {
+    inner: S,
+    block: u64,
+    max_blocks: usize,
+    blocks: Mutex<Blocks>,
+}
+
+/// The cached blocks by start offset, and their starts oldest first.
+type Blocks = (HashMap<u64, Arc<Vec<u8>>>, VecDeque<u64>);
+
+impl<S> std::fmt::Debug for BlockCache<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockCache")
+            .field("block", &self.block)
+            .field("max_blocks", &self.max_blocks)
+            .finish()
+    }
+}
+
+impl<S: Source> BlockCache<S> {
+    /// Caches `inner` in blocks of `block` bytes (at least 1), holding at most `capacity` bytes.
+    pub fn new(inner: S, block: u64, capacity: u64) -> Self {
+        let block = block.max(1);
+        BlockCache {
+            inner,
+            block,
+            max_blocks: usize::try_from(capacity / block)
+                .unwrap_or(usize::MAX)
+                .max(1),
+            blocks: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    fn block_at(&self, start: u64) -> Result<Arc<Vec<u8>>> {
+        if let Ok(map) = self.blocks.lock() {
+            if let Some(b) = map.0.get(&start) {
+                return Ok(b.clone());
+            }
+        }
+        let len = self.block.min(self.inner.size().saturating_sub(start));
+        let len = usize::try_from(len).map_err(|_| Error::Invalid("block too large".into()))?;
+        let b = Arc::new(self.inner.read(start, len)?.into_owned());
+        if let Ok(mut map) = self.blocks.lock() {
+            let (m, order) = &mut *map;
+            if m.insert(start, b.clone()).is_none() {
+                order.push_back(start);
+                while order.len() > self.max_blocks {
+                    if let Some(old) = order.pop_front() {
+                        m.remove(&old);
+                    }
+                }
+            }
+        }
+        Ok(b)
+    }
+}
+
+impl<S: Source> Source for BlockCache<S> {
+    fn read(&self, addr: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        if len as u64 >= self.block {
+            return self.inner.read(addr, len);
+        }
+        let mut buf = vec![0u8; len];
+        self.read_into(addr, &mut buf)?;
+        Ok(Cow::Owned(buf))
+    }
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        let size = self.inner.size();
+        let end = addr
+            .checked_add(buf.len() as u64)
+            .filter(|&e| e <= size)
+            .ok_or_else(|| out_of_bounds(addr, buf.len() as u64, size))?;
+        if buf.len() as u64 >= self.block {
+            return self.inner.read_into(addr, buf);
+        }
+        let mut at = addr;
+        while at < end {
+            let start = at - at % self.block;
+            let b = self.block_at(start)?;
+            let from = (at - start) as usize;
+            let n = ((end - at) as usize).min(b.len().saturating_sub(from));
+            if n == 0 {
+                return Err(out_of_bounds(addr, buf.len() as u64, size));
+            }
+            let dst = (at - addr) as usize;
+            match (buf.get_mut(dst..dst + n), b.get(from..from + n)) {
+                (Some(d), Some(s)) => d.copy_from_slice(s),
+                _ => return Err(out_of_bounds(addr, buf.len() as u64, size)),
+            }
+            at += n as u64;
+        }
+        Ok(())
+    }
+    fn size(&self) -> u64 {
+        self.inner.size()
     }
 }
 

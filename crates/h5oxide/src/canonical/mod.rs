@@ -7,4 +7,4 @@ pub mod json;
 pub mod walk;
 
 pub use json::Json;
-pub use walk::{dump, dump_bytes};
+pub use walk::{dump, dump_bytes, dump_file};

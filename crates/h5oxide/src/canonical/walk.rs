@@ -42,6 +42,11 @@ fn err_text(e: &Error) -> Json {
     Json::Str(e.to_string())
 }
 
+/// The canonical document of a file that could not be opened (`{"ok": false, "error": ...}`).
+pub fn failure_doc(e: &Error) -> Json {
+    failure(e)
+}
+
 fn failure(e: &Error) -> Json {
     let mut m = Map::new();
     m.insert("canon_version".into(), Json::Int(1));
@@ -64,6 +69,12 @@ pub fn dump_bytes(bytes: Vec<u8>) -> (Json, bool) {
         Ok(f) => run(&f),
         Err(e) => (failure(&e), false),
     }
+}
+
+/// The canonical document of an open file (e.g. one opened with
+/// [`crate::OpenOptions::open_source`]).
+pub fn dump_file(f: &File) -> (Json, bool) {
+    run(f)
 }
 
 fn run(f: &File) -> (Json, bool) {
