@@ -19,6 +19,7 @@ recorded only.
 import contextlib
 import copy
 import io
+import operator
 import os
 import posixpath
 import threading
@@ -881,8 +882,7 @@ class Group(HLObject, MutableMapping):
         if name is None:
             raise NotImplementedError("h5oxide: anonymous datasets are not supported")
         path = self._abs(name)
-        if external is not None:
-            raise NotImplementedError("h5oxide: external storage is not written yet")
+        external = _normalize_external(external)
         layout = kwds.pop("layout", None)
         kwds.pop("allow_unknown_filter", None)
         kwds.pop("dcpl", None)
@@ -975,6 +975,7 @@ class Group(HLObject, MutableMapping):
                 raise ValueError("fletcher32 cannot be used with potentially lossy scale/offset "
                                  "filter")
         if chunks is True or (chunks is None and (maxshape is not None and maxshape != shape
+                                                   and not external
                                                    or compression is not None or shuffle
                                                    or fletcher32 or so is not None)):
             chunks = _guess_chunk(shape, maxshape, dt.itemsize)
@@ -999,7 +1000,7 @@ class Group(HLObject, MutableMapping):
                                 gzip=gzip, lzf=lzf, shuffle=bool(shuffle),
                                 fletcher32=bool(fletcher32), fill=fill,
                                 compact=layout == "compact", track_order=_track(track_order),
-                                filters=plugin, scaleoffset=so)
+                                filters=plugin, scaleoffset=so, external=external or None)
         if committed is not None:
             w.share_datatype(addr, committed)
         if direct:
@@ -2302,7 +2303,9 @@ class Dataset(HLObject):
 
     @property
     def external(self):
-        return None
+        """The external raw files: a list of ``(name, offset, size)``, or None."""
+        files = self._n().external_files
+        return None if files is None else [tuple(x) for x in files]
 
     @property
     def dims(self):
@@ -3052,6 +3055,27 @@ def _as_array(data, dtype=None):
                 return arr, string_dtype("ascii")
             raise TypeError("Object dtype dtype('O') has no native HDF5 equivalent")
     return arr, arr.dtype
+
+
+def _external_entry(entry):
+    """A ``(name, offset, size)`` entry of ``external=``, checked as h5py checks it."""
+    if not isinstance(entry, tuple):
+        raise TypeError("Each external entry must be a tuple of (name, offset, size)")
+    name, offset, size = entry
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    name = os.fspath(name)
+    return name, operator.index(offset), operator.index(size)
+
+
+def _normalize_external(external):
+    """h5py's ``external=``: a file name (the whole dataset in it, unlimited) or an iterable of
+    ``(name, offset, size)`` tuples; ``[]`` for None."""
+    if external is None:
+        return []
+    if isinstance(external, (str, bytes, os.PathLike)):
+        return [_external_entry((external, 0, _H5S.UNLIMITED))]
+    return [_external_entry(e) for e in external]
 
 
 def _guess_chunk(shape, maxshape, typesize):

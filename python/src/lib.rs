@@ -655,6 +655,30 @@ impl Node {
         Ok(r.map(|(mask, b)| (mask, PyBytes::new(py, &b))))
     }
 
+    /// The external raw storage of a dataset: `(file name, offset, bytes)` per file (`bytes`
+    /// 2**64-1: unlimited), or `None` when the data is in the file.
+    #[getter]
+    fn external_files(&self) -> PyResult<Option<Vec<(String, u64, u64)>>> {
+        let d = self.dataset()?;
+        let Some(efl) = &d.info().external else {
+            return Ok(None);
+        };
+        let f = d.file_inner();
+        let ctx = f.ctx();
+        let heap = h5oxide::format::local_heap::LocalHeap::read(&ctx, efl.heap_address)
+            .map_err(to_py_err)?;
+        let mut out = Vec::with_capacity(efl.slots.len());
+        for slot in &efl.slots {
+            let name = heap.string_at(slot.name_offset).map_err(to_py_err)?;
+            out.push((
+                String::from_utf8_lossy(name).into_owned(),
+                slot.offset,
+                slot.size,
+            ));
+        }
+        Ok(Some(out))
+    }
+
     /// Chunk shape of a chunked dataset, else `None`.
     #[getter]
     fn chunks(&self) -> PyResult<Option<Vec<u64>>> {

@@ -746,7 +746,7 @@ impl Writer {
 
     /// Creates a dataset of `dtype` and `shape`, filled with `data` when given.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false, filters=None, scaleoffset=None))]
+    #[pyo3(signature = (path, dtype, shape, data=None, chunks=None, maxshape=None, gzip=None, lzf=false, shuffle=false, fletcher32=false, fill=None, compact=false, track_order=false, filters=None, scaleoffset=None, external=None))]
     fn create_dataset(
         &self,
         py: Python<'_>,
@@ -765,11 +765,17 @@ impl Writer {
         track_order: bool,
         filters: Option<Vec<(u16, Vec<u32>)>>,
         scaleoffset: Option<(u32, u32)>,
+        external: Option<Vec<(String, u64, u64)>>,
     ) -> PyResult<u64> {
         let t = datatype_of(py, &dtype)?;
         let mut o = DatasetOptions::new()
             .compact(compact)
             .track_order(track_order);
+        if let Some(ext) = &external {
+            let files: Vec<(&str, u64, u64)> =
+                ext.iter().map(|(n, a, b)| (n.as_str(), *a, *b)).collect();
+            o = o.external(&files);
+        }
         if let Some(c) = &chunks {
             o = o.chunks(c);
         }

@@ -1093,3 +1093,32 @@ def test_region_references_like_h5py(tmp_path):
     assert dumps[1] == dumps[0]  # region types, blocks and points as libhdf5 prints them
     assert facts(h5oxide, tmp_path / "h5py.h5") == want
     assert facts(h5oxide, tmp_path / "h5oxide.h5") == want
+
+
+def test_external_storage_like_h5py(tmp_path, monkeypatch):
+    """``external=``: the data goes to the raw files (relative names against the working
+    directory, as libhdf5 resolves them), byte for byte what h5py writes; h5py reads our
+    datasets and their file lists, we read h5py's."""
+    monkeypatch.chdir(tmp_path)
+    out = {}
+    for lib in (h5py, h5oxide):
+        n = lib.__name__
+        with lib.File(f"{n}.h5", "w") as f:
+            f.create_dataset("x", data=np.arange(10, dtype="i4"),
+                             external=[(f"{n}_a.bin", 0, 16), (f"{n}_b.bin", 8, 24)])
+            e = f.create_dataset("y", (5,), "f8", external=f"{n}_y.bin")
+            e[1:4] = [1.0, 2.0, 3.0]
+            f.create_dataset("z", data=np.arange(6.0).reshape(2, 3),
+                             external=[(f"{n}_z.bin", 100, 2**64 - 1)])
+            with pytest.raises((ValueError, TypeError)):
+                f.create_dataset("small", data=np.arange(10), external=[(f"{n}_s.bin", 0, 8)])
+        out[n] = {k: (tmp_path / f"{n}_{k}.bin").read_bytes() for k in ("a", "b", "y", "z")}
+    assert out["h5py"] == out["h5oxide"]
+    for writer in ("h5py", "h5oxide"):
+        for reader in (h5py, h5oxide):
+            with reader.File(f"{writer}.h5", "r") as f:
+                assert f["x"][()].tolist() == list(range(10))
+                assert f["y"][1:4].tolist() == [1.0, 2.0, 3.0]
+                assert f["z"][()].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+                assert f["x"].external == [(f"{writer}_a.bin", 0, 16), (f"{writer}_b.bin", 8, 24)]
+                assert f["y"].external == [(f"{writer}_y.bin", 0, 2**64 - 1)]

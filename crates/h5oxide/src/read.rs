@@ -1,7 +1,7 @@
 //! Reading a dataset's stored bytes: compact, contiguous, external and chunked layouts, with fill
 //! values for unallocated storage (spec §IV.A.2.i, §IV.A.2.h, §IV.A.2.f).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use h5oxide_format::messages::external_files::ExternalFileList;
 use h5oxide_format::messages::layout::DataLayout;
@@ -216,7 +216,12 @@ fn read_external_at(
         let n = (slot.size - within).min(want) as usize;
         let name = heap.string_at(slot.name_offset)?;
         let name = String::from_utf8_lossy(name).into_owned();
-        let path = dir.join(&name);
+        // Relative names: next to the file first, then (as libhdf5 resolves them) the working
+        // directory.
+        let mut path = dir.join(&name);
+        if !path.exists() && Path::new(&name).exists() {
+            path = PathBuf::from(&name);
+        }
         let dst = out.get_mut(pos..pos + n).unwrap_or(&mut []);
         dst.fill(0);
         let f = std::fs::File::open(&path)

@@ -12,6 +12,28 @@ use super::{to_u16, Put};
 use crate::messages::layout::ChunkIndexKind;
 use crate::{Error, Result};
 
+/// Encodes an External Data Files message 0x07 (spec §IV.A.2.h), version 1: the local heap
+/// at `heap` holds the names; each slot is `(name offset in the heap, offset in the file, bytes)`
+/// (`u64::MAX` bytes: unlimited). As many slots allocated as used, as libhdf5 writes it.
+pub fn encode_external_files(heap: u64, slots: &[(u64, u64, u64)]) -> Result<Vec<u8>> {
+    let n = u16::try_from(slots.len())
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Error::Invalid(format!("{} external files", slots.len())))?;
+    let mut b = Vec::with_capacity(16 + 24 * slots.len());
+    b.u8(1);
+    b.zeros(3);
+    b.u16(n); // allocated
+    b.u16(n); // used
+    b.u64(heap);
+    for &(name, offset, size) in slots {
+        b.u64(name);
+        b.u64(offset);
+        b.u64(size);
+    }
+    Ok(b)
+}
+
 /// Encodes a version-3 contiguous layout: raw data at `addr` (undefined when not allocated),
 /// `size` bytes.
 pub fn encode_contiguous(addr: u64, size: u64) -> Vec<u8> {

@@ -67,8 +67,17 @@ impl LocalHeapBuilder {
     /// Encodes header and data segment, the data segment right after the header; `addr` is the
     /// address the heap header will be written at.
     pub fn encode(&self, addr: u64) -> Vec<u8> {
+        self.encode_sized(addr, self.data_size())
+    }
+
+    /// [`LocalHeapBuilder::encode`] with a data segment of exactly the names (no free block),
+    /// as libhdf5 writes the heap of an external file list.
+    pub fn encode_exact(&self, addr: u64) -> Vec<u8> {
+        self.encode_sized(addr, pad8(self.data.len()))
+    }
+
+    fn encode_sized(&self, addr: u64, size: usize) -> Vec<u8> {
         let used = pad8(self.data.len());
-        let size = self.data_size();
         let mut b = Vec::with_capacity(HEADER_SIZE + size);
         b.extend_from_slice(b"HEAP");
         b.u8(0); // version

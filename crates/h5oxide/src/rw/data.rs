@@ -52,6 +52,10 @@ pub struct DatasetSpec {
     pub fill: Vec<u8>,
     /// Whether the fill value was set by the user (so allocation writes it).
     pub fill_set: bool,
+    /// External raw storage (External Data Files message): each file's path (as stored;
+    /// relative names are relative to the working directory, as libhdf5 resolves them), the
+    /// offset in it and its bytes (`u64::MAX`: unlimited).
+    pub external: Option<Vec<(std::path::PathBuf, u64, u64)>>,
 }
 
 /// Where a chunk is stored: address, stored size, filter mask.
@@ -133,11 +137,23 @@ impl RwFile {
             }
             None => None,
         };
-        if h.find(msg::EXTERNAL_FILES).is_some() {
-            return Err(Error::unsupported(
-                "writing a dataset stored in external files",
-            ));
-        }
+        let external = match h.find(msg::EXTERNAL_FILES) {
+            Some(m) => {
+                shared(m, "external data files")?;
+                let efl = h5oxide_format::messages::external_files::ExternalFileList::decode(
+                    &mut ctx.cursor(&m.body, addr, "external data files message"),
+                )?;
+                let heap = h5oxide_format::local_heap::LocalHeap::read(&ctx, efl.heap_address)?;
+                let mut files = Vec::with_capacity(efl.slots.len());
+                for slot in &efl.slots {
+                    let name = heap.string_at(slot.name_offset)?;
+                    let name = String::from_utf8_lossy(name).into_owned();
+                    files.push((std::path::PathBuf::from(name), slot.offset, slot.size));
+                }
+                Some(files)
+            }
+            None => None,
+        };
         let fill_msg = if let Some(m) = h.find(msg::FILL_VALUE) {
             shared(m, "fill value")?;
             Some(FillValue::decode(&mut ctx.cursor(
@@ -172,6 +188,7 @@ impl RwFile {
             pipeline,
             fill,
             fill_set,
+            external,
         })
     }
 
@@ -425,6 +442,49 @@ impl RwFile {
         } else {
             crate::write::chunking(path, &mut value, options)?
         };
+        let external = if options.external.is_empty() {
+            None
+        } else {
+            if chunked.is_some() || options.compact || null {
+                return Err(Error::unsupported(format!(
+                    "{path}: external storage of a chunked, filtered, resizable, compact or \
+                     empty dataset"
+                )));
+            }
+            let size = shape
+                .iter()
+                .try_fold(u64::from(elem), |a, &d| a.checked_mul(d))
+                .ok_or_else(|| Error::Invalid(format!("{path}: dataset too large")))?;
+            let last = options.external.len() - 1;
+            let mut room = 0u64;
+            for (i, (name, _offset, bytes)) in options.external.iter().enumerate() {
+                if name.is_empty() || name.contains('\0') {
+                    return Err(Error::Invalid(format!("external file name {name:?}")));
+                }
+                if *bytes == u64::MAX && i != last {
+                    return Err(Error::Invalid(format!(
+                        "{path}: only the last external file may be unlimited"
+                    )));
+                }
+                room = room.saturating_add(*bytes);
+            }
+            if room < size {
+                return Err(Error::Invalid(format!(
+                    "{path}: external storage of {room} bytes is smaller than the dataset's \
+                     {size} bytes"
+                )));
+            }
+            let mut heap = h5oxide_format::encode::local_heap::LocalHeapBuilder::new();
+            let mut slots = Vec::with_capacity(options.external.len());
+            for (name, offset, bytes) in &options.external {
+                slots.push((heap.add(name.as_bytes())?, *offset, *bytes));
+            }
+            // the heap's encoding names its own address (its data segment follows the header)
+            let heap_addr = self.alloc(heap.encode_exact(0).len() as u64)?;
+            self.touch();
+            self.write_at(heap_addr, &heap.encode_exact(heap_addr))?;
+            Some(layout::encode_external_files(heap_addr, &slots)?)
+        };
         let n: u64 = if null { 0 } else { shape.iter().product() };
         let (alloc_time, layout_body, pipeline) = if let Some(c) = &chunked {
             let dims: Vec<u32> = c.dims.iter().map(|&x| x as u32).collect();
@@ -489,6 +549,9 @@ impl RwFile {
         if let Some(p) = pipeline {
             msgs.push(Message::new(msg_type::FILTER_PIPELINE, FLAG_CONSTANT, p));
         }
+        if let Some(efl) = external {
+            msgs.push(Message::new(msg::EXTERNAL_FILES, FLAG_CONSTANT, efl));
+        }
         msgs.push(Message::new(msg_type::LAYOUT, 0, layout_body));
         let addr = if options.track_order {
             // Attribute creation order is tracked and indexed in a version-2 header (flags
@@ -543,6 +606,20 @@ impl RwFile {
                         addr,
                         format!("contiguous storage of {size} bytes for {want:?} bytes of data"),
                     ));
+                }
+                if let Some(files) = &spec.external {
+                    let lists = coord_lists(sel);
+                    let down = down_products(&spec.dims);
+                    let sel_down = down_products(&sel_shape(sel));
+                    let mut runs = Vec::new();
+                    for_runs(&lists, &sel_down, &down, &mut |d, s, k| {
+                        runs.push((d, s, k))
+                    });
+                    for (d, s, k) in runs {
+                        let bytes = &data[s as usize * elem..(s + k) as usize * elem];
+                        write_external(files, d * elem as u64, bytes)?;
+                    }
+                    return Ok(());
                 }
                 let mut base = *address;
                 if base == UNDEF {
@@ -1622,4 +1699,41 @@ fn selection_outside(sel: &Selection, max: &[Option<u64>]) -> Option<usize> {
             last.is_none_or(|l| beyond(d, l))
         }),
     }
+}
+
+/// Writes `bytes` at `at` of the byte stream that external `files` hold one after the other
+/// (each `(path, offset in the file, bytes)`), creating the files as needed.
+fn write_external(files: &[(std::path::PathBuf, u64, u64)], at: u64, bytes: &[u8]) -> Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut pos = 0usize; // bytes of `bytes` written
+    let mut stream = 0u64; // where the current file starts in the stream
+    for (path, offset, size) in files {
+        if pos >= bytes.len() {
+            break;
+        }
+        let end = stream.saturating_add(*size);
+        let cur = at + pos as u64;
+        if cur >= end {
+            stream = end;
+            continue;
+        }
+        let within = cur - stream;
+        let n = (size - within).min((bytes.len() - pos) as u64) as usize;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::Io(format!("external file {}: {e}", path.display())))?;
+        f.seek(SeekFrom::Start(offset.saturating_add(within)))?;
+        f.write_all(bytes.get(pos..pos + n).unwrap_or(&[]))?;
+        pos += n;
+        stream = end;
+    }
+    if pos < bytes.len() {
+        return Err(Error::Invalid(
+            "the external files hold fewer bytes than the dataset".into(),
+        ));
+    }
+    Ok(())
 }

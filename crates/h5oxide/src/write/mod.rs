@@ -509,6 +509,11 @@ impl GroupWriter {
         data: impl IntoValue,
         options: DatasetOptions,
     ) -> Result<&mut DatasetWriter> {
+        if !options.external.is_empty() {
+            return Err(Error::unsupported(
+                "external storage in the one-pass FileWriter (RwFile writes it)",
+            ));
+        }
         if let (Some(sink), false) = (&self.sink, options.compact) {
             if let Some(view) = data.stored_view() {
                 let mut value = Value {
@@ -961,9 +966,24 @@ pub struct DatasetOptions {
     pub(crate) fletcher32: bool,
     pub(crate) extra_filters: Vec<FilterSpec>,
     pub(crate) track_order: bool,
+    /// External files: name, offset in the file, bytes (`u64::MAX`: unlimited).
+    pub(crate) external: Vec<(String, u64, u64)>,
 }
 
 impl DatasetOptions {
+    /// Contiguous storage in external raw files (h5py's `external=`): `(file name, offset in
+    /// that file, bytes)` in order, the dataset's bytes filling them one after the other
+    /// (`u64::MAX` bytes: unlimited, last entry only). Names are stored as given and resolved,
+    /// when the data is written, against the working directory, as libhdf5 does. Written by
+    /// [`crate::RwFile`]; the one-pass [`FileWriter`] refuses it.
+    pub fn external(mut self, files: &[(&str, u64, u64)]) -> Self {
+        self.external = files
+            .iter()
+            .map(|&(n, o, s)| (n.to_string(), o, s))
+            .collect();
+        self
+    }
+
     /// Contiguous storage, the library default fill value (zeros).
     pub fn new() -> Self {
         Self::default()
