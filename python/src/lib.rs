@@ -857,6 +857,11 @@ impl Node {
             py.detach(move || d2.read_hyperslab_raw(&sel))
         }
         .map_err(to_py_err)?;
+        if !keep.is_empty() {
+            if let Some(arr) = typed_array(py, d.dtype(), &raw, &keep)? {
+                return Ok(Some(arr));
+            }
+        }
         let arr = numpy::PyArray1::<u8>::from_vec(py, raw).call_method1("view", (dtype,))?;
         if keep.is_empty() {
             return Ok(Some(arr.get_item(0)?));
@@ -1038,6 +1043,58 @@ fn node_at(py: Python<'_>, token: &FileToken, addr: u64, name: String) -> PyResu
         .detach(move || Object::at(&f, addr, name))
         .map_err(to_py_err)?;
     Ok(Node::new(obj))
+}
+
+/// A small read of little-endian integers or IEEE floats (as stored = as NumPy holds them on a
+/// little-endian machine) as a typed NumPy array of shape `keep`, built with NumPy's C API
+/// (no Python-level `view`/`reshape` calls); `None` for other types, big reads or machines.
+fn typed_array<'py>(
+    py: Python<'py>,
+    dt: &h5oxide::format::datatype::Datatype,
+    raw: &[u8],
+    keep: &[usize],
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    use h5oxide::format::datatype::{ByteOrder, Datatype};
+    use numpy::{PyArray1, PyArrayMethods};
+    if cfg!(target_endian = "big") || raw.len() > 1 << 16 {
+        return Ok(None);
+    }
+    fn make<'py, T: numpy::Element + Copy>(
+        py: Python<'py>,
+        raw: &[u8],
+        keep: &[usize],
+        from: impl Fn(&[u8]) -> T,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let size = std::mem::size_of::<T>();
+        let v: Vec<T> = raw.chunks_exact(size).map(from).collect();
+        Ok(PyArray1::from_vec(py, v).reshape(keep)?.into_any())
+    }
+    macro_rules! le {
+        ($t:ty) => {
+            |b: &[u8]| <$t>::from_le_bytes(b.try_into().unwrap_or_default())
+        };
+    }
+    Ok(Some(match dt {
+        Datatype::FixedPoint(fp) if fp.order == ByteOrder::LittleEndian => {
+            match (fp.size, fp.signed) {
+                (1, true) => make(py, raw, keep, le!(i8))?,
+                (2, true) => make(py, raw, keep, le!(i16))?,
+                (4, true) => make(py, raw, keep, le!(i32))?,
+                (8, true) => make(py, raw, keep, le!(i64))?,
+                (1, false) => make(py, raw, keep, le!(u8))?,
+                (2, false) => make(py, raw, keep, le!(u16))?,
+                (4, false) => make(py, raw, keep, le!(u32))?,
+                (8, false) => make(py, raw, keep, le!(u64))?,
+                _ => return Ok(None),
+            }
+        }
+        Datatype::Float(f) if f.order == ByteOrder::LittleEndian => match f.size {
+            4 => make(py, raw, keep, le!(f32))?,
+            8 => make(py, raw, keep, le!(f64))?,
+            _ => return Ok(None),
+        },
+        _ => return Ok(None),
+    }))
 }
 
 /// The native module.
