@@ -3017,6 +3017,23 @@ def _vlen_objects(data, shape=None):
     return arr
 
 
+def _find_item_type(data):
+    """The one type of every item of a (nested) list or tuple, or of an object array, as h5py's
+    ``find_item_type`` finds it; None when the items differ or for other containers."""
+    if isinstance(data, numpy.ndarray):
+        if data.dtype.kind == "O" and check_string_dtype(data.dtype) is None and len(data) > 0:
+            types = {type(e) for e in data.flat}
+        else:
+            return None
+    elif isinstance(data, (list, tuple)):
+        types = {_find_item_type(e) for e in data}
+    else:
+        return type(data)
+    if len(types) != 1:
+        return None
+    return types.pop()
+
+
 def _as_array(data, dtype=None):
     """``(array, dtype)`` as h5py converts a value to store: str becomes a variable-length
     UTF-8 string, NumPy unicode arrays too; other values go through ``numpy.asarray``."""
@@ -3040,6 +3057,13 @@ def _as_array(data, dtype=None):
         arr = numpy.empty((), dtype=object)
         arr[()] = data
         return arr, string_dtype("ascii")
+    item = _find_item_type(data) if isinstance(data, (list, tuple)) else None
+    if item is bytes or item is str:
+        # h5py's guess_dtype: (nested) lists of bytes or of str are variable-length strings
+        # (ASCII or UTF-8), not NumPy's fixed-length 'S'/'U' arrays
+        arr = numpy.empty(numpy.shape(data), dtype=object)
+        arr[...] = data
+        return arr, string_dtype("ascii" if item is bytes else "utf-8")
     arr = numpy.asarray(data)
     if arr.dtype.kind == "U" and not check_opaque_dtype(arr.dtype):
         out = numpy.empty(arr.shape, dtype=object)
