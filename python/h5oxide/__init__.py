@@ -918,6 +918,8 @@ class Group(HLObject, MutableMapping):
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if isinstance(maxshape, int):
             maxshape = (maxshape,)
+        if dt.itemsize == 0 and dt.kind in "SV":
+            raise ValueError("Size must be positive (size must be positive)")
         if maxshape is not None:
             maxshape = tuple(maxshape)
             if len(maxshape) != len(shape):
