@@ -685,6 +685,17 @@ impl Dataset {
         })
     }
 
+    /// What opening the chunk index needs besides the layout: whether chunks are filtered
+    /// (the index then stores their sizes) and the maximum dimensions.
+    fn index_params(&self) -> (bool, Vec<Option<u64>>) {
+        let filtered = self
+            .info
+            .pipeline
+            .as_ref()
+            .is_some_and(|p| !p.filters.is_empty());
+        (filtered, crate::read::max_dims(&self.info))
+    }
+
     /// The allocated chunks of a chunked dataset in libhdf5's order (by chunk offset), each with
     /// its offset, filter mask, absolute file address and stored size; empty for other
     /// layouts.
@@ -692,12 +703,7 @@ impl Dataset {
         let DataLayout::Chunked(c) = &self.info.layout else {
             return Ok(Vec::new());
         };
-        let filtered = self
-            .info
-            .pipeline
-            .as_ref()
-            .is_some_and(|p| !p.filters.is_empty());
-        let max = crate::read::max_dims(&self.info);
+        let (filtered, max) = self.index_params();
         let mut chunks = crate::chunked::chunk_summary(
             &self.file.ctx(),
             c,
@@ -731,12 +737,7 @@ impl Dataset {
                 self.name
             )));
         }
-        let filtered = self
-            .info
-            .pipeline
-            .as_ref()
-            .is_some_and(|p| !p.filters.is_empty());
-        let max = crate::read::max_dims(&self.info);
+        let (filtered, max) = self.index_params();
         let ctx = self.file.ctx();
         let index = h5oxide_format::chunk_index::ChunkIndex::open(
             &ctx,

@@ -2,7 +2,6 @@
 //! stream, a range-fetching function (what an object-store client offers) and a block cache in
 //! front of it must read every sampled corpus file exactly as `File::open` does (canonical
 //! documents equal), and a range source is only asked for the bytes a read needs.
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -11,13 +10,9 @@ use h5oxide::storage::{BlockCache, RangeStorage, ReaderStorage};
 use h5oxide::write::{DatasetOptions, FileWriter};
 use h5oxide::OpenOptions;
 
-fn corpus() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .map(|a| a.join("shared/corpus"))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| here.join("../../../shared/corpus"))
-}
+mod interop;
+
+use interop::corpus_dir as corpus;
 
 fn range_over(bytes: Arc<Vec<u8>>, fetched: Arc<AtomicU64>) -> RangeStorage {
     let len = bytes.len() as u64;

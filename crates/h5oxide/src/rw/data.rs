@@ -608,14 +608,7 @@ impl RwFile {
                     ));
                 }
                 if let Some(files) = &spec.external {
-                    let lists = coord_lists(sel);
-                    let down = down_products(&spec.dims);
-                    let sel_down = down_products(&sel_shape(sel));
-                    let mut runs = Vec::new();
-                    for_runs(&lists, &sel_down, &down, &mut |d, s, k| {
-                        runs.push((d, s, k))
-                    });
-                    for (d, s, k) in runs {
+                    for (d, s, k) in contiguous_runs(sel, &spec.dims) {
                         let bytes = &data[s as usize * elem..(s + k) as usize * elem];
                         write_external(files, d * elem as u64, bytes)?;
                     }
@@ -646,14 +639,7 @@ impl RwFile {
                         m.body = layout::encode_contiguous(base, *size);
                     }
                 }
-                let lists = coord_lists(sel);
-                let down = down_products(&spec.dims);
-                let sel_down = down_products(&sel_shape(sel));
-                let mut runs = Vec::new();
-                for_runs(&lists, &sel_down, &down, &mut |d, s, k| {
-                    runs.push((d, s, k))
-                });
-                for (d, s, k) in runs {
+                for (d, s, k) in contiguous_runs(sel, &spec.dims) {
                     let bytes = &data[s as usize * elem..(s + k) as usize * elem];
                     self.write_at(base + d * elem as u64, bytes)?;
                 }
@@ -1699,6 +1685,19 @@ fn selection_outside(sel: &Selection, max: &[Option<u64>]) -> Option<usize> {
             last.is_none_or(|l| beyond(d, l))
         }),
     }
+}
+
+/// The runs of selection `sel` in a dataset of `dims` stored row-major: `(element offset in
+/// the dataset, element offset in the selection's data, elements)`.
+fn contiguous_runs(sel: &Hyperslab, dims: &[u64]) -> Vec<(u64, u64, u64)> {
+    let lists = coord_lists(sel);
+    let down = down_products(dims);
+    let sel_down = down_products(&sel_shape(sel));
+    let mut runs = Vec::new();
+    for_runs(&lists, &sel_down, &down, &mut |d, s, k| {
+        runs.push((d, s, k))
+    });
+    runs
 }
 
 /// Writes `bytes` at `at` of the byte stream that external `files` hold one after the other

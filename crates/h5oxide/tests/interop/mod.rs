@@ -78,6 +78,16 @@ pub fn h5dump(path: &Path, args: &[&str]) -> String {
     stdout
 }
 
+/// The corpus folder: `shared/corpus` in the first ancestor of this crate that has one (tests
+/// over the corpus skip themselves when it is missing).
+pub fn corpus_dir() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared/corpus"))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| here.join("../../../shared/corpus"))
+}
+
 /// The shared folder (`$H5OXIDE_SHARED`, else the first ancestor's `shared/` with the tools).
 pub fn shared_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("H5OXIDE_SHARED") {
