@@ -3,12 +3,14 @@
 //! * `h5oxide ls [-r] PATH` — list the objects of a file.
 //! * `h5oxide check FILE` — read everything in a file and report what cannot be read
 //!   (exit 0: all read, 1: problems, 2: not an HDF5 file we can open); see [`check`].
+//! * `h5oxide dump [-H] FILE` — the file as text laid out like `h5dump`'s (see [`dump`]).
 //! * `h5oxide dump --canonical FILE` — print the canonical JSON description of a file
 //!   (`../shared/tools/CANONICAL.md`) and exit 0 when it is `"ok": true`, 1 when the file
 //!   was rejected (`"ok": false`). The corpus test (`tests/corpus.rs`) relies on this
 //!   contract: any other exit status, a signal or a panic counts as a crash.
 
 mod check;
+mod dump;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -39,11 +41,15 @@ enum Command {
         /// The HDF5 file.
         file: PathBuf,
     },
-    /// Describe a file.
+    /// Describe a file: its tree, types and values as text laid out like h5dump's, or the
+    /// canonical JSON.
     Dump {
-        /// Print the canonical JSON form (CANONICAL.md); currently the only format.
+        /// Print the canonical JSON form (CANONICAL.md) instead.
         #[arg(long)]
         canonical: bool,
+        /// Print only the header: no data (like `h5dump -H`).
+        #[arg(short = 'H', long)]
+        header: bool,
         /// The HDF5 file.
         file: PathBuf,
     },
@@ -180,12 +186,21 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Ls { recursive, path } => list(&path, recursive),
         Command::Check { file } => check::check(&file),
-        Command::Dump { canonical, file } => {
-            if !canonical {
-                eprintln!("h5oxide dump: only --canonical is supported");
-                2
+        Command::Dump {
+            canonical,
+            header,
+            file,
+        } => {
+            let (text, code) = if canonical {
+                dump_canonical(&file)
             } else {
-                let (text, code) = dump_canonical(&file);
+                let opts = dump::Options {
+                    header_only: header,
+                };
+                let (text, ok) = dump::dump(&file.to_string_lossy(), &opts);
+                (text, if ok { 0 } else { 1 })
+            };
+            {
                 let mut out = std::io::stdout().lock();
                 if out
                     .write_all(text.as_bytes())
