@@ -31,12 +31,22 @@ pub fn dump(path: &str, opts: &Options) -> (String, bool) {
         out: String::new(),
         opts,
         seen: HashMap::new(),
+        paths: HashMap::new(),
         following: Vec::new(),
         ok: true,
     };
     let _ = writeln!(d.out, "HDF5 \"{path}\" {{");
     match h5oxide::File::open(path).and_then(|f| f.root()) {
-        Ok(root) => d.group(&root, "/", "/", 0),
+        Ok(root) => {
+            // where each object is, for committed datatypes named by the datasets using them
+            if let Ok(all) = root.walk() {
+                for (p, obj) in all {
+                    let p = format!("/{}", p.trim_start_matches('/'));
+                    d.paths.entry(obj.addr()).or_insert(p);
+                }
+            }
+            d.group(&root, "/", "/", 0)
+        }
         Err(e) => {
             let _ = writeln!(d.out, "h5oxide dump error: {e}");
             d.ok = false;
@@ -51,6 +61,8 @@ struct Dumper<'a> {
     opts: &'a Options,
     /// Object header address → the path it was first printed at.
     seen: HashMap<u64, String>,
+    /// Object header address → a path of the object in the file.
+    paths: HashMap<u64, String>,
     /// The external links being followed (file, path): one met again is not followed.
     following: Vec<(String, String)>,
     ok: bool,
@@ -174,10 +186,11 @@ impl Dumper<'_> {
         attrs.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
         for a in attrs {
             self.line(level, &format!("ATTRIBUTE \"{}\" {{", a.name()));
-            self.line(
-                level + 1,
-                &format!("DATATYPE  {}", type_text(a.dtype(), level + 1)),
-            );
+            let type_line = match a.committed_dtype().and_then(|t| self.paths.get(&t)) {
+                Some(p) => format!("DATATYPE  \"{p}\""),
+                None => format!("DATATYPE  {}", type_text(a.dtype(), level + 1)),
+            };
+            self.line(level + 1, &type_line);
             self.line(level + 1, &format!("DATASPACE  {}", space_text(a.space())));
             if !self.opts.header_only {
                 let shape = a.shape();
@@ -195,10 +208,16 @@ impl Dumper<'_> {
         self.line(level, &format!("DATASET \"{name}\" {{"));
         let dt = d.dtype().clone();
         let space = d.info().space.clone();
-        self.line(
-            level + 1,
-            &format!("DATATYPE  {}", type_text(&dt, level + 1)),
-        );
+        let named = d
+            .info()
+            .committed_dtype
+            .and_then(|a| self.paths.get(&a).cloned());
+        let type_line = match named {
+            // a committed datatype is named by its path, as h5dump does
+            Some(p) => format!("DATATYPE  \"{p}\""),
+            None => format!("DATATYPE  {}", type_text(&dt, level + 1)),
+        };
+        self.line(level + 1, &type_line);
         self.line(level + 1, &format!("DATASPACE  {}", space_text(&space)));
         if !self.opts.header_only {
             match d.info().num_bytes() {

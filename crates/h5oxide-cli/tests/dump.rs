@@ -22,6 +22,7 @@ const SAME_AS_H5DUMP: &[&str] = &[
     "hdf5-json/bool_dset.h5",
     "hdf5-json/bitfield_dset.h5",
     "hdf5-json/types_attr.h5",
+    "hdf5-json/committed_type.h5",
     "hdf5/binfp64.h5",
     "hdf5/tchar.h5",
     "hdf5/textlink.h5",

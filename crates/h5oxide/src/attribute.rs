@@ -26,6 +26,8 @@ pub struct Attribute {
     pub(crate) dtype: Datatype,
     pub(crate) space: Dataspace,
     pub(crate) data: Vec<u8>,
+    /// Address of the committed datatype's object header, when the type is a named one.
+    pub(crate) committed_dtype: Option<u64>,
 }
 
 impl std::fmt::Debug for Attribute {
@@ -65,6 +67,13 @@ impl Attribute {
             m.dataspace.clone()
         };
         let dtype = Datatype::from_bytes(&dt_bytes, m.datatype_addr, file.sb.sizes)?;
+        let committed_dtype = if m.datatype_shared {
+            h5oxide_format::shared::committed_address(&ctx, &m.datatype, m.datatype_addr)
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
         let space =
             Dataspace::decode(&mut ctx.cursor(&ds_bytes, m.dataspace_addr, "dataspace message"))?;
         let n = space
@@ -88,7 +97,14 @@ impl Attribute {
             dtype,
             space,
             data,
+            committed_dtype,
         })
+    }
+
+    /// Address of the committed (named) datatype's object header when the attribute's type is
+    /// one, else `None`.
+    pub fn committed_dtype(&self) -> Option<u64> {
+        self.committed_dtype
     }
 
     /// The attribute's name.
