@@ -630,7 +630,13 @@ class AttributeManager(MutableMapping):
             if shape is not None:
                 arr = numpy.asarray(value, dtype=dt)
                 if arr.shape == shape:
-                    # written in place: keeps its creation order
+                    # written in place: keeps its creation order (and its committed type)
+                    committed = self._node().attr_committed(name)
+                    if committed is not None:
+                        w = self._parent._w()
+                        w.set_attr_committed(self._parent._addr, name, arr, dt, committed, False)
+                        self._parent._state.changed()
+                        return
                     self._create(name, arr, None, dt, False)
                     return
         self.create(name, value)

@@ -476,6 +476,12 @@ impl Node {
         Ok((shape, dtype::numpy_dtype(py, a.dtype())?))
     }
 
+    /// The object header address of attribute `name`'s committed datatype, or `None` when its
+    /// type is stored in the attribute.
+    fn attr_committed(&self, py: Python<'_>, name: &str) -> PyResult<Option<u64>> {
+        Ok(self.attribute(py, name)?.committed_dtype())
+    }
+
     /// Bytes of attribute `name`'s stored value: elements × the stored element size
     /// (16 per variable-length element); 0 for a null dataspace.
     fn attr_storage_size(&self, py: Python<'_>, name: &str) -> PyResult<u64> {

@@ -239,3 +239,17 @@ def test_program_shapes_like_h5py(tmp_path, program):
             trees.append(_tree(f))
     assert got[0] == got[1]
     assert trees[0] == trees[1]
+
+
+def test_modify_keeps_a_committed_attribute_type(tmp_path):
+    """``attrs.modify`` of an attribute whose type is a committed datatype keeps it committed
+    (h5py writes the value through the existing attribute)."""
+    for lib in LIBS:
+        fn = tmp_path / f"{lib.__name__}.h5"
+        with lib.File(fn, "w") as f:
+            f["T"] = np.dtype("<i4")
+            f.attrs.create("a", [1, 2, 3], dtype=f["T"])
+            f.attrs.modify("a", [7, 8, 9])
+        with h5py.File(fn, "r") as f:
+            assert f.attrs["a"].tolist() == [7, 8, 9]
+            assert f.attrs.get_id("a").get_type().committed()
