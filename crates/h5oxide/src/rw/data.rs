@@ -608,9 +608,10 @@ impl RwFile {
                     ));
                 }
                 if let Some(files) = &spec.external {
+                    let mut open = std::collections::HashMap::new();
                     for (d, s, k) in contiguous_runs(sel, &spec.dims) {
                         let bytes = &data[s as usize * elem..(s + k) as usize * elem];
-                        write_external(files, d * elem as u64, bytes)?;
+                        write_external(files, &mut open, d * elem as u64, bytes)?;
                     }
                     return Ok(());
                 }
@@ -1701,12 +1702,18 @@ fn contiguous_runs(sel: &Hyperslab, dims: &[u64]) -> Vec<(u64, u64, u64)> {
 }
 
 /// Writes `bytes` at `at` of the byte stream that external `files` hold one after the other
-/// (each `(path, offset in the file, bytes)`), creating the files as needed.
-fn write_external(files: &[(std::path::PathBuf, u64, u64)], at: u64, bytes: &[u8]) -> Result<()> {
+/// (each `(path, offset in the file, bytes)`), creating the files as needed; `open` keeps the
+/// files opened so far (by index) for the next call.
+fn write_external(
+    files: &[(std::path::PathBuf, u64, u64)],
+    open: &mut std::collections::HashMap<usize, std::fs::File>,
+    at: u64,
+    bytes: &[u8],
+) -> Result<()> {
     use std::io::{Seek, SeekFrom, Write};
     let mut pos = 0usize; // bytes of `bytes` written
     let mut stream = 0u64; // where the current file starts in the stream
-    for (path, offset, size) in files {
+    for (i, (path, offset, size)) in files.iter().enumerate() {
         if pos >= bytes.len() {
             break;
         }
@@ -1718,12 +1725,17 @@ fn write_external(files: &[(std::path::PathBuf, u64, u64)], at: u64, bytes: &[u8
         }
         let within = cur - stream;
         let n = (size - within).min((bytes.len() - pos) as u64) as usize;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::Io(format!("external file {}: {e}", path.display())))?;
+        let f = match open.entry(i) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(|e| Error::Io(format!("external file {}: {e}", path.display())))?,
+            ),
+        };
         f.seek(SeekFrom::Start(offset.saturating_add(within)))?;
         f.write_all(bytes.get(pos..pos + n).unwrap_or(&[]))?;
         pos += n;
