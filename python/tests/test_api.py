@@ -253,3 +253,21 @@ def test_modify_keeps_a_committed_attribute_type(tmp_path):
         with h5py.File(fn, "r") as f:
             assert f.attrs["a"].tolist() == [7, 8, 9]
             assert f.attrs.get_id("a").get_type().committed()
+
+
+def test_deleting_a_dataset_releases_its_committed_types(tmp_path):
+    """Deleting the last link to a dataset lowers the reference count of the committed
+    datatype its type and its attributes use, as libhdf5 does."""
+    counts = []
+    for lib in LIBS:
+        fn = tmp_path / f"{lib.__name__}.h5"
+        with lib.File(fn, "w") as f:
+            f["T"] = np.dtype("<i4")
+            d = f.create_dataset("d", (3,), dtype=f["T"])
+            d.attrs.create("a", 1, dtype=f["T"])
+            f.create_dataset("e", (2,), dtype=f["T"])
+        with lib.File(fn, "a") as f:
+            del f["d"]
+        with h5py.File(fn, "r") as f:
+            counts.append((h5py.h5o.get_info(f["T"].id).rc, sorted(f)))
+    assert counts[0] == counts[1] == (2, ["T", "e"])

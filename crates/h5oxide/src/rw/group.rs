@@ -693,6 +693,53 @@ impl RwFile {
             let h = self.header_mut(addr)?;
             let n = h.refcount().saturating_sub(1);
             h.set_refcount(n);
+            if n == 0 {
+                // The object is gone: like libhdf5, it stops using the committed datatypes
+                // its datatype and attribute messages name.
+                self.release_committed_types(addr)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Lowers the reference count of every committed datatype the header at `addr` uses (its
+    /// Datatype message and its compact attributes' types).
+    fn release_committed_types(&mut self, addr: u64) -> Result<()> {
+        let h = self.header(addr)?.clone();
+        let ctx = self.ctx();
+        let mut used = Vec::new();
+        for m in &h.msgs {
+            if m.flags & 0x02 == 0 && m.kind != msg::ATTRIBUTE {
+                continue;
+            }
+            let committed = match m.kind {
+                msg::DATATYPE => h5oxide_format::shared::committed_address(&ctx, &m.body, addr)
+                    .ok()
+                    .flatten(),
+                msg::ATTRIBUTE => {
+                    let a = h5oxide_format::messages::attribute::AttributeMessage::decode(
+                        &mut ctx.cursor(&m.body, addr, "attribute message"),
+                    );
+                    match a {
+                        Ok(a) if a.datatype_shared => h5oxide_format::shared::committed_address(
+                            &ctx,
+                            &a.datatype,
+                            a.datatype_addr,
+                        )
+                        .ok()
+                        .flatten(),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            used.extend(committed);
+        }
+        for t in used {
+            if let Ok(th) = self.header_mut(t) {
+                let n = th.refcount().saturating_sub(1);
+                th.set_refcount(n);
+            }
         }
         Ok(())
     }
