@@ -2297,6 +2297,97 @@ class Dataset(HLObject):
         """True for a virtual dataset."""
         return self._n().is_virtual
 
+    def _write_virtual(self, args, val):
+        """Writes through a virtual dataset into its sources, as libhdf5 does for h5py: each
+        mapping's part of the selection goes to the matching part of its source dataset.
+        Mappings whose virtual and source selections are single boxes (whole spaces, slices
+        with step 1, VirtualSource slicing) and basic indexes (ints, slices) are supported."""
+        args = args if isinstance(args, tuple) else (args,)
+        slab = self._slab(args)
+        if slab is None:
+            raise NotImplementedError("h5oxide: writing through a virtual dataset with a fancy "
+                                      "index")
+        start, count, step, keep = slab
+        data = numpy.broadcast_to(numpy.asarray(val, dtype=self.dtype),
+                                  tuple(count[d] for d in keep)).reshape(tuple(count))
+
+        def box(space, ext):
+            t = space.get_select_type()
+            if t == VirtualSpace.SEL_ALL:
+                return [0] * len(ext), list(ext)
+            if t == VirtualSpace.SEL_HYPERSLABS and space.is_regular_hyperslab():
+                st, stride, cnt, blk = space.get_regular_hyperslab()
+                if all(c == 1 for c in cnt) and VirtualSpace.UNLIMITED not in blk:
+                    return list(st), list(blk)
+                if all(b == 1 and sd == 1 for b, sd in zip(blk, stride)) and \
+                        VirtualSpace.UNLIMITED not in cnt:
+                    return list(st), list(cnt)
+            raise NotImplementedError("h5oxide: writing through a virtual dataset mapping "
+                                      "that is not a single box")
+
+        base = os.path.dirname(os.path.abspath(self.file.filename))
+        opened = {}
+
+        def source(m):
+            # the source dataset (libhdf5 does not store an "all" selection's extent)
+            if m.file_name == ".":
+                return self.file[m.dset_name]
+            path = os.path.join(base, m.file_name)
+            if not os.path.exists(path):
+                path = m.file_name
+            if path not in opened:
+                opened[path] = File(path, "r+")
+            return opened[path][m.dset_name]
+
+        try:
+            self._write_virtual_parts(start, count, step, data, box, source)
+        finally:
+            for f in opened.values():
+                f.close()
+        self._state.changed()
+
+    def _write_virtual_parts(self, start, count, step, data, box, source):
+        writes, covered = [], 0
+        for m in self.virtual_sources():
+            src = source(m)
+            v0, vn = box(m.vspace, self.shape)
+            s0, sn = box(m.src_space, src.shape)
+            # the boxes pair their dimensions longer than one, in order (a row of a 2-D
+            # virtual dataset can map a 1-D source)
+            vd = [d for d, n in enumerate(vn) if n != 1]
+            sd = [e for e, n in enumerate(sn) if n != 1]
+            if [vn[d] for d in vd] != [sn[e] for e in sd]:
+                raise NotImplementedError("h5oxide: writing through a virtual dataset mapping "
+                                          "whose source box has another shape")
+            sub, offs = [], []  # per virtual dimension: data slice, (offset in box, step)
+            for d, (a, c, st) in enumerate(zip(start, count, step)):
+                lo, hi = v0[d], v0[d] + vn[d]
+                first = max(0, -(-(lo - a) // st))  # first k with a + k*st >= lo
+                last = min(c - 1, (hi - 1 - a) // st) if hi - 1 >= a else -1
+                if last < first:
+                    break
+                sub.append(slice(first, last + 1))
+                offs.append((a + first * st - lo, last - first + 1, st))
+            else:
+                part = data[tuple(sub)]
+                src_idx, src_shape = [], []
+                pair = dict(zip(sd, vd))
+                for e in range(len(sn)):
+                    if e in pair:
+                        o, k, st = offs[pair[e]]
+                        src_idx.append(slice(s0[e] + o, s0[e] + o + (k - 1) * st + 1, st))
+                        src_shape.append(k)
+                    else:
+                        src_idx.append(slice(s0[e], s0[e] + 1))
+                        src_shape.append(1)
+                writes.append((src, tuple(src_idx), part.reshape(tuple(src_shape))))
+                covered += part.size
+        if covered < data.size:
+            raise OSError("Can't synchronously write data (write requested to unmapped portion "
+                          "of virtual dataset)")
+        for src, src_idx, part in writes:
+            src[src_idx] = part
+
     def virtual_sources(self):
         """The mappings of a virtual dataset, as h5py gives them: a list of
         ``VDSmap(vspace, file_name, dset_name, src_space)``, the spaces being
@@ -2571,6 +2662,8 @@ class Dataset(HLObject):
 
     def __setitem__(self, args, val):
         w = self._w()
+        if self.is_virtual:
+            return self._write_virtual(args, val)
         if type(args) is int and type(val) is numpy.ndarray:
             # One whole row (or element) of a plain numeric dataset from an array of its own
             # type and shape, e.g. the appends of a growing log: no general selection work.

@@ -188,3 +188,35 @@ def test_unlimited_vds_written_like_h5py(tmp_path, monkeypatch):
     assert res["h5oxide"] == res["h5py"]
     assert [o[2] for o in res["h5py"] if isinstance(o, tuple) and o[1] == "vds"] == \
         [(5, 10), (5, 10), (8, 10), (8, 10)]
+
+
+def test_writing_through_a_virtual_dataset_like_h5py(tmp_path):
+    """Writes to a virtual dataset go to its sources (same file and another file; rows of a
+    2-D VDS mapping 1-D sources and rows of 2-D ones; strided and single-element writes), and
+    a write touching an unmapped element is refused before anything is written, as libhdf5
+    does."""
+    out = []
+    for lib in (h5py, h5oxide):
+        n = lib.__name__
+        src = tmp_path / f"src_{n}.h5"
+        with lib.File(src, "w") as g:
+            g["ext"] = numpy.zeros((4, 5), "i8")
+        with lib.File(tmp_path / f"vds_{n}.h5", "w") as f:
+            f["a"] = numpy.zeros(6, "i8")
+            f["b"] = numpy.zeros(6, "i8")
+            layout = lib.VirtualLayout((3, 6), "i8")
+            layout[0] = lib.VirtualSource(f["a"])
+            layout[1, 1:5] = lib.VirtualSource(f["b"])[2:6]
+            layout[2, 0:5] = lib.VirtualSource(str(src), "ext", shape=(4, 5))[1]
+            v = f.create_virtual_dataset("v", layout, fillvalue=-1)
+            v[:, 1:3] = [[1, 2], [3, 4], [5, 6]]
+            v[0, ::2] = 9
+            v[2, 4] = 42
+            v[1, 1:5] = 7
+            with pytest.raises(OSError):
+                v[1] = 8
+            got = (v[()].tolist(), f["a"][()].tolist(), f["b"][()].tolist())
+        with lib.File(src, "r") as g:
+            out.append((got, g["ext"][()].tolist()))
+    assert out[0] == out[1]
+    assert out[1][0][0] == [[9, 1, 9, 0, 9, 0], [-1, 7, 7, 7, 7, -1], [0, 5, 6, 0, 42, -1]]
