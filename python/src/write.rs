@@ -123,6 +123,15 @@ pub fn datatype_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Datatyp
         let base = subdtype.get_item(0)?;
         let dims: Vec<u32> = subdtype.get_item(1)?.extract()?;
         let base = datatype_of(py, &base)?;
+        // NumPy holds pointers for variable-length elements; the file holds their 16-byte
+        // heap references
+        let size = if base.has_variable_parts() {
+            dims.iter()
+                .try_fold(base.size(), |a, &d| a.checked_mul(d))
+                .ok_or_else(|| PyTypeError::new_err("array type too large"))?
+        } else {
+            size
+        };
         return Ok(Datatype::Array {
             size,
             dims,
@@ -530,6 +539,104 @@ fn mixed_value_of(
     Value::from_raw_with_slots(t, raw, slots, shape).map_err(to_py_err)
 }
 
+/// Elements of an array type of variable-length strings or sequences (h5py's
+/// `numpy.dtype((h5py.string_dtype(), (3,)))`, `(h5py.vlen_dtype(base), dims)`): each element
+/// is `product(dims)` heap references, one per item of the object array `arr` (whose shape may
+/// end with the array type's dimensions, as NumPy expands them).
+#[allow(clippy::too_many_arguments)]
+fn vlen_array_value(
+    py: Python<'_>,
+    arr: &Bound<'_, PyAny>,
+    dtype: &Bound<'_, PyAny>,
+    t: Datatype,
+    dims: &[u32],
+    base: &Datatype,
+    size: u32,
+    shape: &[u64],
+) -> PyResult<Value> {
+    let np = py.import("numpy")?;
+    let per: usize = dims.iter().map(|&d| d as usize).product();
+    let unit = base.size() as usize;
+    let tail: Vec<u64> = dims.iter().map(|&d| u64::from(d)).collect();
+    let outer: Vec<u64> = if shape.ends_with(&tail) {
+        shape[..shape.len() - tail.len()].to_vec()
+    } else {
+        shape.to_vec()
+    };
+    let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+    let items: Vec<Bound<'_, PyAny>> = flat.try_iter()?.collect::<PyResult<_>>()?;
+    let n: usize = outer.iter().map(|&d| d as usize).product();
+    if items.len() != n * per {
+        return Err(PyTypeError::new_err(format!(
+            "{} items for {n} elements of {per} variable-length values",
+            items.len()
+        )));
+    }
+    let seq_base = match base {
+        Datatype::VarLenSequence { .. } => {
+            let b = dtype.getattr("subdtype")?.get_item(0)?;
+            Some(
+                np.getattr("dtype")?
+                    .call1((b.getattr("metadata")?.get_item("vlen")?,))?,
+            )
+        }
+        _ => None,
+    };
+    let mut raw = vec![0u8; n * size as usize];
+    let mut slots = Vec::with_capacity(items.len());
+    for (k, it) in items.iter().enumerate() {
+        let at = k * unit;
+        match &seq_base {
+            None => {
+                let data = if let Ok(s) = it.cast::<PyString>() {
+                    s.extract::<String>()?.into_bytes()
+                } else if let Ok(b) = it.cast::<PyBytes>() {
+                    b.as_bytes().to_vec()
+                } else if it.is_none() {
+                    Vec::new()
+                } else {
+                    return Err(PyTypeError::new_err(format!(
+                        "Can't implicitly convert non-string objects to strings ({})",
+                        it.get_type().name()?
+                    )));
+                };
+                let len = u32::try_from(data.len())
+                    .map_err(|_| PyTypeError::new_err("string larger than 4 GiB"))?;
+                slots.push(HeapSlot {
+                    at,
+                    len,
+                    data,
+                    kind: SlotKind::String,
+                });
+            }
+            Some(b) => {
+                let data: Vec<u8> = if it.is_none() {
+                    Vec::new()
+                } else {
+                    let a = np.call_method1("asarray", (it, b))?;
+                    np.call_method1("ascontiguousarray", (a.call_method0("ravel")?, b))?
+                        .call_method0("tobytes")?
+                        .extract()?
+                };
+                let esize = match base {
+                    Datatype::VarLenSequence { base, .. } => base.size().max(1) as usize,
+                    _ => 1,
+                };
+                let len = u32::try_from(data.len() / esize)
+                    .map_err(|_| PyTypeError::new_err("sequence larger than 4 GiB"))?;
+                slots.push(HeapSlot {
+                    at,
+                    len,
+                    data,
+                    kind: SlotKind::Sequence,
+                });
+            }
+        }
+    }
+    raw.truncate(n * size as usize);
+    Value::from_raw_with_slots(t, raw, slots, &outer).map_err(to_py_err)
+}
+
 /// Deletes the attribute `name` if it exists.
 fn remove_attr(w: &mut RwFile, addr: u64, name: &str) -> h5oxide::Result<()> {
     match w.delete_attr(addr, name) {
@@ -650,6 +757,14 @@ pub fn value_of(
     }
     if matches!(t, Datatype::Compound { .. }) && t.has_variable_parts() {
         return mixed_value_of(py, arr, &dtype, t, &shape);
+    }
+    if let Datatype::Array { dims, base, size } = &t {
+        if matches!(
+            **base,
+            Datatype::VarLenString { .. } | Datatype::VarLenSequence { .. }
+        ) {
+            return vlen_array_value(py, arr, &dtype, t.clone(), dims, base, *size, &shape);
+        }
     }
     if t.has_variable_parts() {
         return Err(PyTypeError::new_err(

@@ -1122,3 +1122,36 @@ def test_external_storage_like_h5py(tmp_path, monkeypatch):
                 assert f["z"][()].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
                 assert f["x"].external == [(f"{writer}_a.bin", 0, 16), (f"{writer}_b.bin", 8, 24)]
                 assert f["y"].external == [(f"{writer}_y.bin", 0, 2**64 - 1)]
+
+
+def test_arrays_of_variable_length_types_like_h5py(tmp_path):
+    """Datasets whose elements are arrays of variable-length sequences or strings (h5py's
+    ``numpy.dtype((h5py.vlen_dtype('i4'), (3,)))``): each writer's file reads the same in h5py
+    and in h5oxide."""
+
+    def norm(x):
+        if isinstance(x, np.ndarray) and x.dtype == object:
+            return [norm(e) for e in x.tolist()]
+        if isinstance(x, np.ndarray):
+            return (x.dtype.str, x.tolist())
+        if isinstance(x, list):
+            return [norm(e) for e in x]
+        return repr(x)
+
+    seen = []
+    for lib in (h5py, h5oxide):
+        fn = tmp_path / f"{lib.__name__}.h5"
+        with lib.File(fn, "w") as f:
+            d = f.create_dataset("av", (2,), dtype=np.dtype((h5py.vlen_dtype("i4"), (3,))))
+            x = np.empty((2, 3), dtype=object)
+            for i in range(2):
+                for j in range(3):
+                    x[i, j] = np.arange(i + j, dtype="i4")
+            d[...] = x
+            e = f.create_dataset("as", (2,), dtype=np.dtype((h5py.string_dtype(), (2,))))
+            e[0] = ["a", "bb"]
+        for reader in (h5py, h5oxide):
+            with reader.File(fn, "r") as f:
+                seen.append((norm(f["av"][()]), norm(f["as"][()]), str(f["av"].dtype)))
+    assert all(s == seen[0] for s in seen), seen
+    assert seen[0][0][1][2] == ("<i4", [0, 1, 2])
