@@ -418,6 +418,58 @@ fn leaves_of(
     Ok(())
 }
 
+/// The heap slot at `at` of a variable-length string element: `str` or `bytes` (None is
+/// empty), as h5py converts them.
+fn string_slot(it: &Bound<'_, PyAny>, at: usize) -> PyResult<HeapSlot> {
+    let data = if let Ok(s) = it.cast::<PyString>() {
+        s.extract::<String>()?.into_bytes()
+    } else if let Ok(b) = it.cast::<PyBytes>() {
+        b.as_bytes().to_vec()
+    } else if it.is_none() {
+        Vec::new()
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "Can't implicitly convert non-string objects to strings ({})",
+            it.get_type().name()?
+        )));
+    };
+    let len =
+        u32::try_from(data.len()).map_err(|_| PyTypeError::new_err("string larger than 4 GiB"))?;
+    Ok(HeapSlot {
+        at,
+        len,
+        data,
+        kind: SlotKind::String,
+    })
+}
+
+/// The heap slot at `at` of a variable-length sequence element: `it` converted to NumPy dtype
+/// `base` (`unit` bytes per item; None is empty).
+fn sequence_slot(
+    np: &Bound<'_, PyModule>,
+    it: &Bound<'_, PyAny>,
+    base: &Bound<'_, PyAny>,
+    unit: usize,
+    at: usize,
+) -> PyResult<HeapSlot> {
+    let data: Vec<u8> = if it.is_none() {
+        Vec::new()
+    } else {
+        let a = np.call_method1("asarray", (it, base))?;
+        np.call_method1("ascontiguousarray", (a.call_method0("ravel")?, base))?
+            .call_method0("tobytes")?
+            .extract()?
+    };
+    let len = u32::try_from(data.len() / unit.max(1))
+        .map_err(|_| PyTypeError::new_err("sequence larger than 4 GiB"))?;
+    Ok(HeapSlot {
+        at,
+        len,
+        data,
+        kind: SlotKind::Sequence,
+    })
+}
+
 /// A structured NumPy array whose compound type has variable-length members, as element bytes
 /// in the file's layout with heap slots for the variable-length parts.
 fn mixed_value_of(
@@ -463,47 +515,9 @@ fn mixed_value_of(
             let it = it?;
             let at = i * disk_size + leaf.disk_off;
             match &leaf.kind {
-                LeafKind::Str => {
-                    let data = if let Ok(s) = it.cast::<PyString>() {
-                        s.extract::<String>()?.into_bytes()
-                    } else if let Ok(b) = it.cast::<PyBytes>() {
-                        b.as_bytes().to_vec()
-                    } else if it.is_none() {
-                        Vec::new()
-                    } else {
-                        return Err(PyTypeError::new_err(format!(
-                            "Can't implicitly convert non-string objects to strings ({})",
-                            it.get_type().name()?
-                        )));
-                    };
-                    let len = u32::try_from(data.len())
-                        .map_err(|_| PyTypeError::new_err("string larger than 4 GiB"))?;
-                    slots.push(HeapSlot {
-                        at,
-                        len,
-                        data,
-                        kind: SlotKind::String,
-                    });
-                }
+                LeafKind::Str => slots.push(string_slot(&it, at)?),
                 LeafKind::Seq(base, unit) => {
-                    let data: Vec<u8> = if it.is_none() {
-                        Vec::new()
-                    } else {
-                        let a = np.call_method1("asarray", (&it, base.bind(py)))?;
-                        let a = np.call_method1(
-                            "ascontiguousarray",
-                            (a.call_method0("ravel")?, base.bind(py)),
-                        )?;
-                        a.call_method0("tobytes")?.extract()?
-                    };
-                    let len = u32::try_from(data.len() / unit)
-                        .map_err(|_| PyTypeError::new_err("sequence larger than 4 GiB"))?;
-                    slots.push(HeapSlot {
-                        at,
-                        len,
-                        data,
-                        kind: SlotKind::Sequence,
-                    });
+                    slots.push(sequence_slot(&np, &it, base.bind(py), *unit, at)?)
                 }
                 LeafKind::Ref => {
                     let addr: u64 = if it.is_none() {
@@ -582,58 +596,19 @@ fn vlen_array_value(
         }
         _ => None,
     };
-    let mut raw = vec![0u8; n * size as usize];
+    let esize = match base {
+        Datatype::VarLenSequence { base, .. } => base.size().max(1) as usize,
+        _ => 1,
+    };
+    let raw = vec![0u8; n * size as usize];
     let mut slots = Vec::with_capacity(items.len());
     for (k, it) in items.iter().enumerate() {
         let at = k * unit;
-        match &seq_base {
-            None => {
-                let data = if let Ok(s) = it.cast::<PyString>() {
-                    s.extract::<String>()?.into_bytes()
-                } else if let Ok(b) = it.cast::<PyBytes>() {
-                    b.as_bytes().to_vec()
-                } else if it.is_none() {
-                    Vec::new()
-                } else {
-                    return Err(PyTypeError::new_err(format!(
-                        "Can't implicitly convert non-string objects to strings ({})",
-                        it.get_type().name()?
-                    )));
-                };
-                let len = u32::try_from(data.len())
-                    .map_err(|_| PyTypeError::new_err("string larger than 4 GiB"))?;
-                slots.push(HeapSlot {
-                    at,
-                    len,
-                    data,
-                    kind: SlotKind::String,
-                });
-            }
-            Some(b) => {
-                let data: Vec<u8> = if it.is_none() {
-                    Vec::new()
-                } else {
-                    let a = np.call_method1("asarray", (it, b))?;
-                    np.call_method1("ascontiguousarray", (a.call_method0("ravel")?, b))?
-                        .call_method0("tobytes")?
-                        .extract()?
-                };
-                let esize = match base {
-                    Datatype::VarLenSequence { base, .. } => base.size().max(1) as usize,
-                    _ => 1,
-                };
-                let len = u32::try_from(data.len() / esize)
-                    .map_err(|_| PyTypeError::new_err("sequence larger than 4 GiB"))?;
-                slots.push(HeapSlot {
-                    at,
-                    len,
-                    data,
-                    kind: SlotKind::Sequence,
-                });
-            }
-        }
+        slots.push(match &seq_base {
+            None => string_slot(it, at)?,
+            Some(b) => sequence_slot(&np, it, b, esize, at)?,
+        });
     }
-    raw.truncate(n * size as usize);
     Value::from_raw_with_slots(t, raw, slots, &outer).map_err(to_py_err)
 }
 
